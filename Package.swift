@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds of the numeric library skip bounds/overflow checks in the hot loops; debug builds
+// (what `swift test` uses) keep every check on.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "ddplm",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ddplm", targets: ["ddplm"]),
+        .library(name: "DDPLM", targets: ["DDPLM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // OpenBLAS: cblas_sgemm plus openblas_get_corename / openblas_set_num_threads.
+        .target(
+            name: "CBLAS",
+            linkerSettings: [.linkedLibrary("openblas")]
+        ),
+        // OpenMPI behind a tiny C shim: Swift never sees mpi.h or its macros.
+        .target(
+            name: "CMPI",
+            cSettings: [
+                .unsafeFlags([
+                    "-I/usr/lib/x86_64-linux-gnu/openmpi/include",
+                    "-I/usr/lib/aarch64-linux-gnu/openmpi/include",
+                    "-I/usr/include/x86_64-linux-gnu/mpi",
+                ]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("mpi"),
+                .unsafeFlags(["-L/usr/lib/x86_64-linux-gnu/openmpi/lib"]),
+            ]
+        ),
+        // Everything testable without MPI: data, model, optimiser, IO, trainer.
+        .target(
+            name: "DDPLM",
+            dependencies: ["CBLAS"],
+            swiftSettings: fast
+        ),
+        // The thin CLI; the only Swift file that knows MPI is MPICommunicator.swift.
+        .executableTarget(
+            name: "ddplm",
+            dependencies: [
+                "DDPLM", "CMPI", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast
+        ),
+        .testTarget(
+            name: "DDPLMTests",
+            dependencies: ["DDPLM"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,67 @@
+/// The trainer's only view of the other ranks. One process is rank 0 of 1 with no-op collectives
+/// (`SingleProcessCommunicator`); under mpirun the executable supplies an MPI implementation.
+public protocol Communicator: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// In-place element-wise sum over all ranks (every rank gets the result).
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws
+    /// Copies `bytes` bytes from `root`'s buffer into everyone's.
+    func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws
+    func barrier() throws
+    /// Ends the whole job with `code` (MPI_Abort under mpirun, exit otherwise).
+    func abort(code: Int32) -> Never
+}
+
+extension Communicator {
+    public var isRoot: Bool { rank == 0 }
+
+    /// Sums a few Doubles across ranks.
+    public func allReduceSum(_ values: [Double]) throws -> [Double] {
+        var v = values
+        try v.withUnsafeMutableBufferPointer { try allReduceSum($0.baseAddress!, count: $0.count) }
+        return v
+    }
+
+    /// Rank 0's value of a few Doubles, everywhere.
+    public func broadcast(_ values: [Double], root: Int = 0) throws -> [Double] {
+        var v = values
+        try v.withUnsafeMutableBytes { try broadcast($0.baseAddress!, bytes: $0.count, root: root) }
+        return v
+    }
+
+    /// Checks that every rank holds the same 64-bit fingerprint; throws naming `what` if not.
+    /// The hash is split into four 16-bit limbs (exact in Double): equal sums of values and of squares
+    /// to size·x and size·x² mean every rank had x.
+    public func verifySame(_ hash: UInt64, what: String) throws {
+        if size == 1 { return }
+        var v = [Double](repeating: 0, count: 8)
+        for i in 0..<4 {
+            let limb = Double((hash >> (16 * UInt64(i))) & 0xffff)
+            v[i] = limb
+            v[4 + i] = limb * limb
+        }
+        let s = try allReduceSum(v)
+        let n = Double(size)
+        for i in 0..<4 where s[i] != n * v[i] || s[4 + i] != n * v[4 + i] {
+            throw DDPLMError("ranks disagree on \(what) (rank \(rank) has fingerprint \(String(hash, radix: 16)))")
+        }
+    }
+}
+
+public final class SingleProcessCommunicator: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {}
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {}
+    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {}
+    public func barrier() throws {}
+    public func abort(code: Int32) -> Never { exit(code) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Crash-safe file replacement: write a temp file in the same directory, fsync it, rename it over the
+/// target, fsync the directory. A reader sees the old file or the new one, never a mix; a failure
+/// (disk full, permissions) leaves the old file untouched and removes the temp file.
+public enum AtomicFile {
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+        try write(to: path) { fd in try writeAll(fd, bytes, path: path) }
+    }
+
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        try bytes.withUnsafeBytes { try write($0, to: path) }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Array(text.utf8), to: path)
+    }
+
+    /// Writes through `body(fd)` (which may write in pieces) and commits atomically.
+    public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
+        let dir = directory(of: path)
+        let tmp = "\(dir)/.\(baseName(path)).tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw DDPLMError("cannot write '\(path)': \(errnoString())") }
+        do {
+            try body(fd)
+            if fsync(fd) != 0 { throw DDPLMError("cannot write '\(path)': fsync: \(errnoString())") }
+            if close(fd) != 0 { throw DDPLMError("cannot write '\(path)': close: \(errnoString())") }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if rename(tmp, path) != 0 {
+            let e = errnoString()
+            unlink(tmp)
+            throw DDPLMError("cannot write '\(path)': rename: \(e)")
+        }
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + off, min(bytes.count - off, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DDPLMError("cannot write '\(path)': \(errnoString())")
+            }
+            off += n
+        }
+    }
+
+    /// Creates a directory (and parents) if needed; errors say which path failed and why.
+    public static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            var st = stat()
+            if stat(prefix, &st) == 0 {
+                if (st.st_mode & S_IFMT) != S_IFDIR { throw DDPLMError("'\(prefix)' exists and is not a directory") }
+                continue
+            }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw DDPLMError("cannot create directory '\(prefix)': \(errnoString())")
+            }
+        }
+        if access(path, W_OK) != 0 { throw DDPLMError("output directory '\(path)' is not writable: \(errnoString())") }
+    }
+
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let d = String(path[..<slash])
+        return d.isEmpty ? "/" : d
+    }
+
+    static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    public static func errnoString() -> String { String(cString: strerror(errno)) }
+}
+
+/// Appends lines to a file (metrics.jsonl); each line is one write(2) so a crash loses at most the last.
+public final class LineLog {
+    let fd: Int32
+    let path: String
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        if fd < 0 { throw DDPLMError("cannot open '\(path)': \(AtomicFile.errnoString())") }
+    }
+    deinit { close(fd) }
+    public func append(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        try bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
+    }
+}

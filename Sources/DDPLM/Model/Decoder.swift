@@ -1,0 +1,94 @@
+import Dispatch
+
+/// Linear(H, V) fused with softmax cross-entropy, in row chunks so the [rows × V] logits are never
+/// materialised whole (at B·bptt = 1600, V = 50002 that would be 320 MB; a 256-row chunk is 51 MB).
+/// Per chunk: logits = H_c W_decᵀ (GEMM) → bias, softmax, CE, dlogits in place (SIMD kernel) →
+/// dW_dec += dlogitsᵀ H_c and dH_c = dlogits W_dec (two GEMMs). Rows of a chunk's softmax are split over
+/// `threads` workers, each with its own partial bias gradient, summed in a fixed order.
+final class Decoder {
+    let vocab: Int
+    let hidden: Int
+    let chunkRows: Int
+    let threads: Int
+    let logits: FloatBuffer     // [chunkRows, V]
+    let dbPartial: FloatBuffer  // [threads, V]
+    let rowLoss: UnsafeMutablePointer<Double>
+
+    init(vocab: Int, hidden: Int, chunkRows: Int, threads: Int) {
+        self.vocab = vocab
+        self.hidden = hidden
+        self.chunkRows = max(1, chunkRows)
+        self.threads = max(1, threads)
+        logits = FloatBuffer(count: self.chunkRows * vocab)
+        dbPartial = FloatBuffer(count: self.threads > 1 ? self.threads * vocab : 0)
+        rowLoss = .allocate(capacity: self.chunkRows)
+    }
+
+    deinit { rowLoss.deallocate() }
+
+    /// Sum over rows of CE(h_r W_decᵀ + b, y_r). With `grad`, also accumulates `scale`·gradients into
+    /// dW/db and writes dH (= scale · dCE/dh) for every row.
+    func lossAndGradient(rows n: Int, h: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                         w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
+                         grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?) -> Double {
+        let v = vocab, hd = hidden
+        var total = 0.0
+        var r0 = 0
+        while r0 < n {
+            let rc = min(chunkRows, n - r0)
+            let hc = h + r0 * hd
+            gemm(transA: false, transB: true, m: rc, n: v, k: hd, a: hc, lda: hd, b: w, ldb: hd,
+                 beta: 0, c: logits.ptr, ldc: v)
+            softmaxRows(rc, targets: targets + r0, bias: bias, scale: scale, db: grad?.db)
+            for i in 0..<rc { total += rowLoss[i] }
+            if let grad {
+                gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
+                     beta: 1, c: grad.dw, ldc: hd)
+                gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
+                     beta: 0, c: grad.dh + r0 * hd, ldc: hd)
+            }
+            r0 += rc
+        }
+        return total
+    }
+
+    private func softmaxRows(_ rc: Int, targets: UnsafePointer<Int32>, bias: UnsafePointer<Float>, scale: Float,
+                             db: UnsafeMutablePointer<Float>?) {
+        let v = vocab, lp = logits.ptr, losses = rowLoss
+        let workers = min(threads, rc)
+        if workers <= 1 {
+            for i in 0..<rc {
+                let row = lp + i * v
+                losses[i] = db == nil
+                    ? crossEntropyRow(row, v, bias: bias, target: Int(targets[i]))
+                    : softmaxCrossEntropyRow(row, v, bias: bias, target: Int(targets[i]), scale: scale, dbias: db)
+            }
+            return
+        }
+        let partial = dbPartial.ptr
+        if db != nil { partial.update(repeating: 0, count: workers * v) }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = rc * w / workers, hi = rc * (w + 1) / workers
+            let pdb = db == nil ? nil : partial + w * v
+            for i in lo..<hi {
+                let row = lp + i * v
+                losses[i] = pdb == nil
+                    ? crossEntropyRow(row, v, bias: bias, target: Int(targets[i]))
+                    : softmaxCrossEntropyRow(row, v, bias: bias, target: Int(targets[i]), scale: scale, dbias: pdb)
+            }
+        }
+        if let db {
+            for w in 0..<workers {
+                let p = partial + w * v
+                for k in 0..<v { db[k] += p[k] }
+            }
+        }
+    }
+
+    /// Logits of one row (for generation): out[V] = h W_decᵀ + b.
+    func logitsRow(h: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        out.update(from: bias, count: vocab)
+        gemm(transA: false, transB: true, m: 1, n: vocab, k: hidden, a: h, lda: hidden, b: w, ldb: hidden,
+             beta: 1, c: out, ldc: vocab)
+    }
+}

@@ -1,0 +1,130 @@
+/// One recurrent layer over a window of T steps and b columns, forward and backward side by side.
+/// Forward: the input projection X W_ihᵀ + b_ih is one GEMM for the whole window; each step adds one
+/// small recurrent GEMM h W_hhᵀ and the cell's pointwise math. Backward walks the window in reverse,
+/// then the weight gradients are again single GEMMs over the whole window.
+/// All buffers are sized once for (maxT, b); rows are time-major: row t·b + j is column j at step t.
+final class RecurrentLayer {
+    let cell: CellType
+    let input: Int
+    let hidden: Int
+    let gates: Int
+    let batch: Int
+    let maxT: Int
+
+    // caches from forward (read by backward)
+    let xw: FloatBuffer        // [T·b, G·H] input projection; reused as dGih in backward
+    let act: FloatBuffer       // [T·b, G·H] activated gates
+    let hs: FloatBuffer        // [(T+1)·b, H] h_{-1} (carry), h_0 … h_{T-1}
+    let cs: FloatBuffer        // [(T+1)·b, H] LSTM cell states, same layout
+    let tcs: FloatBuffer       // [T·b, H] LSTM tanh(c)
+    let hn: FloatBuffer        // [T·b, H] GRU W_hn h + b_hn
+    let hh: FloatBuffer        // [b, G·H] per-step recurrent projection
+    let dGhh: FloatBuffer      // [T·b, G·H] GRU hidden-side gate grads (other cells share dGih)
+    let dh: FloatBuffer        // [b, H] gradient flowing to h_{t-1}
+    let dc: FloatBuffer        // [b, H] gradient flowing to c_{t-1}
+
+    init(cell: CellType, input: Int, hidden: Int, batch: Int, maxT: Int) {
+        self.cell = cell
+        self.input = input
+        self.hidden = hidden
+        self.gates = cell.gates * hidden
+        self.batch = batch
+        self.maxT = maxT
+        let rows = maxT * batch
+        xw = FloatBuffer(count: rows * gates)
+        act = FloatBuffer(count: rows * gates)
+        hs = FloatBuffer(count: (maxT + 1) * batch * hidden)
+        cs = FloatBuffer(count: cell == .lstm ? (maxT + 1) * batch * hidden : 0)
+        tcs = FloatBuffer(count: cell == .lstm ? rows * hidden : 0)
+        hn = FloatBuffer(count: cell == .gru ? rows * hidden : 0)
+        hh = FloatBuffer(count: batch * gates)
+        dGhh = FloatBuffer(count: cell == .gru ? rows * gates : 0)
+        dh = FloatBuffer(count: batch * hidden)
+        dc = FloatBuffer(count: batch * hidden)
+    }
+
+    /// Output rows h_0 … h_{T-1}: `hs` shifted by one block.
+    var output: UnsafeMutablePointer<Float> { hs.ptr + batch * hidden }
+
+    /// x: [T·b, input]. h0/c0: [b, H] initial state (c0 ignored unless LSTM). Leaves the final state in
+    /// hs/cs row block T.
+    func forward(t: Int, x: UnsafePointer<Float>, h0: UnsafePointer<Float>, c0: UnsafePointer<Float>,
+                 wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>) {
+        let b = batch, h = hidden, g = gates, rows = t * b
+        gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input,
+             beta: 0, c: xw.ptr, ldc: g)
+        for r in 0..<rows {
+            let row = xw.ptr + r * g
+            for k in 0..<g { row[k] += bih[k] }
+        }
+        hs.ptr.update(from: h0, count: b * h)
+        if cell == .lstm { cs.ptr.update(from: c0, count: b * h) }
+        for s in 0..<t {
+            let hPrev = hs.ptr + s * b * h
+            gemm(transA: false, transB: true, m: b, n: g, k: h, a: hPrev, lda: h, b: whh, ldb: h,
+                 beta: 0, c: hh.ptr, ldc: g)
+            let xs = xw.ptr + s * b * g, a = act.ptr + s * b * g, hOut = hs.ptr + (s + 1) * b * h
+            switch cell {
+            case .lstm:
+                LSTMCell.forward(b: b, h: h, xw: xs, hh: hh.ptr, bhh: bhh, cPrev: cs.ptr + s * b * h, act: a,
+                                 c: cs.ptr + (s + 1) * b * h, tc: tcs.ptr + s * b * h, hOut: hOut)
+            case .gru:
+                GRUCell.forward(b: b, h: h, xw: xs, hh: hh.ptr, bhh: bhh, hPrev: hPrev, act: a,
+                                hn: hn.ptr + s * b * h, hOut: hOut)
+            case .rnnTanh:
+                RNNTanhCell.forward(b: b, h: h, xw: xs, hh: hh.ptr, bhh: bhh, act: a, hOut: hOut)
+            }
+        }
+    }
+
+    /// Final state after a forward of length t.
+    func finalH(t: Int) -> UnsafePointer<Float> { UnsafePointer(hs.ptr + t * batch * hidden) }
+    func finalC(t: Int) -> UnsafePointer<Float> { UnsafePointer(cs.ptr + t * batch * hidden) }
+
+    /// dOut: [T·b, H] gradient w.r.t. the layer's outputs (overwritten). Accumulates weight and bias
+    /// gradients; writes dX ([T·b, input]) when given. The carried-in state is detached: no gradient
+    /// leaves the window.
+    func backward(t: Int, x: UnsafePointer<Float>, dOut: UnsafeMutablePointer<Float>, dX: UnsafeMutablePointer<Float>?,
+                  wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
+                  dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
+                  dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>) {
+        let b = batch, h = hidden, g = gates, rows = t * b
+        let dGih = xw.ptr
+        let dGh = cell == .gru ? dGhh.ptr : dGih
+        dh.zero()
+        dc.zero()
+        for s in stride(from: t - 1, through: 0, by: -1) {
+            let dtot = dOut + s * b * h
+            for i in 0..<(b * h) { dtot[i] += dh.ptr[i] }
+            let a = UnsafePointer(act.ptr + s * b * g), di = dGih + s * b * g
+            switch cell {
+            case .lstm:
+                LSTMCell.backward(b: b, h: h, dh: dtot, dc: dc.ptr, act: a, cPrev: cs.ptr + s * b * h,
+                                  tc: tcs.ptr + s * b * h, dG: di)
+            case .gru:
+                dh.ptr.update(from: dtot, count: b * h)
+                GRUCell.backward(b: b, h: h, dh: dh.ptr, act: a, hn: hn.ptr + s * b * h, hPrev: hs.ptr + s * b * h,
+                                 dGih: di, dGhh: dGhh.ptr + s * b * g)
+            case .rnnTanh:
+                RNNTanhCell.backward(b: b, h: h, dh: dtot, act: a, dG: di)
+            }
+            if s > 0 {
+                gemm(transA: false, transB: false, m: b, n: h, k: g, a: dGh + s * b * g, lda: g, b: whh, ldb: h,
+                     beta: cell == .gru ? 1 : 0, c: dh.ptr, ldc: h)
+            }
+        }
+        // weight gradients over the whole window at once
+        gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGh, lda: g, b: hs.ptr, ldb: h,
+             beta: 1, c: dwhh, ldc: h)
+        gemm(transA: true, transB: false, m: g, n: input, k: rows, a: dGih, lda: g, b: x, ldb: input,
+             beta: 1, c: dwih, ldc: input)
+        for r in 0..<rows {
+            let di = dGih + r * g, dhh = dGh + r * g
+            for k in 0..<g { dbih[k] += di[k]; dbhh[k] += dhh[k] }
+        }
+        if let dX {
+            gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input,
+                 beta: 0, c: dX, ldc: input)
+        }
+    }
+}

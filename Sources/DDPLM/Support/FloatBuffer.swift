@@ -1,0 +1,36 @@
+/// A fixed-size, 64-byte-aligned Float buffer owned by one object. All numeric state (parameters,
+/// gradients, Adam moments, activations) lives in these, allocated once from the config, so the
+/// training step never allocates.
+public final class FloatBuffer {
+    public let count: Int
+    public let ptr: UnsafeMutablePointer<Float>
+
+    public init(count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        ptr = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        ptr.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { UnsafeMutableRawPointer(ptr).deallocate() }
+
+    public subscript(i: Int) -> Float {
+        get { ptr[i] }
+        set { ptr[i] = newValue }
+    }
+
+    public func zero() { ptr.update(repeating: 0, count: count) }
+
+    public func copy(from other: FloatBuffer) {
+        precondition(other.count == count)
+        ptr.update(from: other.ptr, count: count)
+    }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: ptr, count: count)) }
+
+    public func load(_ values: [Float]) {
+        precondition(values.count == count)
+        values.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
+    }
+}

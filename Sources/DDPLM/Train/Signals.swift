@@ -1,0 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// SIGINT/SIGTERM → a graceful stop: the trainer finishes the current step, all ranks agree (the flag
+/// rides in the gradient all-reduce), the latest checkpoint is written and the process exits 0.
+/// A second signal exits at once (status 128+signal); atomic writes mean nothing on disk is half-written.
+public enum GracefulStop {
+    nonisolated(unsafe) static var count: sig_atomic_t = 0
+
+    public static func install() {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            GracefulStop.count += 1
+            if GracefulStop.count > 1 { _exit(128 + sig) }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    public static var requested: Bool { count > 0 }
+}
