@@ -1,0 +1,32 @@
+import ArgumentParser
+import DDPLM
+import Foundation
+
+struct DDPLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddplm",
+        abstract: "Data-parallel trainer for recurrent language models (LSTM/GRU/RNN) on OpenMPI and OpenBLAS.",
+        discussion: """
+        One binary: run alone it trains in one process; under `mpirun -np N` every rank trains on its own \
+        contiguous shard of the batch columns and gradients are all-reduced before clipping and Adam, so \
+        all ranks take the identical step. Checkpoints are PyTorch-compatible safetensors.
+
+        Examples:
+          ddplm train --out runs/first                      # text8 in data/, or the bundled sample
+          mpirun -np 2 ddplm train --out runs/two           # same job on 2 ranks (global batch 32)
+          ddplm eval --checkpoint runs/first --split valid
+          ddplm generate --checkpoint runs/first --words 50 --prompt "the city"
+          ddplm bench --gemm
+        """,
+        subcommands: [TrainCommand.self, EvalCommand.self, GenerateCommand.self, BenchCommand.self, InfoCommand.self]
+    )
+}
+
+/// Options every compute subcommand shares.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "OpenBLAS threads per rank (default: $OPENBLAS_NUM_THREADS, else the cores available to this rank).")
+    var threads: Int?
+
+    @Flag(help: "Keep OpenBLAS's own kernel choice even if it fell back to an old core (also: DDPLM_BLAS_AUTOSELECT=0).")
+    var noBlasAutoselect = false
+}

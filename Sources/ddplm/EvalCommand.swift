@@ -1,0 +1,57 @@
+import ArgumentParser
+import DDPLM
+import Foundation
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Loss and perplexity of a saved model on a corpus split.",
+        discussion: """
+        Uses the run's best weights (model.safetensors), its vocabulary and the same batching as training \
+        (fresh hidden state, --batch columns, --bptt windows), so `--split valid` reproduces the validation \
+        loss the trainer logged for that model. Works under mpirun too (columns split over ranks).
+        """
+    )
+
+    @Option(help: "Run directory (config.json, vocab.txt, model.safetensors).") var checkpoint: String
+    @Option(help: "test, valid, or a path to a text file.") var split: String = "test"
+    @Option(help: "Batch columns (default: the training batch).") var batch: Int?
+    @Option(help: "Window length (default: the training bptt).") var bptt: Int?
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() throws {
+        Runtime.guarded { comm in
+            let c = try Runtime.communicator()
+            comm = c
+            let threads = try Runtime.threads(runtime.threads)
+            Runtime.configureThreads(threads)
+            let cfg = try RunConfig.load(checkpoint + "/config.json")
+            let b = batch ?? cfg.batch, t = bptt ?? cfg.bptt
+            guard b > 0, t > 0 else { throw DDPLMError("--batch and --bptt must be positive") }
+            guard b % c.size == 0 else { throw DDPLMError("--batch \(b) must be divisible by the number of ranks (\(c.size))") }
+            let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: b / c.size, maxT: t, threads: threads)
+            let path: String
+            switch split {
+            case "test": path = cfg.test
+            case "valid", "dev", "validation": path = cfg.valid
+            default: path = split
+            }
+            let ids = vocab.encode(try Corpus.load(path, role: split == path ? "evaluation" : split, hint: "pass --split FILE"))
+            let data = try Batcher(ids: ids, batch: b, bptt: t, name: "corpus '\(path)'")
+            let start = Date()
+            let (l, n) = Evaluator.run(model: model, data: data, firstColumn: c.rank * (b / c.size))
+            let s = try c.allReduceSum([l, Double(n)])
+            let loss = s[0] / s[1]
+            let secs = Date().timeIntervalSince(start)
+            if c.rank == 0 {
+                if json {
+                    print(Format.json([("split", split), ("path", path), ("loss", loss), ("ppl", Format.ppl(loss)),
+                                       ("tokens", Int(s[1])), ("seconds", secs)]))
+                } else {
+                    print("\(split): loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(Int(s[1])) tokens | \(path) | \(Format.fixed(secs, 1))s")
+                }
+            }
+        }
+    }
+}
