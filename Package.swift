@@ -23,6 +23,12 @@ let package = Package(
             name: "CBLAS",
             linkerSettings: [.linkedLibrary("openblas")]
         ),
+        // The elementwise hot spots (fused softmax-CE row, exp/sigmoid/tanh), vectorised with run-time
+        // dispatch; always optimised, also in debug builds.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]
+        ),
         // OpenMPI behind a tiny C shim: Swift never sees mpi.h or its macros.
         .target(
             name: "CMPI",
@@ -41,7 +47,7 @@ let package = Package(
         // Everything testable without MPI: data, model, optimiser, IO, trainer.
         .target(
             name: "DDPLM",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "CKernels"],
             swiftSettings: fast
         ),
         // The thin CLI; the only Swift file that knows MPI is MPICommunicator.swift.

@@ -1,0 +1,117 @@
+#include <math.h>
+#include <string.h>
+#include "ddplm_kernels.h"
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+
+#define DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SPLAT(s) ((v16f){0} + (float)(s))
+
+/* Helpers are macros, not functions: a v16f parameter would change the ABI in the non-AVX-512 clones. */
+#define LOAD16(p) ({ v16f _v; memcpy(&_v, (p), 64); _v; })
+#define STORE16(p, v) do { v16f _s = (v); memcpy((p), &_s, 64); } while (0)
+
+/* exp(x) to ~2 ulp on [-87, 88] (Cephes expf polynomial); 2^n via the exponent bits. */
+#define EXP16(xin) ({                                                             \
+    v16f _x = __builtin_elementwise_min(__builtin_elementwise_max((xin), SPLAT(-87.0f)), SPLAT(88.0f)); \
+    v16f _t = _x * 1.44269504f + 12582912.0f; /* 1.5*2^23: rounds x/ln2 to an integer */ \
+    v16f _n = _t - 12582912.0f;                                                   \
+    v16f _r = _x - _n * 0.693359375f;                                             \
+    _r = _r - _n * -2.12194440e-4f;                                               \
+    v16f _p = SPLAT(1.9875691500e-4f);                                            \
+    _p = _p * _r + 1.3981999507e-3f;                                              \
+    _p = _p * _r + 8.3334519073e-3f;                                              \
+    _p = _p * _r + 4.1665795894e-2f;                                              \
+    _p = _p * _r + 1.6666665459e-1f;                                              \
+    _p = _p * _r + 5.0000001201e-1f;                                              \
+    _p = _p * _r * _r + _r + 1.0f;                                                \
+    v16i _bits = ((v16i)_t - 0x4B400000 + 127) << 23;                             \
+    _p * (v16f)_bits; })
+
+#define SIGMOID16(x) (1.0f / (1.0f + EXP16(-(x))))
+#define TANH16(x) ({ v16f _y = (x); 1.0f - 2.0f / (EXP16(_y + _y) + 1.0f); })
+
+#define HMAX16(v) ({ v16f _h = (v); float _m = _h[0]; for (int _i = 1; _i < 16; _i++) _m = _h[_i] > _m ? _h[_i] : _m; _m; })
+#define HSUM16(v) ({ v16f _h = (v); double _s = 0; for (int _i = 0; _i < 16; _i++) _s += _h[_i]; _s; })
+
+/* y[0..n) = F(x[0..n) - shift) for a tail of n < 16 elements, through the same vector code. */
+#define TAIL_MAP(x, y, n, F, shift) do {                                           \
+    v16f _v = SPLAT(0);                                                           \
+    for (long _i = 0; _i < (n); _i++) _v[_i] = (x)[_i] - (shift);                 \
+    _v = F(_v);                                                                   \
+    for (long _i = 0; _i < (n); _i++) (y)[_i] = _v[_i];                           \
+} while (0)
+
+DISPATCH double ddplm_softmax_xent_row(float *row, long v, const float *bias, long target, float scale, float *dbias) {
+    long vec = v & ~15L, i;
+    v16f mx = SPLAT(-INFINITY);
+    for (i = 0; i < vec; i += 16) {
+        v16f x = LOAD16(row + i) + LOAD16(bias + i);
+        STORE16(row + i, x);
+        mx = __builtin_elementwise_max(mx, x);
+    }
+    float m = HMAX16(mx);
+    for (; i < v; i++) { row[i] += bias[i]; if (row[i] > m) m = row[i]; }
+    float logit_t = row[target];
+    v16f acc = SPLAT(0);
+    for (i = 0; i < vec; i += 16) {
+        v16f e = EXP16(LOAD16(row + i) - m);
+        STORE16(row + i, e);
+        acc += e;
+    }
+    double sum = HSUM16(acc);
+    if (i < v) {
+        TAIL_MAP(row + i, row + i, v - i, EXP16, m);
+        for (; i < v; i++) sum += row[i];
+    }
+    double loss = ((double)m - (double)logit_t) + log(sum);
+    float k = (float)((double)scale / sum);
+    if (dbias) {
+        for (i = 0; i < vec; i += 16) {
+            v16f d = LOAD16(row + i) * k;
+            STORE16(row + i, d);
+            STORE16(dbias + i, LOAD16(dbias + i) + d);
+        }
+        for (; i < v; i++) { row[i] *= k; dbias[i] += row[i]; }
+        row[target] -= scale;
+        dbias[target] -= scale;
+    } else {
+        for (i = 0; i < vec; i += 16) STORE16(row + i, LOAD16(row + i) * k);
+        for (; i < v; i++) row[i] *= k;
+        row[target] -= scale;
+    }
+    return loss;
+}
+
+DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long target) {
+    long vec = v & ~15L, i;
+    v16f mx = SPLAT(-INFINITY);
+    for (i = 0; i < vec; i += 16) {
+        v16f x = LOAD16(row + i) + LOAD16(bias + i);
+        STORE16(row + i, x);
+        mx = __builtin_elementwise_max(mx, x);
+    }
+    float m = HMAX16(mx);
+    for (; i < v; i++) { row[i] += bias[i]; if (row[i] > m) m = row[i]; }
+    v16f acc = SPLAT(0);
+    for (i = 0; i < vec; i += 16) acc += EXP16(LOAD16(row + i) - m);
+    double sum = HSUM16(acc);
+    if (i < v) {
+        float tmp[16];
+        TAIL_MAP(row + i, tmp, v - i, EXP16, m);
+        for (long j = 0; j < v - i; j++) sum += tmp[j];
+    }
+    return ((double)m - (double)row[target]) + log(sum);
+}
+
+#define MAP_KERNEL(name, f)                                              \
+    DISPATCH void name(const float *x, float *y, long n) {               \
+        long i = 0;                                                      \
+        for (; i + 16 <= n; i += 16) STORE16(y + i, f(LOAD16(x + i)));   \
+        if (i < n) TAIL_MAP(x + i, y + i, n - i, f, 0.0f);               \
+    }
+
+MAP_KERNEL(ddplm_vexp, EXP16)
+MAP_KERNEL(ddplm_vsigmoid, SIGMOID16)
+MAP_KERNEL(ddplm_vtanh, TANH16)
