@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
             comm = c
             let threads = try Runtime.threads(runtime.threads)
             Runtime.configureThreads(threads)
-            let cfg = try RunConfig.load(checkpoint + "/config.json")
+            let cfg = try Checkpoint.config(checkpoint)
             let b = batch ?? cfg.batch, t = bptt ?? cfg.bptt
             guard b > 0, t > 0 else { throw DDPLMError("--batch and --bptt must be positive") }
             guard b % c.size == 0 else { throw DDPLMError("--batch \(b) must be divisible by the number of ranks (\(c.size))") }

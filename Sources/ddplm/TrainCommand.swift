@@ -59,7 +59,11 @@ struct TrainCommand: ParsableCommand {
         Runtime.guarded { comm in
             let c = try Runtime.communicator()
             comm = c
-            let threads = try Runtime.threads(runtime.threads)
+            var requested = runtime.threads
+            if let dir = resume, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+                requested = Trainer.savedState(dir + "/latest.safetensors")?.threads  // resume as the run was
+            }
+            let threads = try Runtime.threads(requested)
             Runtime.configureThreads(threads)
             GracefulStop.install()
             let (config, options) = try makeConfig(comm: c, threads: threads)

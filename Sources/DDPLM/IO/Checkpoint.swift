@@ -30,6 +30,19 @@ public enum Checkpoint {
         layout.specs.map { SafeTensors.Tensor(name: prefix + $0.name, shape: $0.shape, data: buffer + $0.offset) }
     }
 
+    /// The run's config.json, with clear errors for a missing directory or file.
+    public static func config(_ dir: String) throws -> RunConfig {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw DDPLMError("checkpoint directory '\(dir)' does not exist")
+        }
+        let run = RunDirectory(dir)
+        for f in [run.config, run.vocab, run.model] where !FileManager.default.fileExists(atPath: f) {
+            throw DDPLMError("checkpoint directory '\(dir)' is missing \((f as NSString).lastPathComponent)")
+        }
+        return try RunConfig.load(run.config)
+    }
+
     public static func saveModel(_ model: LanguageModel, to path: String, metadata: [String: String] = [:]) throws {
         try SafeTensors.write(tensors(of: model.layout, in: model.params.ptr), metadata: metadata, to: path)
     }
@@ -45,15 +58,8 @@ public enum Checkpoint {
 
     /// Opens a run directory for eval/generate: config, vocabulary and best weights, all cross-checked.
     public static func open(_ dir: String, batch: Int, maxT: Int, threads: Int = 1) throws -> (RunConfig, Vocabulary, LanguageModel) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DDPLMError("checkpoint directory '\(dir)' does not exist")
-        }
         let run = RunDirectory(dir)
-        for f in [run.config, run.vocab, run.model] where !FileManager.default.fileExists(atPath: f) {
-            throw DDPLMError("checkpoint directory '\(dir)' is missing \((f as NSString).lastPathComponent)")
-        }
-        let config = try RunConfig.load(run.config)
+        let config = try Checkpoint.config(dir)
         try config.model.validate()
         let vocab = try Vocabulary.load(run.vocab)
         guard vocab.count == config.model.vocabSize else {

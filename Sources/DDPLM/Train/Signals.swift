@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// SIGINT/SIGTERM → a graceful stop: the trainer finishes the current step, all ranks agree (the flag
+/// SIGINT/SIGTERM (and SIGUSR1/SIGUSR2, which mpirun forwards to every rank) → a graceful stop: the trainer finishes the current step, all ranks agree (the flag
 /// rides in the gradient all-reduce), the latest checkpoint is written and the process exits 0.
 /// A second signal exits at once (status 128+signal); atomic writes mean nothing on disk is half-written.
 public enum GracefulStop {
@@ -15,8 +15,7 @@ public enum GracefulStop {
             GracefulStop.count += 1
             if GracefulStop.count > 1 { _exit(128 + sig) }
         }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
+        for sig in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2] { signal(sig, handler) }
     }
 
     public static var requested: Bool { count > 0 }

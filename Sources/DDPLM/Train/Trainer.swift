@@ -17,6 +17,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var elapsed: Double = 0
     public var decays = 0
     public var ranks = 1
+    /// Threads per rank the run used: a resume defaults to the same, so it stays bit-exact.
+    public var threads: Int?
     public var vocabHash = ""
 
     public init(lr: Double) { self.lr = lr }
@@ -119,11 +121,13 @@ public final class Trainer {
         let carry = model.makeState()
         var state = TrainerState(lr: cfg.lr)
         state.ranks = n
+        state.threads = options.threads
         state.vocabHash = vocab.hash
         if let f = resumeFile {
             state = try restore(from: f, model: model, adam: adam, carry: carry, firstColumn: firstColumn)
             if state.ranks != n { say("resuming a \(state.ranks)-rank run on \(n) ranks: hidden-state carries re-sliced by column") }
             state.ranks = n
+            state.threads = options.threads
         } else {
             model.initialize(seed: cfg.seed)
         }
@@ -351,6 +355,12 @@ public final class Trainer {
         for k in 0..<l {
             (local.ptr + k * bl * h).update(from: full.ptr + (k * config.batch + firstColumn) * h, count: bl * h)
         }
+    }
+
+    /// The counters stored in a latest.safetensors, if it is readable.
+    public static func savedState(_ path: String) -> TrainerState? {
+        guard let f = try? SafeTensors.read(path: path), let js = f.metadata["ddplm.trainer"] else { return nil }
+        return try? JSONDecoder().decode(TrainerState.self, from: Data(js.utf8))
     }
 
     private func idsHash(_ ids: [Int32]) -> UInt64 { ids.withUnsafeBytes { FNV1a64.hash($0) } }

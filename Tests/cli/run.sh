@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# End-to-end tests of the ddplm binary, single-process and under mpirun:
+#   - data-parallel equivalence: 1 vs 2 vs 4 ranks (LSTM, GRU, 2-layer LSTM with dropout): same per-step
+#     losses, validation losses and checkpoints within float-summation tolerance
+#   - bit-exact resume (1 and 2 ranks), resume on a different rank count, SIGTERM then resume
+#   - failures: bad input (one clear line, exit != 0), ranks that disagree, NaN, a rank killed with -9
+# Tiny synthetic corpora, a few seconds each. Usage: Tests/cli/run.sh [path/to/ddplm]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=$(realpath "${1:-.build/release/ddplm}")
+[[ -x "$bin" ]] || { echo "no ddplm binary at $bin (swift build -c release)" >&2; exit 1; }
+# Tests never change OPENBLAS_CORETYPE: keep OpenBLAS's own kernel choice.
+export DDPLM_BLAS_AUTOSELECT=0
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+tmp=$(mktemp -d /tmp/ddplm-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { echo "ok   - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+have_mpi=1; command -v mpirun >/dev/null || have_mpi=0
+mpi() { local n=$1; shift; timeout 120 mpirun -np "$n" --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 -x DDPLM_BLAS_AUTOSELECT "$bin" "$@"; }
+
+# --- corpora: a word cycle with noise (learnable), deterministic
+awk 'BEGIN { srand(7); for (f = 0; f < 3; f++) { n = (f == 0 ? 6000 : 1500); i = 0; s = "";
+       for (k = 0; k < n; k++) { i = (i + 1 + i % 3) % 40; w = (k % 7 == 6) ? int(rand() * 45) : i; s = s "w" w " " }
+       print s > ("'"$tmp"'/" (f == 0 ? "train" : (f == 1 ? "valid" : "test")) ".txt") } }'
+data=(--train "$tmp/train.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt")
+small=(--emb 16 --hidden 16 --batch 8 --bptt 10 --lr 0.01 --log-every 1 --eval-every 10 --save-every 0 --threads 1)
+
+# loss column of metrics.jsonl records of one type
+losses() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/'; }
+# same count and every pair within relative tolerance $4
+close() {
+  paste <(losses "$1" "$3") <(losses "$2" "$3") | awk -v tol="$4" '
+    { n++; d = $1 - $2; if (d < 0) d = -d; m = ($1 < 0 ? -$1 : $1); if (d > tol * (m > 1 ? m : 1)) { bad++; if (bad < 4) print "  step " n ": " $1 " vs " $2 > "/dev/stderr" } }
+    END { exit (n == 0 || bad > 0) }'
+}
+same_count() { [[ $(losses "$1" "$3" | wc -l) -eq $(losses "$2" "$3" | wc -l) ]]; }
+identical() { diff <(losses "$1" train) <(losses "$2" train) >/dev/null; }
+
+# --- 1. equivalence: N ranks with global batch 8 == one process with batch 8
+if [[ $have_mpi -eq 1 ]]; then
+  for spec in "lstm:1:0" "gru:1:0" "lstm:2:0.3"; do
+    IFS=: read -r cell layers drop <<< "$spec"
+    ref="$tmp/ref-$cell-$layers"
+    "$bin" train "${data[@]}" "${small[@]}" --cell "$cell" --layers "$layers" --dropout "$drop" --max-steps 40 --out "$ref" 2>/dev/null
+    for n in 2 4; do
+      [[ "$cell:$layers" == "gru:1" && $n -eq 4 ]] && continue
+      run="$tmp/np$n-$cell-$layers"
+      mpi "$n" train "${data[@]}" "${small[@]}" --cell "$cell" --layers "$layers" --dropout "$drop" --max-steps 40 --check-every 10 --out "$run" 2>"$tmp/err" || { cat "$tmp/err"; }
+      if close "$ref" "$run" train 1e-4 && same_count "$ref" "$run" train && close "$ref" "$run" valid 1e-4 && close "$ref" "$run" test 1e-4 \
+         && "$bin" compare "$ref" "$run" --tolerance 1e-4 --quiet >/dev/null; then
+        ok "equivalence $cell layers=$layers dropout=$drop: -np $n matches 1 process over 40 steps (losses, validation, test, weights)"
+      else bad "equivalence $cell layers=$layers dropout=$drop -np $n"; fi
+      ls "$run" | grep -q '^\.' && bad "temp files left in $run"
+    done
+  done
+  if out=$(mpi 2 eval --checkpoint "$tmp/np2-lstm-1" --split valid 2>&1) && [[ "$out" == valid:* ]]; then ok "eval under mpirun: $out"; else bad "eval under mpirun: $out"; fi
+else
+  echo "skip - mpirun not found: MPI equivalence tests not run"
+fi
+
+# --- 2. resume is bit-exact (single process), and SIGTERM stops cleanly and resumes
+"$bin" train "${data[@]}" "${small[@]}" --cell lstm --dropout 0.2 --max-steps 60 --out "$tmp/full" 2>/dev/null
+"$bin" train "${data[@]}" "${small[@]}" --cell lstm --dropout 0.2 --max-steps 25 --out "$tmp/part" 2>/dev/null
+"$bin" train --resume "$tmp/part" --max-steps 60 2>/dev/null
+if identical "$tmp/full" "$tmp/part" && "$bin" compare "$tmp/full/latest.safetensors" "$tmp/part/latest.safetensors" --tolerance 0 --quiet >/dev/null; then
+  ok "resume after --max-steps 25 → 60 is bit-identical to an uninterrupted run"
+else bad "single-process resume is not bit-identical"; fi
+
+"$bin" train "${data[@]}" "${small[@]}" --cell gru --epochs 1000 --max-steps 100000 --save-every 50 --out "$tmp/sig" 2>"$tmp/sig.log" &
+pid=$!
+for _ in $(seq 100); do [[ $(grep -c '"type":"train"' "$tmp/sig/metrics.jsonl" 2>/dev/null || echo 0) -ge 30 ]] && break; sleep 0.1; done
+kill -TERM "$pid"; set +e; wait "$pid"; rc=$?; set -e
+steps=$(losses "$tmp/sig" train | wc -l)
+if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/sig.log" && [[ -f "$tmp/sig/latest.safetensors" ]]; then
+  "$bin" train --resume "$tmp/sig" --max-steps $((steps + 20)) 2>/dev/null
+  "$bin" train "${data[@]}" "${small[@]}" --cell gru --epochs 1000 --max-steps $((steps + 20)) --save-every 50 --out "$tmp/nosig" 2>/dev/null
+  if identical "$tmp/sig" "$tmp/nosig"; then ok "SIGTERM at step $steps: exit 0, latest written; resumed trace bit-identical"; else bad "SIGTERM resume trace differs"; fi
+else bad "SIGTERM: exit $rc"; cat "$tmp/sig.log"; fi
+
+# --- 3. under mpirun: bit-exact resume on 2 ranks, resume on another rank count, SIGTERM
+if [[ $have_mpi -eq 1 ]]; then
+  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 50 --out "$tmp/m-full" 2>/dev/null
+  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --out "$tmp/m-part" 2>/dev/null
+  mpi 2 train --resume "$tmp/m-part" --max-steps 50 2>/dev/null
+  if identical "$tmp/m-full" "$tmp/m-part" && "$bin" compare "$tmp/m-full/latest.safetensors" "$tmp/m-part/latest.safetensors" --tolerance 0 --quiet >/dev/null; then
+    ok "2-rank resume (20 → 50 steps) is bit-identical to an uninterrupted 2-rank run"
+  else bad "2-rank resume is not bit-identical"; fi
+  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --out "$tmp/m-re" 2>/dev/null
+  "$bin" train --resume "$tmp/m-re" --max-steps 50 2>/dev/null
+  if close "$tmp/m-full" "$tmp/m-re" train 1e-4; then ok "a 2-rank run resumed on 1 rank continues the same trajectory (carries re-sliced by column)"; else bad "resume 2 → 1 ranks"; fi
+
+  launch/ddplm-mpirun -np 2 --threads-per-rank 1 --bin "$bin" -- train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 50 --out "$tmp/m-sig" 2>"$tmp/m-sig.log" &
+  pid=$!
+  for _ in $(seq 150); do [[ $(grep -c '"type":"train"' "$tmp/m-sig/metrics.jsonl" 2>/dev/null || echo 0) -ge 30 ]] && break; sleep 0.1; done
+  kill -TERM "$pid"; set +e; wait "$pid"; rc=$?; set -e
+  if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/m-sig.log" && mpi 2 train --resume "$tmp/m-sig" --max-steps 80 2>/dev/null; then
+    ok "SIGTERM to launch/ddplm-mpirun: all ranks stop at the same step, latest written, exit 0, resumable"
+  else bad "SIGTERM under mpirun: exit $rc"; tail -3 "$tmp/m-sig.log"; fi
+fi
+
+# --- 4. failures: one clear line on stderr, non-zero exit, promptly
+expect_error() {  # expect_error "what" "expected text" cmd...
+  local what=$1 text=$2; shift 2
+  set +e; "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?; set -e
+  if [[ $rc -ne 0 ]] && grep -q -- "$text" "$tmp/err" && ! grep -q -i "fatal error\|stack dump\|backtrace" "$tmp/err"; then
+    ok "$what → exit $rc: $(grep -m1 -- "$text" "$tmp/err" | cut -c1-150)"
+  else bad "$what (exit $rc): $(head -c 400 "$tmp/err")"; fi
+}
+: > "$tmp/empty.txt"; mkdir -p "$tmp/adir"; printf '\x7fELF\x02\x01\x01\x00\x00' > "$tmp/binary.txt"; printf 'a b c' > "$tmp/short.txt"
+expect_error "missing training corpus" "does not exist" "$bin" train --train "$tmp/nope.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt" --out "$tmp/e1"
+expect_error "empty corpus" "is empty" "$bin" train --train "$tmp/empty.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt" --out "$tmp/e1"
+expect_error "corpus is a directory" "is a directory" "$bin" train --train "$tmp/adir" --valid "$tmp/valid.txt" --test "$tmp/test.txt" --out "$tmp/e1"
+expect_error "binary corpus" "looks binary" "$bin" train --train "$tmp/binary.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt" --out "$tmp/e1"
+expect_error "corpus shorter than one window" "too short" "$bin" train "${data[@]}" --valid "$tmp/short.txt" --out "$tmp/e1"
+expect_error "non-positive size" "--hidden must be positive" "$bin" train "${data[@]}" --hidden 0 --out "$tmp/e1"
+expect_error "unknown cell" "--cell must be" "$bin" train "${data[@]}" --cell tree --out "$tmp/e1"
+[[ -e "$tmp/e1" ]] && bad "a failing run created its output directory" || ok "failing runs wrote nothing"
+expect_error "existing run not overwritten" "already holds a run" "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --out "$tmp/full"
+expect_error "eval: missing checkpoint" "does not exist" "$bin" eval --checkpoint "$tmp/none"
+cp -r "$tmp/full" "$tmp/broken"; rm "$tmp/broken/vocab.txt"
+expect_error "eval: checkpoint missing vocab.txt" "missing vocab.txt" "$bin" eval --checkpoint "$tmp/broken"
+cp -r "$tmp/full" "$tmp/shape"; sed -i 's/"hidden" : 16/"hidden" : 24/' "$tmp/shape/config.json"
+expect_error "eval: shapes disagree with config.json" "has shape" "$bin" eval --checkpoint "$tmp/shape"
+cp -r "$tmp/full" "$tmp/trunc"; truncate -s 5000 "$tmp/trunc/model.safetensors"
+expect_error "generate: truncated model.safetensors" "not a valid safetensors" "$bin" generate --checkpoint "$tmp/trunc"
+cp -r "$tmp/full" "$tmp/flip"; printf '\x55' | dd of="$tmp/flip/model.safetensors" bs=1 seek=3000 conv=notrunc status=none
+expect_error "eval: bit-flipped model.safetensors" "checksum mismatch" "$bin" eval --checkpoint "$tmp/flip"
+cp -r "$tmp/full" "$tmp/flip2"; printf '\x55' | dd of="$tmp/flip2/latest.safetensors" bs=1 seek=3000 conv=notrunc status=none
+expect_error "resume: bit-flipped latest.safetensors" "checksum mismatch" "$bin" train --resume "$tmp/flip2" --max-steps 70
+expect_error "resume: changing a fixed flag" "cannot change when resuming" "$bin" train --resume "$tmp/full" --hidden 32
+expect_error "NaN loss stops training" "non-finite" "$bin" train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/nan"
+out=$("$bin" generate --checkpoint "$tmp/full" --words 12 --prompt "w1 w2" 2>&1) && [[ $(echo $out | wc -w) -eq 14 ]] && ok "generate: $out" || bad "generate: $out"
+
+if [[ $have_mpi -eq 1 ]]; then
+  expect_error "batch not divisible by ranks" "divisible by the number of ranks" mpi 3 train "${data[@]}" "${small[@]}" --out "$tmp/e3"
+  start=$(date +%s)
+  expect_error "ranks that disagree (different flags)" "ranks disagree on the configuration" \
+    timeout 60 mpirun -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --seed 1 --out "$tmp/e4" : -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --seed 2 --out "$tmp/e4"
+  expect_error "NaN under mpirun: every rank stops" "non-finite" mpi 2 train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/e5"
+
+  # kill -9 one rank mid-run: the job must end non-zero within seconds, and --resume must continue
+  mpi 2 train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --out "$tmp/kill" >/dev/null 2>"$tmp/kill.log" &
+  pid=$!
+  for _ in $(seq 150); do [[ -f "$tmp/kill/latest.safetensors" ]] && break; sleep 0.1; done
+  victim=$(pgrep -f -- "--out $tmp/kill" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done | tail -n1)
+  t0=$(date +%s.%N)
+  kill -9 "$victim"
+  set +e; wait "$pid"; rc=$?; set -e
+  secs=$(echo "$(date +%s.%N) - $t0" | bc)
+  if [[ $rc -ne 0 ]] && (( $(echo "$secs < 20" | bc) )) && mpi 2 train --resume "$tmp/kill" --max-steps 60 2>/dev/null \
+     && "$bin" eval --checkpoint "$tmp/kill" --split valid >/dev/null; then
+    ok "kill -9 of one rank: mpirun exited $rc after ${secs%.*}s; the latest checkpoint resumed cleanly"
+  else bad "kill -9 of one rank: exit $rc after $secs s"; tail -5 "$tmp/kill.log"; fi
+fi
+
+echo "# $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
