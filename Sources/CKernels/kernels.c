@@ -115,3 +115,31 @@ DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long targe
 MAP_KERNEL(ddplm_vexp, EXP16)
 MAP_KERNEL(ddplm_vsigmoid, SIGMOID16)
 MAP_KERNEL(ddplm_vtanh, TANH16)
+
+DISPATCH double ddplm_sumsq(const float *x, long n) {
+    double total = 0;
+    long i = 0;
+    while (i < n) {
+        /* float partial sums over blocks of 4096, then into double: fast and accurate enough for a norm */
+        long end = i + 4096 < n ? i + 4096 : n;
+        v16f acc = SPLAT(0);
+        for (; i + 16 <= end; i += 16) { v16f v = LOAD16(x + i); acc += v * v; }
+        double s = HSUM16(acc);
+        for (; i < end; i++) s += (double)x[i] * x[i];
+        total += s;
+    }
+    return total;
+}
+
+DISPATCH void ddplm_adam(float *restrict p, const float *restrict grad, float *restrict m, float *restrict v, long n,
+                         float gscale, float one_minus_b1, float b2, float one_minus_b2, float step_size,
+                         float bc2_sqrt, float eps) {
+    for (long i = 0; i < n; i++) {
+        float g = grad[i] * gscale;
+        float mi = m[i] + one_minus_b1 * (g - m[i]);
+        float vi = b2 * v[i] + one_minus_b2 * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+    }
+}

@@ -3,6 +3,72 @@ import DDPLM
 import Foundation
 
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmark (placeholder).")
-    func run() throws { Runtime.fail("bench is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the training step and print JSON (tokens/s, step ms, GFLOP/s, peak RSS, BLAS core).",
+        discussion: """
+        Times the real step: forward, backward, gradient all-reduce, clipping and Adam, on random tokens, \
+        after --warmup steps; reports the median of --steps. Defaults are the reference config \
+        (V = 50002, batch 32, bptt 50, E = H = 100, LSTM). Under mpirun, --batch is global and the JSON \
+        (printed by rank 0) covers all ranks. --gemm also times the decoder's three cblas_sgemm calls \
+        alone at the same shapes and chunking: the ceiling the step could reach.
+        """
+    )
+
+    @Option(help: "Vocabulary size V.") var vocab: Int = 50002
+    @Option(help: "Global batch.") var batch: Int = 32
+    @Option(help: "Window length.") var bptt: Int = 50
+    @Option(help: "Embedding size.") var emb: Int = 100
+    @Option(help: "Hidden size.") var hidden: Int = 100
+    @Option(help: "Layers.") var layers: Int = 1
+    @Option(help: "lstm, gru or rnn_tanh.") var cell: String = "lstm"
+    @Option(help: "Timed steps.") var steps: Int = 20
+    @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
+    @Option(help: "Rows per decoder chunk.") var chunkRows: Int = 256
+    @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() throws {
+        Runtime.guarded { comm in
+            let c = try Runtime.communicator()
+            comm = c
+            let threads = try Runtime.threads(runtime.threads)
+            Runtime.configureThreads(threads)
+            guard let cellType = CellType(argument: cell) else { throw DDPLMError("--cell must be lstm, gru or rnn_tanh") }
+            for (v, name) in [(vocab, "--vocab"), (batch, "--batch"), (bptt, "--bptt"), (emb, "--emb"), (hidden, "--hidden"),
+                              (layers, "--layers"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
+                throw DDPLMError("\(name) must be positive (got \(v))")
+            }
+            let model = ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cellType)
+            try model.validate()
+            var cfg = Benchmark.Config(model: model)
+            cfg.batch = batch; cfg.bptt = bptt; cfg.steps = steps; cfg.warmup = max(0, warmup)
+            cfg.chunkRows = chunkRows; cfg.threads = threads
+            let timing = try Benchmark.timeSteps(cfg, comm: c)
+            let rowsPerRank = batch / c.size * bptt
+            let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
+            var rss = [Benchmark.peakRSSMegabytes]
+            rss = try c.allReduceSum(rss)
+            var fields: [(String, Any)] = [
+                ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads), ("blas_core", BLASInfo.coreName),
+                ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cellType.rawValue),
+                ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", layers),
+                ("chunk_rows", chunkRows), ("steps", steps),
+                ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
+                ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
+                ("gflops", (flops / timing.medianSeconds / 1e7).rounded() / 100),
+                ("peak_rss_mb", (rss[0] * 10).rounded() / 10),
+            ]
+            if gemm {
+                let ceilingSeconds = Benchmark.gemmCeiling(cfg, rows: rowsPerRank)
+                let decoderFlops = 6.0 * Double(rowsPerRank) * Double(hidden) * Double(vocab)
+                let ceiling = decoderFlops / ceilingSeconds / 1e9
+                let achieved = flops / Double(c.size) / timing.medianSeconds / 1e9
+                fields += [("gemm_ceiling_gflops", (ceiling * 100).rounded() / 100),
+                           ("gemm_decoder_ms", (ceilingSeconds * 1e5).rounded() / 100),
+                           ("pct_of_gemm_ceiling", (achieved / ceiling * 1000).rounded() / 10)]
+            }
+            if c.rank == 0 { print(Format.json(fields)) }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import DDPLM
+import Foundation
 
 final class OptimTests: XCTestCase {
     /// Adam on two parameters for three steps against values worked out from the update rule by hand.
@@ -26,6 +27,35 @@ final class OptimTests: XCTestCase {
         adam.update(params: p.ptr, grads: g.ptr, lr: 0)
         XCTAssertEqual(p.array, before)
         XCTAssertEqual(adam.step, 3)
+    }
+
+    /// The vectorised Adam (with the clip factor folded in) against a plain loop: clip the gradients, then
+    /// apply torch's update rule, over a long buffer with a vector tail.
+    func testFusedClipAndAdamMatchNaiveTwin() {
+        let n = 1037
+        var rng = SplitMix64(seed: 4)
+        let p = FloatBuffer(count: n), g = FloatBuffer(count: n)
+        for i in 0..<n { p[i] = rng.nextFloat() - 0.5; g[i] = (rng.nextFloat() - 0.5) * 3 }
+        var rp = p.array, rm = [Float](repeating: 0, count: n), rv = [Float](repeating: 0, count: n)
+        let adam = Adam(count: n)
+        for step in 1...3 {
+            let norm = GradClip.norm(g.ptr, count: n)
+            let coef = GradClip.coefficient(norm: norm, maxNorm: 5)
+            XCTAssertLessThan(coef, 1)
+            adam.update(params: p.ptr, grads: g.ptr, lr: 0.01, gradScale: coef)
+            let bc1 = 1 - pow(0.9, Double(step)), bc2 = 1 - pow(0.999, Double(step))
+            for i in 0..<n {
+                let gi = g[i] * coef
+                rm[i] = rm[i] + Float(0.1) * (gi - rm[i])
+                rv[i] = Float(0.999) * rv[i] + Float(1 - 0.999) * gi * gi
+                rp[i] -= Float(0.01 / bc1) * (rm[i] / (rv[i].squareRoot() / Float(bc2.squareRoot()) + 1e-8))
+            }
+        }
+        for i in 0..<n {
+            XCTAssertEqual(p[i], rp[i], accuracy: 1e-6)
+            XCTAssertEqual(adam.m[i], rm[i], accuracy: 1e-7)
+            XCTAssertEqual(adam.v[i], rv[i], accuracy: 1e-8)
+        }
     }
 
     func testClipScalesOnlyAboveTheThreshold() {

@@ -17,3 +17,14 @@ void ddplm_vexp(const float *x, float *y, long n);
 void ddplm_vsigmoid(const float *x, float *y, long n);
 void ddplm_vtanh(const float *x, float *y, long n);
 #endif
+
+#ifndef DDPLM_KERNELS_OPT_H
+#define DDPLM_KERNELS_OPT_H
+/* Sum of squares of n floats, accumulated in double. */
+double ddplm_sumsq(const float *x, long n);
+
+/* torch.optim.Adam on n parameters, with the gradient scaled by gscale first (the clip coefficient):
+     g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps) */
+void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float gscale, float one_minus_b1,
+                float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
+#endif

@@ -159,7 +159,6 @@ public final class Trainer {
 
         // --- the loop
         let p = model.parameterCount
-        let g = model.grads.ptr
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: cfg.bptt * b)
         let y = UnsafeMutablePointer<Int32>.allocate(capacity: cfg.bptt * b)
         defer { x.deallocate(); y.deallocate() }
@@ -173,7 +172,7 @@ public final class Trainer {
         var lastLog = Date(), lastLogStep = state.step, intervalLoss = 0.0, intervalSteps = 0
         var lastNorm = 0.0
         var stop: TrainSummary.Stop?
-        let invScale = 1 / Float(n)
+        let stepper = TrainingStep(model: model, adam: adam, comm: comm, clip: cfg.clip)
 
         func validate(scheduled: Bool) throws {
             let (l, c) = Evaluator.run(model: model, data: valid, firstColumn: firstColumn)
@@ -230,30 +229,23 @@ public final class Trainer {
         if cfg.maxSteps > 0 && state.step >= cfg.maxSteps { stop = .maxSteps }
         while stop == nil {
             let t = train.fill(window: state.window, firstColumn: firstColumn, columns: b, x: x, y: y)
-            model.zeroGradients()
-            let lossSum = model.trainStep(x: x, y: y, t: t, state: carry,
-                                          dropout: DropoutKey(seed: cfg.seed, step: UInt64(state.step), firstColumn: firstColumn))
-            g[p] = Float(lossSum / Double(t * b))
             let minutes = Date().timeIntervalSince(start) / 60
-            g[p + 1] = (options.stopRequested() ? 1 : 0) + (cfg.maxMinutes > 0 && minutes >= cfg.maxMinutes ? 2 : 0)
-            if options.injectNaNAtStep == state.step { g[0] = .nan }
-            try comm.allReduceSum(g, count: p + LanguageModel.controlSlots)
-            if n > 1 { for i in 0..<p { g[i] *= invScale } }
-            let loss = Double(g[p]) / Double(n)
-            let votes = Int(g[p + 1])
-            let norm = GradClip.clip(g, count: p, maxNorm: cfg.clip)
-            if !loss.isFinite || !norm.isFinite {
-                let what = "non-finite \(loss.isFinite ? "gradient norm" : "loss") (\(loss.isFinite ? norm : loss)) at step \(state.step + 1)"
+            let vote = (options.stopRequested() ? 1 : 0) + (cfg.maxMinutes > 0 && minutes >= cfg.maxMinutes ? 2 : 0)
+            let r = try stepper.run(x: x, y: y, t: t, carry: carry,
+                                    dropout: DropoutKey(seed: cfg.seed, step: UInt64(state.step), firstColumn: firstColumn),
+                                    lr: state.lr, stopVote: vote, poison: options.injectNaNAtStep == state.step)
+            let votes = r.stopVotes
+            if !r.finite {
+                let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
                 guard cfg.skipNonFinite else {
                     throw DDPLMError("\(what): training stopped; the checkpoints in '\(dir.path)' hold the last good state (lower --lr, or pass --skip-nonfinite)")
                 }
                 say("\(what): step skipped, hidden state reset")
                 carry.reset()
             } else {
-                adam.update(params: model.params.ptr, grads: g, lr: state.lr)
-                intervalLoss += loss
+                intervalLoss += r.loss
                 intervalSteps += 1
-                lastNorm = norm
+                lastNorm = r.gradNorm
             }
             state.step += 1
             state.window += 1

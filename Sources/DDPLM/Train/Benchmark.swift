@@ -1,0 +1,98 @@
+import Foundation
+
+/// Times the real training step (forward, backward, all-reduce, clip, Adam) on a synthetic token stream,
+/// after warm-up, and the bare cblas_sgemm sequence of the decoder at the same shapes (the ceiling).
+public enum Benchmark {
+    public struct Config {
+        public var model: ModelConfig
+        public var batch = 32
+        public var bptt = 50
+        public var steps = 20
+        public var warmup = 3
+        public var chunkRows = 256
+        public var threads = 1
+        public var seed: UInt64 = 1
+        public init(model: ModelConfig) { self.model = model }
+    }
+
+    /// Multiply–adds ×2 of every GEMM in one training step of `rows` = b·T rows.
+    public static func stepFlops(_ m: ModelConfig, rows: Int) -> Double {
+        let r = Double(rows), h = Double(m.hidden), v = Double(m.vocabSize)
+        var f = 3 * 2 * r * h * v  // decoder: logits, dW, dH
+        for k in 0..<m.layers {
+            let g = Double(m.cell.gates) * h, inp = Double(m.inputSize(layer: k))
+            f += 3 * 2 * r * inp * g  // X W_ihᵀ, dW_ih, dX
+            f += 3 * 2 * r * h * g    // h W_hhᵀ, dW_hh, dh
+        }
+        return f
+    }
+
+    public struct Timing {
+        public var medianSeconds: Double
+        public var meanLoss: Double
+    }
+
+    /// Median step time on this rank (all ranks take part; the step contains the all-reduce).
+    public static func timeSteps(_ c: Config, comm: Communicator) throws -> Timing {
+        let n = comm.size
+        guard c.batch % n == 0 else { throw DDPLMError("--batch \(c.batch) must be divisible by the number of ranks (\(n))") }
+        let b = c.batch / n
+        let model = LanguageModel(config: c.model, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
+        model.initialize(seed: c.seed)
+        let stepper = TrainingStep(model: model, adam: Adam(count: model.parameterCount), comm: comm, clip: 5)
+        let carry = model.makeState()
+        let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
+        defer { x.deallocate(); y.deallocate() }
+        var rng = SplitMix64(seed: c.seed &+ UInt64(comm.rank))
+        var times: [Double] = []
+        times.reserveCapacity(c.steps)
+        var loss = 0.0
+        for s in 0..<(c.warmup + c.steps) {
+            for i in 0..<(b * c.bptt) {
+                x[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))
+                y[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))
+            }
+            try comm.barrier()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let r = try stepper.run(x: x, y: y, t: c.bptt, carry: carry, dropout: nil, lr: 1e-3)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if s >= c.warmup { times.append(dt); loss += r.loss }
+        }
+        times.sort()
+        return Timing(medianSeconds: times[times.count / 2], meanLoss: loss / Double(max(1, c.steps)))
+    }
+
+    /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.
+    public static func gemmCeiling(_ c: Config, rows: Int, repeats: Int = 5) -> Double {
+        let v = c.model.vocabSize, h = c.model.hidden, chunk = min(c.chunkRows, rows)
+        var rng = SplitMix64(seed: 3)
+        let hs = FloatBuffer(count: rows * h), w = FloatBuffer(count: v * h), dw = FloatBuffer(count: v * h)
+        let logits = FloatBuffer(count: chunk * v), dh = FloatBuffer(count: rows * h)
+        for i in 0..<hs.count { hs[i] = rng.nextFloat() - 0.5 }
+        for i in 0..<w.count { w[i] = (rng.nextFloat() - 0.5) * 0.1 }
+        for i in 0..<logits.count { logits[i] = (rng.nextFloat() - 0.5) * 1e-3 }
+        var times: [Double] = []
+        for _ in 0..<(repeats + 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var r0 = 0
+            while r0 < rows {
+                let rc = min(chunk, rows - r0)
+                gemm(transA: false, transB: true, m: rc, n: v, k: h, a: hs.ptr + r0 * h, lda: h, b: w.ptr, ldb: h, beta: 0, c: logits.ptr, ldc: v)
+                gemm(transA: true, transB: false, m: v, n: h, k: rc, a: logits.ptr, lda: v, b: hs.ptr + r0 * h, ldb: h, beta: 1, c: dw.ptr, ldc: h)
+                gemm(transA: false, transB: false, m: rc, n: h, k: v, a: logits.ptr, lda: v, b: w.ptr, ldb: h, beta: 0, c: dh.ptr + r0 * h, ldc: h)
+                r0 += rc
+            }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.removeFirst()
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    /// Peak resident set size of this process in MB.
+    public static var peakRSSMegabytes: Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_maxrss) / 1024
+    }
+}

@@ -1,0 +1,50 @@
+/// One data-parallel training step, shared by the trainer and the benchmark:
+/// local forward/backward on this rank's columns → one all-reduce of every gradient (plus the loss and a
+/// stop vote riding in the spare slots) → ÷ N → global-norm clip → Adam (the clip factor is applied inside the Adam loop). Every rank ends with the same
+/// weights. Allocates nothing.
+public final class TrainingStep {
+    public let model: LanguageModel
+    public let adam: Adam
+    let comm: Communicator
+    let clip: Double
+
+    public struct Result {
+        /// Mean cross-entropy over the global batch.
+        public var loss: Double
+        /// Global gradient norm before clipping.
+        public var gradNorm: Double
+        /// Sum over ranks of the stop votes.
+        public var stopVotes: Int
+        /// False when the loss or gradient was NaN/Inf: the weights were left untouched.
+        public var finite: Bool
+    }
+
+    public init(model: LanguageModel, adam: Adam, comm: Communicator, clip: Double) {
+        self.model = model
+        self.adam = adam
+        self.comm = comm
+        self.clip = clip
+    }
+
+    public func run(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, carry: RecurrentState,
+                    dropout: DropoutKey?, lr: Double, stopVote: Int = 0, poison: Bool = false) throws -> Result {
+        let p = model.parameterCount, g = model.grads.ptr, n = comm.size
+        model.zeroGradients()
+        let lossSum = model.trainStep(x: x, y: y, t: t, state: carry, dropout: dropout)
+        g[p] = Float(lossSum / Double(t * model.batch))
+        g[p + 1] = Float(stopVote)
+        if poison { g[0] = .nan }
+        try comm.allReduceSum(g, count: p + LanguageModel.controlSlots)
+        if n > 1 {
+            let inv = 1 / Float(n)
+            for i in 0..<p { g[i] *= inv }
+        }
+        let loss = Double(g[p]) / Double(n)
+        let norm = GradClip.norm(g, count: p)
+        let finite = loss.isFinite && norm.isFinite
+        if finite {
+            adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: GradClip.coefficient(norm: norm, maxNorm: clip))
+        }
+        return Result(loss: loss, gradNorm: norm, stopVotes: Int(g[p + 1]), finite: finite)
+    }
+}
