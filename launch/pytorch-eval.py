@@ -5,6 +5,7 @@
 
 Proves the checkpoint is a drop-in state_dict for PyTorch's word_language_model RNNModel: the printed
 loss equals `ddplm eval --checkpoint runs/NAME --split valid`."""
+import json, math, sys, torch, torch.nn as nn
 from safetensors.torch import load_file
 run = sys.argv[1]
 class RNNModel(nn.Module):
