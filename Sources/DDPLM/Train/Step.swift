@@ -1,6 +1,6 @@
 /// One data-parallel training step, shared by the trainer and the benchmark:
-/// local forward/backward on this rank's columns → one all-reduce of every gradient (plus the loss and a
-/// stop vote riding in the spare slots) → ÷ N → global-norm clip → Adam (the clip factor is applied inside the Adam loop). Every rank ends with the same
+/// local forward/backward on this rank's columns → one all-reduce of every gradient (plus the loss and the
+/// stop votes riding in the spare slots) → ÷ N → global-norm clip → Adam (the clip factor is applied inside the Adam loop). Every rank ends with the same
 /// weights. Allocates nothing.
 public final class TrainingStep {
     public let model: LanguageModel
@@ -13,8 +13,10 @@ public final class TrainingStep {
         public var loss: Double
         /// Global gradient norm before clipping.
         public var gradNorm: Double
-        /// Sum over ranks of the stop votes.
-        public var stopVotes: Int
+        /// Some rank was asked to stop by a signal.
+        public var signalled: Bool
+        /// Some rank ran out of its time budget.
+        public var timeUp: Bool
         /// False when the loss or gradient was NaN/Inf: the weights were left untouched.
         public var finite: Bool
     }
@@ -27,12 +29,13 @@ public final class TrainingStep {
     }
 
     public func run(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, carry: RecurrentState,
-                    dropout: DropoutKey?, lr: Double, stopVote: Int = 0, poison: Bool = false) throws -> Result {
+                    dropout: DropoutKey?, lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false) throws -> Result {
         let p = model.parameterCount, g = model.grads.ptr, n = comm.size
         model.zeroGradients()
         let lossSum = model.trainStep(x: x, y: y, t: t, state: carry, dropout: dropout)
         g[p] = Float(lossSum / Double(t * model.batch))
-        g[p + 1] = Float(stopVote)
+        g[p + 1] = signalled ? 1 : 0
+        g[p + 2] = timeUp ? 1 : 0
         if poison { g[0] = .nan }
         try comm.allReduceSum(g, count: p + LanguageModel.controlSlots)
         if n > 1 {
@@ -45,6 +48,6 @@ public final class TrainingStep {
         if finite {
             adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: GradClip.coefficient(norm: norm, maxNorm: clip))
         }
-        return Result(loss: loss, gradNorm: norm, stopVotes: Int(g[p + 1]), finite: finite)
+        return Result(loss: loss, gradNorm: norm, signalled: g[p + 1] > 0, timeUp: g[p + 2] > 0, finite: finite)
     }
 }

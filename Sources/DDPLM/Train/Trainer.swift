@@ -230,11 +230,11 @@ public final class Trainer {
         while stop == nil {
             let t = train.fill(window: state.window, firstColumn: firstColumn, columns: b, x: x, y: y)
             let minutes = Date().timeIntervalSince(start) / 60
-            let vote = (options.stopRequested() ? 1 : 0) + (cfg.maxMinutes > 0 && minutes >= cfg.maxMinutes ? 2 : 0)
             let r = try stepper.run(x: x, y: y, t: t, carry: carry,
                                     dropout: DropoutKey(seed: cfg.seed, step: UInt64(state.step), firstColumn: firstColumn),
-                                    lr: state.lr, stopVote: vote, poison: options.injectNaNAtStep == state.step)
-            let votes = r.stopVotes
+                                    lr: state.lr, signalled: options.stopRequested(),
+                                    timeUp: cfg.maxMinutes > 0 && minutes >= cfg.maxMinutes,
+                                    poison: options.injectNaNAtStep == state.step)
             if !r.finite {
                 let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
                 guard cfg.skipNonFinite else {
@@ -284,8 +284,8 @@ public final class Trainer {
                                     what: "the weights at step \(state.step) (ranks drifted apart)")
             }
             if cfg.maxSteps > 0 && state.step >= cfg.maxSteps { stop = stop ?? .maxSteps }
-            if votes >= 2 { stop = stop ?? .maxMinutes }
-            if votes % 2 == 1 { stop = .signal }
+            if r.timeUp { stop = stop ?? .maxMinutes }
+            if r.signalled { stop = .signal }
             if stop == nil && cfg.saveEvery > 0 && state.step % cfg.saveEvery == 0 { try saveLatest() }
         }
         let trained = Date().timeIntervalSince(start)
