@@ -35,6 +35,19 @@ typedef int v16i __attribute__((vector_size(64)));
 #define HMAX16(v) ({ v16f _h = (v); float _m = _h[0]; for (int _i = 1; _i < 16; _i++) _m = _h[_i] > _m ? _h[_i] : _m; _m; })
 #define HSUM16(v) ({ v16f _h = (v); double _s = 0; for (int _i = 0; _i < 16; _i++) _s += _h[_i]; _s; })
 
+/* row += bias in place; returns the row's maximum. */
+#define ADD_BIAS_MAX(row, bias, v, vec) ({                                         \
+    v16f _mx = SPLAT(-INFINITY);                                                  \
+    long _i = 0;                                                                  \
+    for (; _i < (vec); _i += 16) {                                                \
+        v16f _x = LOAD16((row) + _i) + LOAD16((bias) + _i);                       \
+        STORE16((row) + _i, _x);                                                  \
+        _mx = __builtin_elementwise_max(_mx, _x);                                 \
+    }                                                                             \
+    float _m = HMAX16(_mx);                                                       \
+    for (; _i < (v); _i++) { (row)[_i] += (bias)[_i]; if ((row)[_i] > _m) _m = (row)[_i]; } \
+    _m; })
+
 /* y[0..n) = F(x[0..n) - shift) for a tail of n < 16 elements, through the same vector code. */
 #define TAIL_MAP(x, y, n, F, shift) do {                                           \
     v16f _v = SPLAT(0);                                                           \
@@ -45,14 +58,7 @@ typedef int v16i __attribute__((vector_size(64)));
 
 DISPATCH double ddplm_softmax_xent_row(float *row, long v, const float *bias, long target, float scale, float *dbias) {
     long vec = v & ~15L, i;
-    v16f mx = SPLAT(-INFINITY);
-    for (i = 0; i < vec; i += 16) {
-        v16f x = LOAD16(row + i) + LOAD16(bias + i);
-        STORE16(row + i, x);
-        mx = __builtin_elementwise_max(mx, x);
-    }
-    float m = HMAX16(mx);
-    for (; i < v; i++) { row[i] += bias[i]; if (row[i] > m) m = row[i]; }
+    float m = ADD_BIAS_MAX(row, bias, v, vec);
     float logit_t = row[target];
     v16f acc = SPLAT(0);
     for (i = 0; i < vec; i += 16) {
@@ -86,14 +92,7 @@ DISPATCH double ddplm_softmax_xent_row(float *row, long v, const float *bias, lo
 
 DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long target) {
     long vec = v & ~15L, i;
-    v16f mx = SPLAT(-INFINITY);
-    for (i = 0; i < vec; i += 16) {
-        v16f x = LOAD16(row + i) + LOAD16(bias + i);
-        STORE16(row + i, x);
-        mx = __builtin_elementwise_max(mx, x);
-    }
-    float m = HMAX16(mx);
-    for (; i < v; i++) { row[i] += bias[i]; if (row[i] > m) m = row[i]; }
+    float m = ADD_BIAS_MAX(row, bias, v, vec);
     v16f acc = SPLAT(0);
     for (i = 0; i < vec; i += 16) acc += EXP16(LOAD16(row + i) - m);
     double sum = HSUM16(acc);

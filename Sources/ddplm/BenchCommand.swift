@@ -30,10 +30,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let c = try Runtime.communicator()
-            comm = c
-            let threads = try Runtime.threads(runtime.threads)
-            Runtime.configureThreads(threads)
+            let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
             guard let cellType = CellType(argument: cell) else { throw DDPLMError("--cell must be lstm, gru or rnn_tanh") }
             for (v, name) in [(vocab, "--vocab"), (batch, "--batch"), (bptt, "--bptt"), (emb, "--emb"), (hidden, "--hidden"),
                               (layers, "--layers"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {

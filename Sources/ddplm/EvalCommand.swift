@@ -22,10 +22,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let c = try Runtime.communicator()
-            comm = c
-            let threads = try Runtime.threads(runtime.threads)
-            Runtime.configureThreads(threads)
+            let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
             let cfg = try Checkpoint.config(checkpoint)
             let b = batch ?? cfg.batch, t = bptt ?? cfg.bptt
             guard b > 0, t > 0 else { throw DDPLMError("--batch and --bptt must be positive") }

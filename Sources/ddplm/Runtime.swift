@@ -29,6 +29,16 @@ enum Runtime {
 
     static func configureThreads(_ n: Int) { BLASInfo.setThreads(n) }
 
+    /// The start of every compute subcommand: communicator (stored in `comm` for error reporting) and
+    /// BLAS threads. Returns the thread count.
+    static func start(_ comm: inout Communicator?, threads requested: Int?) throws -> (Communicator, Int) {
+        let c = try communicator()
+        comm = c
+        let threads = try threads(requested)
+        configureThreads(threads)
+        return (c, threads)
+    }
+
     /// Runs `body`; a DDPLMError becomes one line on stderr and a non-zero exit (MPI_Abort for the whole
     /// job when there are several ranks, so nobody waits forever in a collective).
     static func guarded(_ body: (inout Communicator?) throws -> Void) -> Never {

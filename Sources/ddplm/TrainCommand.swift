@@ -57,14 +57,11 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let c = try Runtime.communicator()
-            comm = c
             var requested = runtime.threads
             if let dir = resume, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
                 requested = Trainer.savedState(dir + "/latest.safetensors")?.threads  // resume as the run was
             }
-            let threads = try Runtime.threads(requested)
-            Runtime.configureThreads(threads)
+            let (c, threads) = try Runtime.start(&comm, threads: requested)
             GracefulStop.install()
             let (config, options) = try makeConfig(comm: c, threads: threads)
             if c.rank == 0 {
