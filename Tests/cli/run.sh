@@ -132,6 +132,21 @@ cp -r "$tmp/full" "$tmp/flip2"; printf '\x55' | dd of="$tmp/flip2/latest.safeten
 expect_error "resume: bit-flipped latest.safetensors" "checksum mismatch" "$bin" train --resume "$tmp/flip2" --max-steps 70
 expect_error "resume: changing a fixed flag" "cannot change when resuming" "$bin" train --resume "$tmp/full" --hidden 32
 expect_error "NaN loss stops training" "non-finite" "$bin" train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/nan"
+expect_error "unwritable output directory" "cannot create directory" "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --out /proc/ddplm-test/run
+# disk full: a 1 MB tmpfs holds a finished run; resuming it needs more room than is left
+if [[ $(id -u) -eq 0 ]] && mkdir -p "$tmp/small" && mount -t tmpfs -o size=1m tmpfs "$tmp/small" 2>/dev/null; then
+  cp "$tmp/full/config.json" "$tmp/full/vocab.txt" "$tmp/full/model.safetensors" "$tmp/full/latest.safetensors" "$tmp/small/" 2>/dev/null || true
+  free=$(df --output=avail -B1 "$tmp/small" | tail -n1)
+  head -c $(( free - 24576 )) /dev/zero > "$tmp/small/filler" 2>/dev/null || true   # room for config and metrics, not a checkpoint
+  before=$(sha256sum "$tmp/small/latest.safetensors" | cut -c1-64)
+  expect_error "disk full while checkpointing" "No space left on device" "$bin" train --resume "$tmp/small" --max-steps 70 --save-every 1
+  after=$(sha256sum "$tmp/small/latest.safetensors" | cut -c1-64)
+  if [[ "$before" == "$after" ]] && ! ls -a "$tmp/small" | grep -q '\.tmp\.'; then ok "disk full: the previous latest.safetensors is untouched and no temp file is left"
+  else bad "disk full corrupted or littered the run directory"; fi
+  umount "$tmp/small"
+else
+  echo "skip - disk-full test: cannot mount a tmpfs here"
+fi
 out=$("$bin" generate --checkpoint "$tmp/full" --words 12 --prompt "w1 w2" 2>&1) && [[ $(echo $out | wc -w) -eq 14 ]] && ok "generate: $out" || bad "generate: $out"
 
 if [[ $have_mpi -eq 1 ]]; then

@@ -47,6 +47,8 @@ public final class LanguageModel {
     public let grads: FloatBuffer
     public let batch: Int
     public let maxT: Int
+    /// Threads for the elementwise work outside BLAS (softmax rows, Adam).
+    public let threads: Int
 
     let layers: [RecurrentLayer]
     let decoder: Decoder
@@ -63,6 +65,7 @@ public final class LanguageModel {
         grads = FloatBuffer(count: layout.count + LanguageModel.controlSlots)
         self.batch = batch
         self.maxT = maxT
+        self.threads = max(1, threads)
         let rows = batch * maxT
         layers = (0..<config.layers).map {
             RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT)

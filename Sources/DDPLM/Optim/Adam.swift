@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 
 /// `torch.optim.Adam` (no weight decay, no amsgrad), one vectorised loop over the flat buffers:
 ///   m = m + (1−β1)(g − m)  (lerp, as torch);  v = β2 v + (1−β2) g²
@@ -13,6 +14,8 @@ public final class Adam {
     public var beta1: Double = 0.9
     public var beta2: Double = 0.999
     public var eps: Double = 1e-8
+    /// Threads for the update loop (each takes a contiguous slice; the result does not depend on it).
+    public var threads = 1
 
     public init(count: Int) {
         self.count = count
@@ -24,8 +27,18 @@ public final class Adam {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
-        ddplm_adam(p, g, m.ptr, v.ptr, count, gradScale, Float(1 - beta1), Float(beta2), Float(1 - beta2),
-                   Float(lr / bc1), Float(bc2.squareRoot()), Float(eps))
+        let b1 = Float(1 - beta1), b2 = Float(beta2), omb2 = Float(1 - beta2)
+        let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot()), e = Float(eps)
+        let mp = m.ptr, vp = v.ptr, n = count
+        if threads <= 1 || n < 1 << 16 {
+            ddplm_adam(p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
+            return
+        }
+        let parts = threads
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            let lo = n * k / parts & ~15, hi = k == parts - 1 ? n : n * (k + 1) / parts & ~15
+            ddplm_adam(p + lo, g + lo, mp + lo, vp + lo, hi - lo, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
-/// One data-parallel training step, shared by the trainer and the benchmark:
-/// local forward/backward on this rank's columns → one all-reduce of every gradient (plus the loss and the
-/// stop votes riding in the spare slots) → ÷ N → global-norm clip → Adam (the clip factor is applied inside the Adam loop). Every rank ends with the same
-/// weights. Allocates nothing.
+/// One data-parallel training step, shared by the trainer and the benchmark: local forward/backward on
+/// this rank's columns → one all-reduce of every gradient, with the loss and the stop votes riding in the
+/// spare slots → ÷ N → global-norm clip → Adam (÷ N and the clip factor are applied inside the Adam
+/// loop, not as extra passes). Every rank ends with the same weights. Allocates nothing.
 public final class TrainingStep {
     public let model: LanguageModel
     public let adam: Adam
@@ -26,6 +26,7 @@ public final class TrainingStep {
         self.adam = adam
         self.comm = comm
         self.clip = clip
+        adam.threads = model.threads
     }
 
     public func run(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, carry: RecurrentState,
@@ -38,15 +39,14 @@ public final class TrainingStep {
         g[p + 2] = timeUp ? 1 : 0
         if poison { g[0] = .nan }
         try comm.allReduceSum(g, count: p + LanguageModel.controlSlots)
-        if n > 1 {
-            let inv = 1 / Float(n)
-            for i in 0..<p { g[i] *= inv }
-        }
+        // g now holds the sum over ranks; the mean is g/N. Rather than a pass dividing by N, the norm of the
+        // mean is ‖g‖/N and Adam scales by clip/N as it reads each gradient.
         let loss = Double(g[p]) / Double(n)
-        let norm = GradClip.norm(g, count: p)
+        let norm = GradClip.norm(g, count: p) / Double(n)
         let finite = loss.isFinite && norm.isFinite
         if finite {
-            adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: GradClip.coefficient(norm: norm, maxNorm: clip))
+            let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
+            adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: scale)
         }
         return Result(loss: loss, gradNorm: norm, signalled: g[p + 1] > 0, timeUp: g[p + 2] > 0, finite: finite)
     }
