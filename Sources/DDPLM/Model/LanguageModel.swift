@@ -70,7 +70,7 @@ public final class LanguageModel {
         layers = (0..<config.layers).map {
             RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT)
         }
-        decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, rows), threads: threads)
+        decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, rows), threads: self.threads)
         emb = FloatBuffer(count: rows * config.embedding)
         let useDropout = config.dropout > 0
         masks = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * ($0 == 0 ? config.embedding : config.hidden) : 0) }
