@@ -174,7 +174,10 @@ public final class Trainer {
         var stop: TrainSummary.Stop?
         let stepper = TrainingStep(model: model, adam: adam, comm: comm, clip: cfg.clip)
 
+        var pausedSeconds = 0.0  // validation time inside the current log interval (not training throughput)
         func validate(scheduled: Bool) throws {
+            let began = Date()
+            defer { pausedSeconds += Date().timeIntervalSince(began) }
             let (l, c) = Evaluator.run(model: model, data: valid, firstColumn: firstColumn)
             let s = try comm.allReduceSum([l, Double(c)])
             let v = try comm.broadcast([s[0] / s[1]])[0]
@@ -253,7 +256,8 @@ public final class Trainer {
 
             if state.step % cfg.logEvery == 0 || state.window == train.windowCount {
                 let now = Date()
-                let dt = now.timeIntervalSince(lastLog)
+                let dt = max(now.timeIntervalSince(lastLog) - pausedSeconds, 1e-9)
+                pausedSeconds = 0
                 let tps = Double((state.step - lastLogStep) * cfg.batch * cfg.bptt) / max(dt, 1e-9)
                 let mean = intervalSteps > 0 ? intervalLoss / Double(intervalSteps) : .nan
                 let epochFrac = Double(state.window) / Double(train.windowCount)
