@@ -36,6 +36,14 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try f.copyFloats("nope", shape: [1], into: &w, file: "f"))
     }
 
+    func testWrongDtypeIsRefusedWhenLoading() throws {
+        let f = try SafeTensors(bytes: image("{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", dataBytes: 4))
+        var w = [Float](repeating: 0, count: 2)
+        XCTAssertThrowsError(try f.copyFloats("w", shape: [2], into: &w, file: "f")) { e in
+            XCTAssertTrue("\(e)".contains("is F16; ddplm reads F32"), "\(e)")
+        }
+    }
+
     func testHeaderIsPaddedAndParsesAsJSON() throws {
         let bytes = sample()
         var n = 0

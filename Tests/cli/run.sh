@@ -80,6 +80,15 @@ if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/sig.log" && [[ -f "$tmp/
   if identical "$tmp/sig" "$tmp/nosig"; then ok "SIGTERM at step $steps: exit 0, latest written; resumed trace bit-identical"; else bad "SIGTERM resume trace differs"; fi
 else bad "SIGTERM: exit $rc"; cat "$tmp/sig.log"; fi
 
+# a second signal exits at once (128+signal) and leaves every file whole
+"$bin" train "${data[@]}" "${small[@]}" --cell gru --epochs 1000 --max-steps 100000 --save-every 1 --out "$tmp/sig2" 2>/dev/null &
+pid=$!
+for _ in $(seq 100); do [[ -f "$tmp/sig2/latest.safetensors" ]] && break; sleep 0.1; done
+kill -INT "$pid"; kill -TERM "$pid"; set +e; wait "$pid"; rc=$?; set -e   # two distinct signals: both delivered
+if [[ $rc -eq 143 || $rc -eq 130 ]] && ! ls -a "$tmp/sig2" | grep -q '\.tmp\.' && "$bin" train --resume "$tmp/sig2" --max-steps 5000 --epochs 1000 >/dev/null 2>&1; then
+  ok "SIGINT then SIGTERM: exit $rc at once, no temp files, the run resumes"
+else bad "second signal: exit $rc"; ls -a "$tmp/sig2"; fi
+
 # --- 3. under mpirun: bit-exact resume on 2 ranks, resume on another rank count, SIGTERM
 if [[ $have_mpi -eq 1 ]]; then
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 50 --out "$tmp/m-full" 2>/dev/null

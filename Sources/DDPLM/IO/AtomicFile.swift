@@ -8,6 +8,14 @@ import Darwin
 /// target, fsync the directory. A reader sees the old file or the new one, never a mix; a failure
 /// (disk full, permissions) leaves the old file untouched and removes the temp file.
 public enum AtomicFile {
+    /// The temp file being written right now (NUL-terminated, empty when none), so a hard-exit signal
+    /// handler can remove it.
+    nonisolated(unsafe) public static let inFlight: UnsafeMutablePointer<CChar> = {
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: 4096)
+        p.initialize(repeating: 0, count: 4096)
+        return p
+    }()
+
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
         try write(to: path) { fd in try writeAll(fd, bytes, path: path) }
     }
@@ -24,6 +32,11 @@ public enum AtomicFile {
     public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
         let dir = directory(of: path)
         let tmp = "\(dir)/.\(baseName(path)).tmp.\(getpid())"
+        _ = inFlight  // initialise before a signal can read it
+        tmp.withCString { c in
+            if strlen(c) < 4095 { strcpy(inFlight, c) }
+        }
+        defer { inFlight[0] = 0 }
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw DDPLMError("cannot write '\(path)': \(errnoString())") }
         do {

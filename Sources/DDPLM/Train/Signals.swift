@@ -13,7 +13,11 @@ public enum GracefulStop {
     public static func install() {
         let handler: @convention(c) (Int32) -> Void = { sig in
             GracefulStop.count += 1
-            if GracefulStop.count > 1 { _exit(128 + sig) }
+            if GracefulStop.count > 1 {
+                // a checkpoint being written is abandoned: drop its temp file (unlink is async-signal-safe)
+                if AtomicFile.inFlight[0] != 0 { unlink(AtomicFile.inFlight) }
+                _exit(128 + sig)
+            }
         }
         for sig in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2] { signal(sig, handler) }
     }

@@ -151,6 +151,10 @@ public final class Trainer {
                 try AtomicFile.write(try cfg.encoded(), to: dir.config)  // records changed stop conditions
             }
             metrics = try LineLog(path: dir.metrics)
+            // temp files left by a run that was killed mid-write (never the committed files)
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(".") && f.contains(".tmp.") {
+                try? FileManager.default.removeItem(atPath: dir.path + "/" + f)
+            }
         }
         try comm.barrier()
 
