@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "lstm, gru or rnn_tanh.") var cell: String = "lstm"
     @Option(help: "Timed steps.") var steps: Int = 20
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
-    @Option(help: "Rows per decoder chunk.") var chunkRows: Int = 256
+    @Option(help: "Rows per decoder chunk.") var chunkRows: Int = 800
     @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
     @OptionGroup var runtime: RuntimeOptions
 

@@ -40,7 +40,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public init(model: ModelConfig, maxVocab: Int = 50000, vocabHash: String = "", train: String, valid: String, test: String,
                 batch: Int = 32, bptt: Int = 50, lr: Double = 1e-3, lrDecay: Double = 0.5, clip: Double = 5,
                 epochs: Int = 1, maxSteps: Int = 0, maxMinutes: Double = 0, evalEvery: Int = 200, logEvery: Int = 20,
-                saveEvery: Int = 200, seed: UInt64 = 53113, chunkRows: Int = 256, skipNonFinite: Bool = false) {
+                saveEvery: Int = 200, seed: UInt64 = 53113, chunkRows: Int = 800, skipNonFinite: Bool = false) {
         self.model = model
         self.maxVocab = maxVocab
         self.vocabHash = vocabHash

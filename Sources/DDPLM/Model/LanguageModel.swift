@@ -58,7 +58,7 @@ public final class LanguageModel {
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
 
-    public init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int = 256, threads: Int = 1) {
+    public init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int = 800, threads: Int = 1) {
         self.config = config
         layout = ParameterLayout(config)
         params = FloatBuffer(count: layout.count)

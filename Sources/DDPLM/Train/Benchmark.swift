@@ -9,7 +9,7 @@ public enum Benchmark {
         public var bptt = 50
         public var steps = 20
         public var warmup = 3
-        public var chunkRows = 256
+        public var chunkRows = 800
         public var threads = 1
         public var seed: UInt64 = 1
         public init(model: ModelConfig) { self.model = model }
