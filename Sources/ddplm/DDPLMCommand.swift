@@ -12,8 +12,8 @@ struct DDPLMCommand: ParsableCommand {
         all ranks take the identical step. Checkpoints are PyTorch-compatible safetensors.
 
         Examples:
-          ddplm train --out runs/first                      # text8 in data/, or the bundled sample
-          mpirun -np 2 ddplm train --out runs/two           # same job on 2 ranks (global batch 32)
+          ddplm train --out runs/first        # data/text8.*.txt, else data/sample
+          mpirun -np 2 ddplm train --out runs/two    # 2 ranks, global batch 32
           ddplm eval --checkpoint runs/first --split valid
           ddplm generate --checkpoint runs/first --words 50 --prompt "the city"
           ddplm bench --gemm

@@ -14,10 +14,14 @@ struct TrainCommand: ParsableCommand {
         validation loss is computed: better → the best model is saved to OUT/model.safetensors, otherwise \
         the learning rate is multiplied by --lr-decay. At the end the best model is evaluated on --test.
 
-        Under mpirun, --batch is the global batch: each of N ranks trains batch/N contiguous columns.
-        OUT/latest.safetensors holds the full state every --save-every steps and at the end; SIGINT/SIGTERM \
-        stop gracefully after the current step. Continue with `ddplm train --resume OUT` (only the stop \
-        conditions --epochs/--max-steps/--max-minutes and --threads may change).
+        Under mpirun, --batch is the global batch: each of N ranks trains batch/N \
+        contiguous columns; rank 0 alone writes the run directory.
+
+        OUT/latest.safetensors holds the full state every --save-every steps and at the end. \
+        SIGINT/SIGTERM (or SIGUSR1, which mpirun forwards) stop gracefully after the current \
+        step; a second signal exits at once. Continue with `ddplm train --resume OUT`: the \
+        same ranks and threads give a bit-identical continuation. Only --epochs, --max-steps, \
+        --max-minutes, --log-every, --save-every, --skip-nonfinite and --threads may change.
         """
     )
 
