@@ -36,6 +36,16 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try f.copyFloats("nope", shape: [1], into: &w, file: "f"))
     }
 
+    func testJSONReaderBoundsWhatItBuilds() {
+        let text = Array(("{" + (0..<300).map { "\"k\($0)\":[[1]]" }.joined(separator: ",") + "}").utf8)
+        XCTAssertNoThrow(try text.withUnsafeBytes { try JSONValue.parse($0, maxNodes: 1000) })
+        XCTAssertThrowsError(try text.withUnsafeBytes { try JSONValue.parse($0, maxNodes: 500) }) { e in
+            XCTAssertTrue("\(e)".contains("more than 500 values"), "\(e)")
+        }
+        let deep = Array((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8)
+        XCTAssertThrowsError(try deep.withUnsafeBytes { try JSONValue.parse($0) }) { e in XCTAssertTrue("\(e)".contains("too deep")) }
+    }
+
     func testWrongDtypeIsRefusedWhenLoading() throws {
         let f = try SafeTensors(bytes: image("{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", dataBytes: 4))
         var w = [Float](repeating: 0, count: 2)
@@ -79,6 +89,7 @@ final class SafeTensorsTests: XCTestCase {
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "lacks"),
             ("{\"a\":", 0, "invalid JSON"),
             ("{\"__metadata__\":{\"x\":1}}", 0, "not a string"),
+            ("{\"a\":[" + Array(repeating: "0", count: 5000).joined(separator: ",") + "]}", 0, "array longer than"),
         ]
         for (header, dataBytes, reason) in cases {
             XCTAssertThrowsError(try SafeTensors(bytes: image(header, dataBytes: dataBytes)), header) { e in

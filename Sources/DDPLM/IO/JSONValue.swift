@@ -1,7 +1,8 @@
 /// A strict, bounded JSON reader for untrusted headers (safetensors). Unlike JSONSerialization it
 /// rejects duplicate keys, keeps integers exact (as their digits), limits nesting depth, and never
-/// traps on malformed input.
-public indirect enum JSONValue: Equatable {
+/// traps on malformed input. It also bounds what it builds — at most `maxNodes` values and arrays of
+/// at most `maxArray` items — so a 100 MB hostile header cannot make it allocate gigabytes.
+public indirect enum JSONValue {
     case object([(String, JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -9,26 +10,15 @@ public indirect enum JSONValue: Equatable {
     case bool(Bool)
     case null
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
-        switch (a, b) {
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        case let (.array(x), .array(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.bool(x), .bool(y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
-
     /// A non-negative integer that fits in UInt64, or nil.
     public var uint64: UInt64? {
         guard case .number(let s) = self, !s.isEmpty, s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         return UInt64(s)
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32) throws -> JSONValue {
-        var p = Parser(b: bytes, i: 0, maxDepth: maxDepth)
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32, maxNodes: Int = 2_000_000,
+                             maxArray: Int = 1024) throws -> JSONValue {
+        var p = Parser(b: bytes, i: 0, maxDepth: maxDepth, maxNodes: maxNodes, maxArray: maxArray)
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -36,15 +26,13 @@ public indirect enum JSONValue: Equatable {
         return v
     }
 
-    public static func parse(_ text: String) throws -> JSONValue {
-        let bytes = Array(text.utf8)
-        return try bytes.withUnsafeBytes { try parse($0) }
-    }
-
     struct Parser {
         let b: UnsafeRawBufferPointer
         var i: Int
         let maxDepth: Int
+        let maxNodes: Int
+        let maxArray: Int
+        var nodes = 0
 
         func fail(_ what: String) -> DDPLMError { DDPLMError("invalid JSON: \(what) at offset \(i)") }
 
@@ -59,6 +47,8 @@ public indirect enum JSONValue: Equatable {
 
         mutating func value(depth: Int) throws -> JSONValue {
             guard depth < maxDepth else { throw fail("nesting too deep") }
+            nodes += 1
+            guard nodes <= maxNodes else { throw fail("more than \(maxNodes) values") }
             guard i < b.count else { throw fail("unexpected end") }
             switch b[i] {
             case UInt8(ascii: "{"):
@@ -89,6 +79,7 @@ public indirect enum JSONValue: Equatable {
                 while true {
                     skipSpace()
                     items.append(try value(depth: depth + 1))
+                    guard items.count <= maxArray else { throw fail("array longer than \(maxArray) items") }
                     skipSpace()
                     guard i < b.count else { throw fail("unterminated array") }
                     if b[i] == UInt8(ascii: ",") { i += 1; continue }
