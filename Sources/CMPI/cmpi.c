@@ -51,6 +51,16 @@ int cmpi_bcast_bytes(void *buf, long count, int root) {
     return MPI_SUCCESS;
 }
 
+int cmpi_reduce_scatter_sum_float(const float *send, float *recv, long count) {
+    if (count > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Reduce_scatter_block(send, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+int cmpi_allgather_float(float *buf, long count) {
+    if (count > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)count, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
 int cmpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 
 void cmpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }

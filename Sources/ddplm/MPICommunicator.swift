@@ -43,6 +43,14 @@ final class MPICommunicator: Communicator {
         try check(cmpi_bcast_bytes(buffer, bytes, Int32(root)), "MPI_Bcast")
     }
 
+    func reduceScatterSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        try check(cmpi_reduce_scatter_sum_float(send, recv, countPerRank), "MPI_Reduce_scatter_block(float, sum)")
+    }
+
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        try check(cmpi_allgather_float(buffer, countPerRank), "MPI_Allgather(float)")
+    }
+
     func barrier() throws { try check(cmpi_barrier(), "MPI_Barrier") }
 
     func abort(code: Int32) -> Never {

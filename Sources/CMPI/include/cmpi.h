@@ -12,6 +12,10 @@ int cmpi_size(int *size);
 int cmpi_allreduce_sum_float(float *buf, long count);
 int cmpi_allreduce_sum_double(double *buf, long count);
 int cmpi_bcast_bytes(void *buf, long count, int root);
+/* send holds size*count floats; recv gets this rank's count-float block of the element-wise sum. */
+int cmpi_reduce_scatter_sum_float(const float *send, float *recv, long count);
+/* buf holds size*count floats; each rank's block r*count.. is shared with everyone, in place. */
+int cmpi_allgather_float(float *buf, long count);
 int cmpi_barrier(void);
 void cmpi_abort(int code);
 void cmpi_error_string(int code, char *buf, int buflen);

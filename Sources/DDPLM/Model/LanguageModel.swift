@@ -36,10 +36,9 @@ public struct DropoutKey: Sendable {
 }
 
 /// Embedding → recurrent layers → dropout → fused decoder/softmax-CE, on flat buffers.
-/// `params` holds every weight in `layout` order; `grads` has the same layout followed by
-/// `controlSlots` spare floats that ride along in the gradient all-reduce (loss, stop flags).
+/// `params` holds every weight in `layout` order and `grads` the same layout; both may be padded with
+/// zeros past `parameterCount` (to `capacity`) so they split evenly into per-rank optimizer shards.
 public final class LanguageModel {
-    public static let controlSlots = 4
 
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -58,11 +57,11 @@ public final class LanguageModel {
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
 
-    public init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int = 800, threads: Int = 1) {
+    public init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int = 800, threads: Int = 1, capacity: Int = 0) {
         self.config = config
         layout = ParameterLayout(config)
-        params = FloatBuffer(count: layout.count)
-        grads = FloatBuffer(count: layout.count + LanguageModel.controlSlots)
+        params = FloatBuffer(count: max(layout.count, capacity))
+        grads = FloatBuffer(count: max(layout.count, capacity))
         self.batch = batch
         self.maxT = maxT
         self.threads = max(1, threads)

@@ -17,19 +17,28 @@ public final class Adam {
     /// Threads for the update loop (each takes a contiguous slice; the result does not depend on it).
     public var threads = 1
 
-    public init(count: Int) {
+    /// `capacity` ≥ count pads the moment buffers like the parameters (for per-rank shards).
+    public init(count: Int, capacity: Int = 0) {
         self.count = count
-        m = FloatBuffer(count: count)
-        v = FloatBuffer(count: count)
+        m = FloatBuffer(count: max(count, capacity))
+        v = FloatBuffer(count: max(count, capacity))
     }
 
+    /// Updates every parameter.
     public func update(params p: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, lr: Double, gradScale: Float = 1) {
+        update(params: p, grads: g, lr: lr, gradScale: gradScale, offset: 0, length: count)
+    }
+
+    /// Updates parameters [offset, offset + length) only — one rank's optimizer shard; `g` points at the
+    /// shard's gradients (g[0] belongs to parameter `offset`). Counts as one step.
+    public func update(params p: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, lr: Double, gradScale: Float,
+                       offset: Int, length n: Int) {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
         let b1 = Float(1 - beta1), b2 = Float(beta2), omb2 = Float(1 - beta2)
         let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot()), e = Float(eps)
-        let mp = m.ptr, vp = v.ptr, n = count
+        let p = p + offset, mp = m.ptr + offset, vp = v.ptr + offset
         if threads <= 1 || n < 1 << 16 {
             ddplm_adam(p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
             return

@@ -3,9 +3,9 @@ import CKernels
 /// `torch.nn.utils.clip_grad_norm_(params, maxNorm)`: total = ‖g‖₂ over all parameters; if
 /// total > maxNorm, every gradient is scaled by maxNorm / (total + 1e-6).
 public enum GradClip {
-    public static func norm(_ g: UnsafePointer<Float>, count n: Int) -> Double {
-        ddplm_sumsq(g, n).squareRoot()
-    }
+    public static func sumOfSquares(_ g: UnsafePointer<Float>, count n: Int) -> Double { ddplm_sumsq(g, n) }
+
+    public static func norm(_ g: UnsafePointer<Float>, count n: Int) -> Double { sumOfSquares(g, count: n).squareRoot() }
 
     /// The factor clip_grad_norm_ multiplies the gradients by (1 when under the threshold).
     public static func coefficient(norm total: Double, maxNorm: Double) -> Float {

@@ -1,12 +1,35 @@
-/// One data-parallel training step, shared by the trainer and the benchmark: local forward/backward on
-/// this rank's columns → one all-reduce of every gradient, with the loss and the stop votes riding in the
-/// spare slots → ÷ N → global-norm clip → Adam (÷ N and the clip factor are applied inside the Adam
-/// loop, not as extra passes). Every rank ends with the same weights. Allocates nothing.
+/// One rank's slice of the optimizer: parameters [lo, hi) of the flat buffer. Buffers are padded to
+/// `padded` = ranks · chunk floats so every rank's block has the same size (a multiple of 16).
+public struct OptimizerShard: Sendable {
+    public let chunk: Int
+    public let padded: Int
+    public let lo: Int
+    public let hi: Int
+
+    public init(parameters p: Int, ranks n: Int, rank r: Int) {
+        chunk = ((p + n - 1) / n + 15) & ~15
+        padded = chunk * n
+        lo = min(p, r * chunk)
+        hi = min(p, (r + 1) * chunk)
+    }
+}
+
+/// One data-parallel training step, shared by the trainer and the benchmark.
+/// One rank: forward/backward → global-norm clip → Adam.
+/// N ranks (ZeRO-1 style): forward/backward on this rank's columns → reduce-scatter of the gradients
+/// (each rank receives the sum for its optimizer shard) → the global norm from the shards' sums of
+/// squares → Adam on this rank's shard only → all-gather of the updated parameters. That moves the same
+/// bytes as one all-reduce, and the Adam pass — which every rank would otherwise repeat over all
+/// parameters — is split N ways. ÷ N and the clip factor are applied inside the Adam loop. Every rank
+/// ends with the same weights. Allocates nothing.
 public final class TrainingStep {
     public let model: LanguageModel
     public let adam: Adam
     let comm: Communicator
     let clip: Double
+    public let shard: OptimizerShard
+    let shardGrad: FloatBuffer
+    let control: UnsafeMutablePointer<Double>
 
     public struct Result {
         /// Mean cross-entropy over the global batch.
@@ -21,33 +44,63 @@ public final class TrainingStep {
         public var finite: Bool
     }
 
+    /// Floats the model's and Adam's buffers need for `ranks` shards.
+    public static func capacity(parameters p: Int, ranks n: Int) -> Int {
+        OptimizerShard(parameters: p, ranks: n, rank: 0).padded
+    }
+
     public init(model: LanguageModel, adam: Adam, comm: Communicator, clip: Double) {
         self.model = model
         self.adam = adam
         self.comm = comm
         self.clip = clip
+        shard = OptimizerShard(parameters: model.parameterCount, ranks: comm.size, rank: comm.rank)
+        precondition(comm.size == 1 || (model.params.count >= shard.padded && model.grads.count >= shard.padded
+                                         && adam.m.count >= shard.padded), "buffers not padded for \(comm.size) shards")
+        shardGrad = FloatBuffer(count: comm.size > 1 ? shard.chunk : 0)
+        control = .allocate(capacity: 4)
         adam.threads = model.threads
     }
+
+    deinit { control.deallocate() }
 
     public func run(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, carry: RecurrentState,
                     dropout: DropoutKey?, lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false) throws -> Result {
         let p = model.parameterCount, g = model.grads.ptr, n = comm.size
         model.zeroGradients()
         let lossSum = model.trainStep(x: x, y: y, t: t, state: carry, dropout: dropout)
-        g[p] = Float(lossSum / Double(t * model.batch))
-        g[p + 1] = signalled ? 1 : 0
-        g[p + 2] = timeUp ? 1 : 0
         if poison { g[0] = .nan }
-        try comm.allReduceSum(g, count: p + LanguageModel.controlSlots)
-        // g now holds the sum over ranks; the mean is g/N. Rather than a pass dividing by N, the norm of the
-        // mean is ‖g‖/N and Adam scales by clip/N as it reads each gradient.
-        let loss = Double(g[p]) / Double(n)
-        let norm = GradClip.norm(g, count: p) / Double(n)
+        control[0] = lossSum / Double(t * model.batch)
+        control[1] = signalled ? 1 : 0
+        control[2] = timeUp ? 1 : 0
+        if n == 1 {
+            control[3] = GradClip.sumOfSquares(g, count: p)
+        } else {
+            try comm.reduceScatterSum(g, into: shardGrad.ptr, countPerRank: shard.chunk)
+            control[3] = GradClip.sumOfSquares(shardGrad.ptr, count: shard.hi - shard.lo)
+        }
+        try comm.allReduceSum(control, count: 4)
+        // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
+        let loss = control[0] / Double(n)
+        let norm = control[3].squareRoot() / Double(n)
         let finite = loss.isFinite && norm.isFinite
         if finite {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
-            adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: scale)
+            if n == 1 {
+                adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: scale)
+            } else {
+                adam.update(params: model.params.ptr, grads: shardGrad.ptr, lr: lr, gradScale: scale,
+                            offset: shard.lo, length: shard.hi - shard.lo)
+                try comm.allGather(model.params.ptr, countPerRank: shard.chunk)
+            }
         }
-        return Result(loss: loss, gradNorm: norm, signalled: g[p + 1] > 0, timeUp: g[p + 2] > 0, finite: finite)
+        return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
+    }
+
+    /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
+    public func gatherOptimizerState() throws {
+        guard comm.size > 1 else { return }
+        try comm.allGather(adam.m.ptr, countPerRank: shard.chunk)
+        try comm.allGather(adam.v.ptr, countPerRank: shard.chunk)
     }
 }

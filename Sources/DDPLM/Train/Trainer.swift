@@ -116,8 +116,10 @@ public final class Trainer {
 
         // --- model, optimiser, this rank's columns
         let b = cfg.batch / n, firstColumn = rank * b
-        let model = LanguageModel(config: cfg.model, batch: b, maxT: cfg.bptt, chunkRows: cfg.chunkRows, threads: options.threads)
-        let adam = Adam(count: model.parameterCount)
+        let capacity = TrainingStep.capacity(parameters: ParameterLayout(cfg.model).count, ranks: n)
+        let model = LanguageModel(config: cfg.model, batch: b, maxT: cfg.bptt, chunkRows: cfg.chunkRows,
+                                  threads: options.threads, capacity: capacity)
+        let adam = Adam(count: model.parameterCount, capacity: capacity)
         let carry = model.makeState()
         var state = TrainerState(lr: cfg.lr)
         state.ranks = n
@@ -212,6 +214,7 @@ public final class Trainer {
         }
 
         func saveLatest() throws {
+            try stepper.gatherOptimizerState()
             let full = cfg.model.layers * cfg.batch * cfg.model.hidden
             let hAll = FloatBuffer(count: full), cAll = FloatBuffer(count: carry.c.count == 0 ? 0 : full)
             scatterColumns(local: carry.h, into: hAll, firstColumn: firstColumn)
