@@ -23,6 +23,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { _ in
+            guard Runtime.launcherRank == 0 else { return }  // under mpirun, one rank writes the text
             guard words >= 0 else { throw DDPLMError("--words must not be negative (got \(words))") }
             guard temperature > 0, temperature.isFinite else { throw DDPLMError("--temperature must be positive (got \(temperature))") }
             Runtime.configureThreads(try Runtime.threads(runtime.threads ?? 1))

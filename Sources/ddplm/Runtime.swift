@@ -9,6 +9,13 @@ enum Runtime {
         return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
     }
 
+    /// This process's rank from the launcher's environment (0 when not under mpirun), for subcommands
+    /// that do not need MPI itself.
+    static var launcherRank: Int {
+        let env = ProcessInfo.processInfo.environment
+        return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["PMI_RANK"]).flatMap(Int.init) ?? 0
+    }
+
     /// MPI under mpirun, otherwise the single-process communicator (MPI is never initialised).
     static func communicator() throws -> Communicator {
         launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
