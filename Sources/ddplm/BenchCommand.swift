@@ -56,6 +56,9 @@ struct BenchCommand: ParsableCommand {
                 ("gflops", (flops / timing.medianSeconds / 1e7).rounded() / 100),
                 ("peak_rss_mb", (rss[0] * 10).rounded() / 10),
             ]
+            for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) {
+                fields.append(("ms_" + name, (secs * 1e5).rounded() / 100))
+            }
             if gemm {
                 let ceilingSeconds = Benchmark.gemmCeiling(cfg, rows: rowsPerRank)
                 let decoderFlops = 6.0 * Double(rowsPerRank) * Double(hidden) * Double(vocab)

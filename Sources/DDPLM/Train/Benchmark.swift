@@ -30,6 +30,8 @@ public enum Benchmark {
     public struct Timing {
         public var medianSeconds: Double
         public var meanLoss: Double
+        /// Mean seconds per timed step in each phase (TrainingStep.phaseNames).
+        public var phases: [Double]
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the all-reduce).
@@ -54,13 +56,15 @@ public enum Benchmark {
                 y[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))
             }
             try comm.barrier()
+            if s == c.warmup { stepper.resetPhases() }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let r = try stepper.run(x: x, y: y, t: c.bptt, carry: carry, dropout: nil, lr: 1e-3)
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if s >= c.warmup { times.append(dt); loss += r.loss }
         }
         times.sort()
-        return Timing(medianSeconds: times[times.count / 2], meanLoss: loss / Double(max(1, c.steps)))
+        return Timing(medianSeconds: times[times.count / 2], meanLoss: loss / Double(max(1, c.steps)),
+                      phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })
     }
 
     /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.

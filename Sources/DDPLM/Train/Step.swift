@@ -1,3 +1,5 @@
+import Dispatch
+
 /// One rank's slice of the optimizer: parameters [lo, hi) of the flat buffer. Buffers are padded to
 /// `padded` = ranks · chunk floats so every rank's block has the same size (a multiple of 16).
 public struct OptimizerShard: Sendable {
@@ -30,6 +32,18 @@ public final class TrainingStep {
     public let shard: OptimizerShard
     let shardGrad: FloatBuffer
     let control: UnsafeMutablePointer<Double>
+    /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
+    /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
+    /// weight all-gather.
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather"]
+    private var phaseClock: UInt64 = 0
+    private var phaseBuffer: UnsafeMutablePointer<Double>
+
+    @inline(__always) private func lap(_ phase: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        phaseBuffer[phase] += Double(now &- phaseClock) / 1e9
+        phaseClock = now
+    }
 
     public struct Result {
         /// Mean cross-entropy over the global batch.
@@ -59,27 +73,37 @@ public final class TrainingStep {
                                          && adam.m.count >= shard.padded), "buffers not padded for \(comm.size) shards")
         shardGrad = FloatBuffer(count: comm.size > 1 ? shard.chunk : 0)
         control = .allocate(capacity: 4)
+        phaseBuffer = .allocate(capacity: 5)
+        phaseBuffer.initialize(repeating: 0, count: 5)
         adam.threads = model.threads
     }
 
-    deinit { control.deallocate() }
+    deinit { control.deallocate(); phaseBuffer.deallocate() }
+
+    /// Per-phase seconds accumulated so far (see `phaseNames`).
+    public var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
+    public func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
 
     public func run(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, carry: RecurrentState,
                     dropout: DropoutKey?, lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false) throws -> Result {
         let p = model.parameterCount, g = model.grads.ptr, n = comm.size
+        phaseClock = DispatchTime.now().uptimeNanoseconds
         model.zeroGradients()
         let lossSum = model.trainStep(x: x, y: y, t: t, state: carry, dropout: dropout)
         if poison { g[0] = .nan }
         control[0] = lossSum / Double(t * model.batch)
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
+        lap(0)
         if n == 1 {
             control[3] = GradClip.sumOfSquares(g, count: p)
         } else {
             try comm.reduceScatterSum(g, into: shardGrad.ptr, countPerRank: shard.chunk)
+            lap(1)
             control[3] = GradClip.sumOfSquares(shardGrad.ptr, count: shard.hi - shard.lo)
         }
         try comm.allReduceSum(control, count: 4)
+        lap(2)
         // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
         let loss = control[0] / Double(n)
         let norm = control[3].squareRoot() / Double(n)
@@ -88,10 +112,13 @@ public final class TrainingStep {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
             if n == 1 {
                 adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: scale)
+                lap(3)
             } else {
                 adam.update(params: model.params.ptr, grads: shardGrad.ptr, lr: lr, gradScale: scale,
                             offset: shard.lo, length: shard.hi - shard.lo)
+                lap(3)
                 try comm.allGather(model.params.ptr, countPerRank: shard.chunk)
+                lap(4)
             }
         }
         return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
