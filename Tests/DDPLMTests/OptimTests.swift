@@ -58,6 +58,43 @@ final class OptimTests: XCTestCase {
         }
     }
 
+    /// Optimizer shards tile [0, P) exactly, in equal 16-aligned blocks, for any rank count.
+    func testOptimizerShardsTileTheParameters() {
+        for p in [1, 15, 16, 17, 1000, 10_131_202] {
+            for n in 1...5 {
+                var next = 0
+                for r in 0..<n {
+                    let s = OptimizerShard(parameters: p, ranks: n, rank: r)
+                    XCTAssertEqual(s.chunk % 16, 0)
+                    XCTAssertEqual(s.padded, s.chunk * n)
+                    XCTAssertGreaterThanOrEqual(s.padded, p)
+                    XCTAssertEqual(s.lo, next, "P=\(p) N=\(n) r=\(r)")
+                    XCTAssertLessThanOrEqual(s.hi - s.lo, s.chunk)
+                    next = s.hi
+                }
+                XCTAssertEqual(next, p)
+            }
+        }
+    }
+
+    /// Adam over shards (as N ranks run it) equals Adam over the whole buffer.
+    func testShardedAdamEqualsWholeBufferAdam() {
+        let n = 333, ranks = 3
+        var rng = SplitMix64(seed: 8)
+        let g = FloatBuffer(count: n)
+        for i in 0..<n { g[i] = rng.nextFloat() - 0.5 }
+        let whole = FloatBuffer(count: n), sharded = FloatBuffer(count: n)
+        for i in 0..<n { whole[i] = Float(i) / 100; sharded[i] = whole[i] }
+        let a = Adam(count: n)
+        a.update(params: whole.ptr, grads: g.ptr, lr: 0.01, gradScale: 0.5)
+        for r in 0..<ranks {
+            let s = OptimizerShard(parameters: n, ranks: ranks, rank: r)
+            let b = Adam(count: n, capacity: s.padded)
+            b.update(params: sharded.ptr, grads: g.ptr + s.lo, lr: 0.01, gradScale: 0.5, offset: s.lo, length: s.hi - s.lo)
+        }
+        XCTAssertEqual(whole.array, sharded.array)
+    }
+
     func testClipScalesOnlyAboveTheThreshold() {
         let g = FloatBuffer(count: 2)
         g.load([3, 4])
