@@ -163,6 +163,10 @@ if [[ $have_mpi -eq 1 ]]; then
   start=$(date +%s)
   expect_error "ranks that disagree (different flags)" "ranks disagree on the configuration" \
     timeout 60 mpirun -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --seed 1 --out "$tmp/e4" : -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --seed 2 --out "$tmp/e4"
+  sed 's/w1 /w2 /g' "$tmp/train.txt" > "$tmp/train-other.txt"
+  expect_error "ranks that disagree (different corpus)" "ranks disagree on the training corpus" \
+    timeout 60 mpirun -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --out "$tmp/e6" : \
+      -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --train "$tmp/train-other.txt" --out "$tmp/e6"
   expect_error "NaN under mpirun: every rank stops" "non-finite" mpi 2 train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/e5"
 
   # kill -9 one rank mid-run: the job must end non-zero within seconds, and --resume must continue

@@ -110,9 +110,11 @@ public final class Trainer {
         let tokenizeSeconds = Date().timeIntervalSince(t0)
         config = cfg
 
-        try comm.verifySame(cfg.hash, what: "the configuration (flags differ between ranks)")
-        try comm.verifySame(idsHash(trainIds), what: "the training corpus (different files on different hosts?)")
+        // corpus first: a different corpus also changes the vocabulary and so the config's vocab hash
+        let textHash = trainText.withUnsafeBytes { FNV1a64.hash($0) }
+        try comm.verifySame(idsHash(trainIds) ^ textHash, what: "the training corpus (different files on different hosts?)")
         try comm.verifySame(idsHash(validIds) ^ idsHash(testIds) &* 31, what: "the validation/test corpora")
+        try comm.verifySame(cfg.hash, what: "the configuration (flags differ between ranks)")
 
         // --- model, optimiser, this rank's columns
         let b = cfg.batch / n, firstColumn = rank * b
