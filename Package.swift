@@ -34,6 +34,7 @@ let package = Package(
             name: "CMPI",
             cSettings: [
                 .unsafeFlags([
+                    "-O2",
                     "-I/usr/lib/x86_64-linux-gnu/openmpi/include",
                     "-I/usr/lib/aarch64-linux-gnu/openmpi/include",
                     "-I/usr/include/x86_64-linux-gnu/mpi",

@@ -51,9 +51,23 @@ int cmpi_bcast_bytes(void *buf, long count, int root) {
     return MPI_SUCCESS;
 }
 
-int cmpi_reduce_scatter_sum_float(const float *send, float *recv, long count) {
+int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
+    int rank, size, rc;
     if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Reduce_scatter_block(send, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &rank)) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &size)) != MPI_SUCCESS) return rc;
+    int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    for (int s = 0; s < size - 1; s++) {
+        /* send block (rank-s-1), receive block (rank-s-2) and add it: after size-1 steps block `rank` is whole */
+        long send_block = ((rank - s - 1) % size + size) % size;
+        long recv_block = ((rank - s - 2) % size + size) % size;
+        rc = MPI_Sendrecv(buf + send_block * count, (int)count, MPI_FLOAT, right, 77,
+                          tmp, (int)count, MPI_FLOAT, left, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return rc;
+        float *dst = buf + recv_block * count;
+        for (long i = 0; i < count; i++) dst[i] += tmp[i];
+    }
+    return MPI_SUCCESS;
 }
 
 int cmpi_allgather_float(float *buf, long count) {

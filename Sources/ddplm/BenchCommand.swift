@@ -59,6 +59,12 @@ struct BenchCommand: ParsableCommand {
             for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) {
                 fields.append(("ms_" + name, (secs * 1e5).rounded() / 100))
             }
+            if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time
+                var perRank = [Double](repeating: 0, count: c.size)
+                perRank[c.rank] = timing.phases[0] * 1e3
+                perRank = try c.allReduceSum(perRank)
+                fields.append(("ms_compute_per_rank", perRank.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+            }
             if gemm {
                 let ceilingSeconds = Benchmark.gemmCeiling(cfg, rows: rowsPerRank)
                 let decoderFlops = 6.0 * Double(rowsPerRank) * Double(hidden) * Double(vocab)

@@ -8,6 +8,7 @@ final class MPICommunicator: Communicator {
     let rank: Int
     let size: Int
     private var finalized = false
+    private var scratch = FloatBuffer(count: 0)
 
     init() throws {
         var rc = cmpi_init()
@@ -43,8 +44,10 @@ final class MPICommunicator: Communicator {
         try check(cmpi_bcast_bytes(buffer, bytes, Int32(root)), "MPI_Bcast")
     }
 
-    func reduceScatterSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        try check(cmpi_reduce_scatter_sum_float(send, recv, countPerRank), "MPI_Reduce_scatter_block(float, sum)")
+    /// Ring reduce-scatter (see cmpi.h); its block-sized scratch buffer is allocated once.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        if scratch.count < countPerRank { scratch = FloatBuffer(count: countPerRank) }
+        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, scratch.ptr), "ring reduce-scatter (MPI_Sendrecv)")
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {

@@ -8,8 +8,9 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws
     /// Copies `bytes` bytes from `root`'s buffer into everyone's.
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws
-    /// `send` holds size·countPerRank floats; `recv` gets this rank's block of their sum over ranks.
-    func reduceScatterSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, countPerRank: Int) throws
+    /// In place: `buffer` holds size·countPerRank floats; afterwards this rank's block (starting at
+    /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     /// `buffer` holds size·countPerRank floats; afterwards every rank has every rank's own block.
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     func barrier() throws
@@ -60,9 +61,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {}
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {}
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {}
-    public func reduceScatterSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        recv.update(from: send, count: countPerRank)
-    }
+    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
     public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }

@@ -30,7 +30,6 @@ public final class TrainingStep {
     let comm: Communicator
     let clip: Double
     public let shard: OptimizerShard
-    let shardGrad: FloatBuffer
     let control: UnsafeMutablePointer<Double>
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
     /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
@@ -71,7 +70,6 @@ public final class TrainingStep {
         shard = OptimizerShard(parameters: model.parameterCount, ranks: comm.size, rank: comm.rank)
         precondition(comm.size == 1 || (model.params.count >= shard.padded && model.grads.count >= shard.padded
                                          && adam.m.count >= shard.padded), "buffers not padded for \(comm.size) shards")
-        shardGrad = FloatBuffer(count: comm.size > 1 ? shard.chunk : 0)
         control = .allocate(capacity: 4)
         phaseBuffer = .allocate(capacity: 5)
         phaseBuffer.initialize(repeating: 0, count: 5)
@@ -98,9 +96,9 @@ public final class TrainingStep {
         if n == 1 {
             control[3] = GradClip.sumOfSquares(g, count: p)
         } else {
-            try comm.reduceScatterSum(g, into: shardGrad.ptr, countPerRank: shard.chunk)
+            try comm.reduceScatterSum(g, countPerRank: shard.chunk)
             lap(1)
-            control[3] = GradClip.sumOfSquares(shardGrad.ptr, count: shard.hi - shard.lo)
+            control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.hi - shard.lo)
         }
         try comm.allReduceSum(control, count: 4)
         lap(2)
@@ -114,7 +112,7 @@ public final class TrainingStep {
                 adam.update(params: model.params.ptr, grads: g, lr: lr, gradScale: scale)
                 lap(3)
             } else {
-                adam.update(params: model.params.ptr, grads: shardGrad.ptr, lr: lr, gradScale: scale,
+                adam.update(params: model.params.ptr, grads: g + shard.lo, lr: lr, gradScale: scale,
                             offset: shard.lo, length: shard.hi - shard.lo)
                 lap(3)
                 try comm.allGather(model.params.ptr, countPerRank: shard.chunk)
