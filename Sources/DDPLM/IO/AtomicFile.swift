@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -31,7 +33,7 @@ public enum AtomicFile {
     /// Writes through `body(fd)` (which may write in pieces) and commits atomically.
     public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
         let dir = directory(of: path)
-        let tmp = "\(dir)/.\(baseName(path)).tmp.\(getpid())"
+        let tmp = "\(dir)/\(temporaryName(baseName(path)))"
         _ = inFlight  // initialise before a signal can read it
         tmp.withCString { c in
             if strlen(c) < 4095 { strcpy(inFlight, c) }
@@ -55,6 +57,16 @@ public enum AtomicFile {
         }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// The temp file beside `name` that this process writes before renaming it into place.
+    static func temporaryName(_ name: String) -> String { ".\(name).tmp.\(getpid())" }
+
+    /// Removes temp files a killed writer left in `dir` (never a committed file).
+    public static func removeStaleTemporaries(in dir: String) {
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(".") && f.contains(".tmp.") {
+            try? FileManager.default.removeItem(atPath: dir + "/" + f)
+        }
     }
 
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {

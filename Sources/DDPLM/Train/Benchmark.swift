@@ -39,10 +39,10 @@ public enum Benchmark {
         let n = comm.size
         guard c.batch % n == 0 else { throw DDPLMError("--batch \(c.batch) must be divisible by the number of ranks (\(n))") }
         let b = c.batch / n
-        let capacity = TrainingStep.capacity(parameters: ParameterLayout(c.model).count, ranks: n)
-        let model = LanguageModel(config: c.model, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, capacity: capacity)
+        let stepper = TrainingStep(config: c.model, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads,
+                                   comm: comm, clip: 5)
+        let model = stepper.model
         model.initialize(seed: c.seed)
-        let stepper = TrainingStep(model: model, adam: Adam(count: model.parameterCount, capacity: capacity), comm: comm, clip: 5)
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
         defer { x.deallocate(); y.deallocate() }

@@ -57,9 +57,12 @@ public final class TrainingStep {
         public var finite: Bool
     }
 
-    /// Floats the model's and Adam's buffers need for `ranks` shards.
-    public static func capacity(parameters p: Int, ranks n: Int) -> Int {
-        OptimizerShard(parameters: p, ranks: n, rank: 0).padded
+    /// Builds the model and Adam with buffers padded for `comm.size` optimizer shards.
+    public convenience init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int, threads: Int,
+                            comm: Communicator, clip: Double) {
+        let capacity = OptimizerShard(parameters: ParameterLayout(config).count, ranks: comm.size, rank: 0).padded
+        let model = LanguageModel(config: config, batch: batch, maxT: maxT, chunkRows: chunkRows, threads: threads, capacity: capacity)
+        self.init(model: model, adam: Adam(count: model.parameterCount, capacity: capacity), comm: comm, clip: clip)
     }
 
     public init(model: LanguageModel, adam: Adam, comm: Communicator, clip: Double) {

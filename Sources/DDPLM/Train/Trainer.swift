@@ -118,23 +118,20 @@ public final class Trainer {
 
         // --- model, optimiser, this rank's columns
         let b = cfg.batch / n, firstColumn = rank * b
-        let capacity = TrainingStep.capacity(parameters: ParameterLayout(cfg.model).count, ranks: n)
-        let model = LanguageModel(config: cfg.model, batch: b, maxT: cfg.bptt, chunkRows: cfg.chunkRows,
-                                  threads: options.threads, capacity: capacity)
-        let adam = Adam(count: model.parameterCount, capacity: capacity)
+        let stepper = TrainingStep(config: cfg.model, batch: b, maxT: cfg.bptt, chunkRows: cfg.chunkRows,
+                                   threads: options.threads, comm: comm, clip: cfg.clip)
+        let model = stepper.model, adam = stepper.adam
         let carry = model.makeState()
         var state = TrainerState(lr: cfg.lr)
-        state.ranks = n
-        state.threads = options.threads
         state.vocabHash = vocab.hash
         if let f = resumeFile {
             state = try restore(from: f, model: model, adam: adam, carry: carry, firstColumn: firstColumn)
             if state.ranks != n { say("resuming a \(state.ranks)-rank run on \(n) ranks: hidden-state carries re-sliced by column") }
-            state.ranks = n
-            state.threads = options.threads
         } else {
             model.initialize(seed: cfg.seed)
         }
+        state.ranks = n
+        state.threads = options.threads
         try comm.verifySame(FNV1a64.hash(UnsafeRawBufferPointer(start: model.params.ptr, count: model.parameterCount * 4)),
                             what: "the initial weights")
 
@@ -155,10 +152,7 @@ public final class Trainer {
                 try AtomicFile.write(try cfg.encoded(), to: dir.config)  // records changed stop conditions
             }
             metrics = try LineLog(path: dir.metrics)
-            // temp files left by a run that was killed mid-write (never the committed files)
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(".") && f.contains(".tmp.") {
-                try? FileManager.default.removeItem(atPath: dir.path + "/" + f)
-            }
+            AtomicFile.removeStaleTemporaries(in: dir.path)
         }
         try comm.barrier()
 
@@ -180,7 +174,6 @@ public final class Trainer {
         var lastLog = Date(), lastLogStep = state.step, intervalLoss = 0.0, intervalSteps = 0
         var lastNorm = 0.0
         var stop: TrainSummary.Stop?
-        let stepper = TrainingStep(model: model, adam: adam, comm: comm, clip: cfg.clip)
 
         var pausedSeconds = 0.0  // validation time inside the current log interval (not training throughput)
         func validate(scheduled: Bool) throws {
@@ -267,7 +260,7 @@ public final class Trainer {
                 let now = Date()
                 let dt = max(now.timeIntervalSince(lastLog) - pausedSeconds, 1e-9)
                 pausedSeconds = 0
-                let tps = Double((state.step - lastLogStep) * cfg.batch * cfg.bptt) / max(dt, 1e-9)
+                let tps = Double((state.step - lastLogStep) * cfg.batch * cfg.bptt) / dt
                 let mean = intervalSteps > 0 ? intervalLoss / Double(intervalSteps) : .nan
                 let epochFrac = Double(state.window) / Double(train.windowCount)
                 var remaining = Double((cfg.epochs - state.epoch) * train.windowCount - state.window)
