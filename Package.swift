@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+// Linux only: OpenMPI and OpenBLAS from the distribution (Debian/Ubuntu paths below).
 import PackageDescription
 
 // Release builds of the numeric library skip bounds/overflow checks in the hot loops; debug builds
@@ -9,7 +10,6 @@ let fast: [SwiftSetting] = [
 
 let package = Package(
     name: "ddplm",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "ddplm", targets: ["ddplm"]),
         .library(name: "DDPLM", targets: ["DDPLM"]),
@@ -62,7 +62,9 @@ let package = Package(
         ),
         .testTarget(
             name: "DDPLMTests",
-            dependencies: ["DDPLM"]
+            dependencies: ["DDPLM"],
+            // the PyTorch golden fixtures, found through #filePath (launch/make-golden-fixtures.py)
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -26,8 +26,8 @@ print(model.load_state_dict(load_file(f"{run}/model.safetensors")))
 model.eval()
 # evaluate validation loss exactly like ddplm: B columns, bptt windows, fresh state
 itos = open(f"{run}/vocab.txt").read().split("\n")[:-1]; stoi = {w: i for i, w in enumerate(itos)}
-ids = torch.tensor([stoi.get(w, 0) for w in open(cfg["valid"]).read().lower().split()])
-B, T = cfg["batch"], cfg["bptt"]; n = ids.numel() // B
+ids = torch.tensor([stoi.get(w, 0) for w in open(cfg["data"]["valid"]).read().lower().split()])
+B, T = cfg["data"]["batch"], cfg["data"]["bptt"]; n = ids.numel() // B
 data = ids[: n * B].view(B, n).t().contiguous()
 total, count, h = 0.0, 0, None
 with torch.no_grad():

@@ -12,12 +12,6 @@ int cmpi_init(void) {
 
 int cmpi_finalize(void) { return MPI_Finalize(); }
 
-int cmpi_is_initialized(void) {
-    int flag = 0;
-    MPI_Initialized(&flag);
-    return flag;
-}
-
 int cmpi_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
 int cmpi_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
 

@@ -21,23 +21,26 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Embedding size.") var emb: Int = 100
     @Option(help: "Hidden size.") var hidden: Int = 100
     @Option(help: "Layers.") var layers: Int = 1
-    @Option(help: "lstm, gru or rnn_tanh.") var cell: String = "lstm"
+    @Option(help: "lstm, gru or rnn_tanh.") var cell: CellType = .lstm
     @Option(help: "Timed steps.") var steps: Int = 20
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
     @Option(help: "Rows per decoder chunk.") var chunkRows: Int = 800
     @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
     @OptionGroup var runtime: RuntimeOptions
 
+    var model: ModelConfig { ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cell) }
+
+    func validate() throws {
+        for (v, name) in [(batch, "--batch"), (bptt, "--bptt"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
+            throw ValidationError("\(name) must be positive (got \(v))")
+        }
+        try model.validate()
+    }
+
     func run() throws {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
-            guard let cellType = CellType(argument: cell) else { throw DDPLMError("--cell must be lstm, gru or rnn_tanh") }
-            for (v, name) in [(vocab, "--vocab"), (batch, "--batch"), (bptt, "--bptt"), (emb, "--emb"), (hidden, "--hidden"),
-                              (layers, "--layers"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
-                throw DDPLMError("\(name) must be positive (got \(v))")
-            }
-            let model = ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cellType)
-            try model.validate()
+            let model = self.model
             var cfg = Benchmark.Config(model: model)
             cfg.batch = batch; cfg.bptt = bptt; cfg.steps = steps; cfg.warmup = max(0, warmup)
             cfg.chunkRows = chunkRows; cfg.threads = threads
@@ -47,8 +50,8 @@ struct BenchCommand: ParsableCommand {
             var rss = [Benchmark.peakRSSMegabytes]
             rss = try c.allReduceSum(rss)
             var fields: [(String, Any)] = [
-                ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads), ("blas_core", BLASInfo.coreName),
-                ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cellType.rawValue),
+                ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads.count), ("blas_core", BLASInfo.coreName),
+                ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", layers),
                 ("chunk_rows", chunkRows), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),

@@ -20,33 +20,34 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
+    func validate() throws {
+        if let b = batch, b <= 0 { throw ValidationError("--batch must be positive (got \(b))") }
+        if let t = bptt, t <= 0 { throw ValidationError("--bptt must be positive (got \(t))") }
+    }
+
     func run() throws {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
             let cfg = try Checkpoint.config(checkpoint)
-            let b = batch ?? cfg.batch, t = bptt ?? cfg.bptt
-            guard b > 0, t > 0 else { throw DDPLMError("--batch and --bptt must be positive") }
-            guard b % c.size == 0 else { throw DDPLMError("--batch \(b) must be divisible by the number of ranks (\(c.size))") }
-            let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: b / c.size, maxT: t, threads: threads)
+            let columns = try BatchSplit(batch: batch ?? cfg.data.batch, comm: c), t = bptt ?? cfg.data.bptt
+            let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: columns.columns, maxT: t, threads: threads)
             let path: String
             switch split {
-            case "test": path = cfg.test
-            case "valid", "dev", "validation": path = cfg.valid
+            case "test": path = cfg.data.test
+            case "valid", "dev", "validation": path = cfg.data.valid
             default: path = split
             }
             let ids = vocab.encode(try Corpus.load(path, role: split == path ? "evaluation" : split, hint: "pass --split FILE"))
-            let data = try Batcher(ids: ids, batch: b, bptt: t, name: "corpus '\(path)'")
+            let data = try Batcher(ids: ids, batch: columns.batch, bptt: t, name: "corpus '\(path)'")
             let start = Date()
-            let (l, n) = Evaluator.run(model: model, data: data, firstColumn: c.rank * (b / c.size))
-            let s = try c.allReduceSum([l, Double(n)])
-            let loss = s[0] / s[1]
+            let (loss, tokens) = try Evaluator.meanLoss(model: model, data: data, split: columns, comm: c)
             let secs = Date().timeIntervalSince(start)
             if c.rank == 0 {
                 if json {
                     print(Format.json([("split", split), ("path", path), ("loss", loss), ("ppl", Format.ppl(loss)),
-                                       ("tokens", Int(s[1])), ("seconds", secs)]))
+                                       ("tokens", tokens), ("seconds", secs)]))
                 } else {
-                    print("\(split): loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(Int(s[1])) tokens | \(path) | \(Format.fixed(secs, 1))s")
+                    print("\(split): loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(tokens) tokens | \(path) | \(Format.fixed(secs, 1))s")
                 }
             }
         }

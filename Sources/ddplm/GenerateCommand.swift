@@ -21,12 +21,15 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 1111
     @OptionGroup var runtime: RuntimeOptions
 
+    func validate() throws {
+        guard words >= 0 else { throw ValidationError("--words must not be negative (got \(words))") }
+        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be positive (got \(temperature))") }
+    }
+
     func run() throws {
         Runtime.guarded { _ in
             guard Runtime.launcherRank == 0 else { return }  // under mpirun, one rank writes the text
-            guard words >= 0 else { throw DDPLMError("--words must not be negative (got \(words))") }
-            guard temperature > 0, temperature.isFinite else { throw DDPLMError("--temperature must be positive (got \(temperature))") }
-            Runtime.configureThreads(try Runtime.threads(runtime.threads ?? 1))
+            _ = try Runtime.configureThreads(runtime.threads ?? 1)
             let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: 1, maxT: 1)
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
             let gen = Generator(model: model, vocab: vocab)

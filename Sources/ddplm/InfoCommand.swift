@@ -12,7 +12,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { _ in
-            Runtime.configureThreads(try Runtime.threads(runtime.threads))
+            _ = try Runtime.configureThreads(runtime.threads)
             let flags = BLASSetup.cpuFlags()
             let simd = ["avx512f", "avx2", "fma", "avx", "sse3"].filter(flags.contains)
             print("openblas_core: \(BLASInfo.coreName)")

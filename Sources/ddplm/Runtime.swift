@@ -16,13 +16,16 @@ enum Runtime {
         return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["PMI_RANK"]).flatMap(Int.init) ?? 0
     }
 
-    /// MPI under mpirun, otherwise the single-process communicator (MPI is never initialised).
-    static func communicator() throws -> Communicator {
-        launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
+    /// MPI under mpirun, otherwise the single-process communicator (MPI is never initialised). Stored in
+    /// `comm` for `guarded`'s error reporting.
+    static func communicator(_ comm: inout Communicator?) throws -> Communicator {
+        let c: Communicator = launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
+        comm = c
+        return c
     }
 
     /// Threads per rank: explicit, else $OPENBLAS_NUM_THREADS, else this rank's share of the cores.
-    static func threads(_ requested: Int?) throws -> Int {
+    static func threadCount(_ requested: Int?) throws -> Int {
         if let r = requested {
             guard r > 0 else { throw DDPLMError("--threads must be positive (got \(r))") }
             return r
@@ -34,16 +37,15 @@ enum Runtime {
         return max(1, cores / max(1, local))
     }
 
-    static func configureThreads(_ n: Int) { BLASInfo.setThreads(n) }
+    /// Chooses and sets the thread count (OpenBLAS and the elementwise workers, together).
+    static func configureThreads(_ requested: Int?) throws -> ComputeThreads {
+        ComputeThreads.configure(try threadCount(requested))
+    }
 
-    /// The start of every compute subcommand: communicator (stored in `comm` for error reporting) and
-    /// BLAS threads. Returns the thread count.
-    static func start(_ comm: inout Communicator?, threads requested: Int?) throws -> (Communicator, Int) {
-        let c = try communicator()
-        comm = c
-        let threads = try threads(requested)
-        configureThreads(threads)
-        return (c, threads)
+    /// The start of every compute subcommand: communicator and threads.
+    static func start(_ comm: inout Communicator?, threads requested: Int?) throws -> (Communicator, ComputeThreads) {
+        let c = try communicator(&comm)
+        return (c, try configureThreads(requested))
     }
 
     /// Runs `body`; a DDPLMError becomes one line on stderr and a non-zero exit (MPI_Abort for the whole
@@ -60,11 +62,6 @@ enum Runtime {
             if let c = comm, c.size > 1 { c.abort(code: 1) }
             exit(1)
         }
-    }
-
-    static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("ddplm: error: \(message)\n".utf8))
-        exit(1)
     }
 
     /// One line about the numeric environment, for start-up logs and bench output.

@@ -87,7 +87,7 @@ final class KernelTests: XCTestCase {
         var targets = (0..<n).map { _ in Int32(rng.next() % UInt64(v)) }
         var results: [(Double, [Float], [Float], [Float])] = []
         for (chunk, threads) in [(n, 1), (5, 1), (1, 1), (7, 3)] {
-            let d = Decoder(vocab: v, hidden: h, chunkRows: chunk, threads: threads)
+            let d = Decoder(vocab: v, hidden: h, chunkRows: chunk, threads: ComputeThreads(threads))
             let dw = FloatBuffer(count: v * h), db = FloatBuffer(count: v), dh = FloatBuffer(count: n * h)
             let loss = targets.withUnsafeMutableBufferPointer {
                 d.lossAndGradient(rows: n, h: hs.ptr, targets: $0.baseAddress!, w: w.ptr, bias: bias.ptr, scale: 0.1, grad: (dw.ptr, db.ptr, dh.ptr))

@@ -4,27 +4,34 @@ import Foundation
 
 final class OptimTests: XCTestCase {
     /// Adam on two parameters for three steps against values worked out from the update rule by hand.
+    /// A bare store of `n` parameters (one tensor).
+    func store(_ n: Int, ranks: Int = 1, rank: Int = 0) -> ParameterStore {
+        var l = ParameterLayout()
+        l.add("w", [n])
+        return ParameterStore(layout: l, ranks: ranks, rank: rank)
+    }
+
     func testAdamMatchesHandComputedSteps() {
-        let adam = Adam(count: 2)
-        let p = FloatBuffer(count: 2)
-        p.load([1.0, -2.0])
-        let g = FloatBuffer(count: 2)
+        let adam = Adam()
+        let s = store(2)
+        let p = s.params, g = s.grads
+        p[0] = 1.0; p[1] = -2.0
         // step 1, g = (0.5, -1): m = 0.1 g, v = 0.001 g², m̂ = g, v̂ = g² → p -= lr · g/(|g| + ε) = lr · sign(g)
-        g.load([0.5, -1.0])
-        adam.update(params: p.ptr, grads: g.ptr, lr: 0.1)
+        g[0] = 0.5; g[1] = -1.0
+        adam.update(s, lr: 0.1)
         XCTAssertEqual(p[0], 0.9, accuracy: 1e-6)
         XCTAssertEqual(p[1], -1.9, accuracy: 1e-6)
         // step 2, g = (0.5, 0): m = (0.095, -0.09), v = (0.0004998, 0.000999)
         //   m̂ = m / 0.19, v̂ = v / 0.001999
         //   p0 -= 0.1 · 0.5 / (0.5 + ε) ; p1 -= 0.1 · (-0.47368) / (0.70693)
-        g.load([0.5, 0])
-        adam.update(params: p.ptr, grads: g.ptr, lr: 0.1)
+        g[0] = 0.5; g[1] = 0
+        adam.update(s, lr: 0.1)
         XCTAssertEqual(p[0], 0.8, accuracy: 1e-6)
         let m1 = -0.09 / 0.19, v1 = (0.999 * 0.001) / (1 - 0.999 * 0.999)
         XCTAssertEqual(Double(p[1]), -1.9 - 0.1 * m1 / (v1.squareRoot() + 1e-8), accuracy: 1e-6)
         // step 3 with lr 0: moments move, weights do not
         let before = p.array
-        adam.update(params: p.ptr, grads: g.ptr, lr: 0)
+        adam.update(s, lr: 0)
         XCTAssertEqual(p.array, before)
         XCTAssertEqual(adam.step, 3)
     }
@@ -34,15 +41,16 @@ final class OptimTests: XCTestCase {
     func testFusedClipAndAdamMatchNaiveTwin() {
         let n = 1037
         var rng = SplitMix64(seed: 4)
-        let p = FloatBuffer(count: n), g = FloatBuffer(count: n)
+        let s = store(n)
+        let p = s.params, g = s.grads
         for i in 0..<n { p[i] = rng.nextFloat() - 0.5; g[i] = (rng.nextFloat() - 0.5) * 3 }
         var rp = p.array, rm = [Float](repeating: 0, count: n), rv = [Float](repeating: 0, count: n)
-        let adam = Adam(count: n)
+        let adam = Adam(threads: ComputeThreads(3))
         for step in 1...3 {
-            let norm = GradClip.norm(g.ptr, count: n)
+            let norm = GradClip.sumOfSquares(g.ptr, count: n).squareRoot()
             let coef = GradClip.coefficient(norm: norm, maxNorm: 5)
             XCTAssertLessThan(coef, 1)
-            adam.update(params: p.ptr, grads: g.ptr, lr: 0.01, gradScale: coef)
+            adam.update(s, lr: 0.01, gradScale: coef)
             let bc1 = 1 - pow(0.9, Double(step)), bc2 = 1 - pow(0.999, Double(step))
             for i in 0..<n {
                 let gi = g[i] * coef
@@ -53,8 +61,8 @@ final class OptimTests: XCTestCase {
         }
         for i in 0..<n {
             XCTAssertEqual(p[i], rp[i], accuracy: 1e-6)
-            XCTAssertEqual(adam.m[i], rm[i], accuracy: 1e-7)
-            XCTAssertEqual(adam.v[i], rv[i], accuracy: 1e-8)
+            XCTAssertEqual(s.m[i], rm[i], accuracy: 1e-7)
+            XCTAssertEqual(s.v[i], rv[i], accuracy: 1e-8)
         }
     }
 
@@ -77,39 +85,38 @@ final class OptimTests: XCTestCase {
         }
     }
 
-    /// Adam over shards (as N ranks run it) equals Adam over the whole buffer.
-    func testShardedAdamEqualsWholeBufferAdam() {
-        let n = 333, ranks = 3
-        var rng = SplitMix64(seed: 8)
-        let g = FloatBuffer(count: n)
-        for i in 0..<n { g[i] = rng.nextFloat() - 0.5 }
-        let whole = FloatBuffer(count: n), sharded = FloatBuffer(count: n)
-        for i in 0..<n { whole[i] = Float(i) / 100; sharded[i] = whole[i] }
-        let a = Adam(count: n)
-        a.update(params: whole.ptr, grads: g.ptr, lr: 0.01, gradScale: 0.5)
-        for r in 0..<ranks {
-            let s = OptimizerShard(parameters: n, ranks: ranks, rank: r)
-            let b = Adam(count: n, capacity: s.padded)
-            b.update(params: sharded.ptr, grads: g.ptr + s.lo, lr: 0.01, gradScale: 0.5, offset: s.lo, length: s.hi - s.lo)
+    /// Adam over shards (as N ranks run it) equals Adam over the whole buffer, and a multi-threaded
+    /// update (above 2^16 parameters, split in 16-aligned parts) equals a single-threaded one.
+    func testShardedAndThreadedAdamEqualWholeBufferAdam() {
+        for (n, threads) in [(333, 1), (200_003, 3)] {
+            let ranks = 3
+            var rng = SplitMix64(seed: 8)
+            let whole = store(n)
+            for i in 0..<n { whole.grads[i] = rng.nextFloat() - 0.5; whole.params[i] = Float(i % 100) / 100 }
+            Adam().update(whole, lr: 0.01, gradScale: 0.5)
+            var sharded = whole.params.array
+            for r in 0..<ranks {
+                let s = store(n, ranks: ranks, rank: r)
+                for i in 0..<n { s.grads[i] = whole.grads[i]; s.params[i] = Float(i % 100) / 100 }
+                XCTAssertGreaterThanOrEqual(s.params.count, s.shard.padded)
+                Adam(threads: ComputeThreads(threads)).update(s, range: s.shard.lo..<s.shard.hi, lr: 0.01, gradScale: 0.5)
+                for i in s.shard.lo..<s.shard.hi { sharded[i] = s.params[i] }
+            }
+            XCTAssertEqual(Array(whole.params.array[0..<n]), Array(sharded[0..<n]), "n=\(n) threads=\(threads)")
         }
-        XCTAssertEqual(whole.array, sharded.array)
     }
 
-    func testClipScalesOnlyAboveTheThreshold() {
-        let g = FloatBuffer(count: 2)
-        g.load([3, 4])
-        XCTAssertEqual(GradClip.clip(g.ptr, count: 2, maxNorm: 1), 5, accuracy: 1e-12)
-        XCTAssertEqual(g[0], Float(3 / (5 + 1e-6)), accuracy: 1e-7)
-        XCTAssertEqual(g[1], Float(4 / (5 + 1e-6)), accuracy: 1e-7)
-        g.load([3, 4])
-        XCTAssertEqual(GradClip.clip(g.ptr, count: 2, maxNorm: 10), 5, accuracy: 1e-12)
-        XCTAssertEqual(g.array, [3, 4])
-        // long buffer: SIMD path and tail agree with a plain sum
-        let n = 1000
+    /// clip_grad_norm_'s factor: maxNorm / (norm + 1e-6) above the threshold, 1 below; the vectorised sum
+    /// of squares agrees with a plain sum over a long buffer (SIMD body and tail).
+    func testClipCoefficientAndSumOfSquares() {
+        XCTAssertEqual(GradClip.coefficient(norm: 5, maxNorm: 1), Float(1 / (5 + 1e-6)))
+        XCTAssertEqual(GradClip.coefficient(norm: 5, maxNorm: 10), 1)
+        XCTAssertEqual(GradClip.coefficient(norm: 0, maxNorm: 10), 1)
+        let n = 1003
         let big = FloatBuffer(count: n)
         var s = 0.0
         for i in 0..<n { big[i] = Float(i % 13) - 6; s += Double(big[i] * big[i]) }
-        XCTAssertEqual(GradClip.norm(big.ptr, count: n), s.squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(GradClip.sumOfSquares(big.ptr, count: n), s, accuracy: 1e-9)
     }
 
     func testDropoutMasksDependOnlyOnGlobalPosition() {

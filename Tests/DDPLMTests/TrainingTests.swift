@@ -28,19 +28,45 @@ final class TrainingTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func config(cell: CellType = .lstm, dropout: Float = 0, steps: Int = 300) -> RunConfig {
-        var c = RunConfig(model: ModelConfig(vocabSize: 0, embedding: 16, hidden: 16, layers: 1, cell: cell, dropout: dropout),
-                          train: dir + "/train.txt", valid: dir + "/valid.txt", test: dir + "/test.txt",
-                          batch: 4, bptt: 10, lr: 1e-2, epochs: 100, maxSteps: steps, evalEvery: 50, logEvery: 1, saveEvery: 0)
-        c.chunkRows = 16
-        return c
+    var data: RunConfig.DataConfig {
+        var d = RunConfig.DataConfig(train: dir + "/train.txt", valid: dir + "/valid.txt", test: dir + "/test.txt")
+        d.batch = 4
+        d.bptt = 10
+        return d
     }
 
-    func options(_ out: String) -> TrainOptions {
-        var o = TrainOptions(out: out)
+    /// A new run's config, built the way `ddplm train` builds it: corpora first, then the vocabulary's size.
+    func config(cell: CellType = .lstm, dropout: Float = 0, steps: Int = 300, data d: RunConfig.DataConfig? = nil) throws -> (RunConfig, LanguageModelCorpora) {
+        let corpora = try LanguageModelCorpora.build(d ?? data)
+        var c = RunConfig(model: ModelConfig(vocabSize: corpora.vocab.count, embedding: 16, hidden: 16, layers: 1, cell: cell, dropout: dropout),
+                          vocabHash: corpora.vocab.hash, data: d ?? data)
+        c.training.lr = 1e-2
+        c.training.evalEvery = 50
+        c.training.chunkRows = 16
+        c.stop.epochs = 100
+        c.stop.maxSteps = steps
+        c.logging.logEvery = 1
+        c.logging.saveEvery = 0
+        return (c, corpora)
+    }
+
+    func options(_ out: String, resume: Bool = false) -> LoopOptions {
+        var o = LoopOptions(dir: RunDirectory(out))
         o.progress = { _ in }
         o.stopRequested = { false }
+        o.resume = resume
         return o
+    }
+
+    func train(_ c: (RunConfig, LanguageModelCorpora), _ o: LoopOptions) throws -> TrainSummary {
+        try LanguageModelTraining.run(config: c.0, corpora: c.1, options: o, comm: SingleProcessCommunicator())
+    }
+
+    /// Continues the run in `out` from its files, as `ddplm train --resume` does.
+    func resume(_ out: String, _ o: LoopOptions? = nil) throws -> TrainSummary {
+        let cfg = try RunConfig.load(out + "/config.json")
+        let corpora = try LanguageModelCorpora.load(cfg.data, vocab: try Vocabulary.load(out + "/vocab.txt"))
+        return try train((cfg, corpora), o ?? options(out, resume: true))
     }
 
     func records(_ out: String, _ type: String) throws -> [[String: Any]] {
@@ -52,7 +78,7 @@ final class TrainingTests: XCTestCase {
 
     func testTinyCorpusTrainsEvalReproducesAndGenerateUsesVocabulary() throws {
         let out = dir + "/run"
-        let summary = try Trainer(config: config(), options: options(out), comm: SingleProcessCommunicator()).run()
+        let summary = try train(try config(), options(out))
         let v = 22.0  // 20 words + <unk> + <pad>
         let train = try records(out, "train")
         XCTAssertEqual(train.count, 300)
@@ -63,9 +89,10 @@ final class TrainingTests: XCTestCase {
         // eval on the saved checkpoint reproduces the best logged validation loss
         let best = try records(out, "valid").map { $0["loss"] as! Double }.min()!
         let (cfg, vocab, model) = try Checkpoint.open(out, batch: 4, maxT: 10)
-        let ids = vocab.encode(try Corpus.load(cfg.valid, role: "validation"))
-        let (l, n) = Evaluator.run(model: model, data: try Batcher(ids: ids, batch: 4, bptt: 10), firstColumn: 0)
-        XCTAssertEqual(l / Double(n), best, accuracy: 1e-9)
+        let ids = vocab.encode(try Corpus.load(cfg.data.valid, role: "validation"))
+        let split = try BatchSplit(batch: 4, ranks: 1, rank: 0)
+        let (l, _) = try Evaluator.meanLoss(model: model, data: try Batcher(ids: ids, batch: 4, bptt: 10), split: split, comm: SingleProcessCommunicator())
+        XCTAssertEqual(l, best, accuracy: 1e-9)
 
         // generate emits only vocabulary words, deterministically for a seed
         let (_, vocab1, model1) = try Checkpoint.open(out, batch: 1, maxT: 1)
@@ -78,24 +105,22 @@ final class TrainingTests: XCTestCase {
     }
 
     /// Stops after 23 of 45 steps (as a signal would), resumes, and must match an uninterrupted run bit
-    /// for bit: per-step losses and final weights, Adam moments and carries. Dropout on, GRU, epoch ends
-    /// crossed (4000 tokens / 4 columns / bptt 10 = 100 windows… use a short corpus to cross them).
+    /// for bit: per-step losses and final weights, Adam moments and carries. Dropout on, GRU, and a
+    /// 600-token corpus (4 columns of 150 rows = 15 windows of bptt 10), so the run crosses two epoch ends.
     func testResumeIsBitIdentical() throws {
         try AtomicFile.write((0..<600).map { "w\(($0 * 7) % 13)" }.joined(separator: " "), to: dir + "/train.txt")
-        var cfg = config(cell: .gru, dropout: 0.2, steps: 45)
-        cfg.evalEvery = 10
+        var cfg = try config(cell: .gru, dropout: 0.2, steps: 45)
+        cfg.0.training.evalEvery = 10
         let a = dir + "/a", b = dir + "/b"
-        _ = try Trainer(config: cfg, options: options(a), comm: SingleProcessCommunicator()).run()
+        _ = try train(cfg, options(a))
 
         var calls = 0
         var o = options(b)
         o.stopRequested = { calls += 1; return calls >= 23 }
-        let first = try Trainer(config: cfg, options: o, comm: SingleProcessCommunicator()).run()
+        let first = try train(cfg, o)
         XCTAssertEqual(first.stop, .signal)
         XCTAssertEqual(first.state.step, 23)
-        var r = options(b)
-        r.resume = true
-        let resumed = try Trainer(config: try RunConfig.load(b + "/config.json"), options: r, comm: SingleProcessCommunicator()).run()
+        let resumed = try resume(b)
         XCTAssertEqual(resumed.state.step, 45)
         XCTAssertGreaterThan(resumed.state.epoch, 0)
 
@@ -117,67 +142,73 @@ final class TrainingTests: XCTestCase {
     }
 
     func testNonFiniteLossStopsAndKeepsTheLastCheckpoint() throws {
-        var cfg = config(steps: 30)
-        cfg.saveEvery = 5
-        cfg.evalEvery = 5
+        var cfg = try config(steps: 30)
+        cfg.0.logging.saveEvery = 5
+        cfg.0.training.evalEvery = 5
         let out = dir + "/nan"
         var o = options(out)
         o.injectNaNAtStep = 12
-        XCTAssertThrowsError(try Trainer(config: cfg, options: o, comm: SingleProcessCommunicator()).run()) { e in
+        XCTAssertThrowsError(try train(cfg, o)) { e in
             XCTAssertTrue("\(e)".contains("non-finite gradient norm (nan) at step 13"), "\(e)")
         }
-        let latest = try SafeTensors.read(path: out + "/latest.safetensors")
-        let state = try JSONDecoder().decode(TrainerState.self, from: Data(latest.metadata["ddplm.trainer"]!.utf8))
-        XCTAssertEqual(state.step, 10)
+        XCTAssertEqual(Checkpoint.savedState(out + "/latest.safetensors")?.step, 10)
         _ = try Checkpoint.open(out, batch: 1, maxT: 1)  // the best model is intact
 
-        cfg.skipNonFinite = true
+        cfg.0.logging.skipNonFinite = true
         var s = options(dir + "/skip")
         s.injectNaNAtStep = 12
-        let summary = try Trainer(config: cfg, options: s, comm: SingleProcessCommunicator()).run()
+        let summary = try train(cfg, s)
         XCTAssertEqual(summary.state.step, 30)
     }
 
     func testBadInputsAreClearErrorsAndNothingIsOverwritten() throws {
-        func fails(_ c: RunConfig, _ out: String, _ text: String, line: UInt = #line) {
-            XCTAssertThrowsError(try Trainer(config: c, options: options(out), comm: SingleProcessCommunicator()).run(), line: line) { e in
-                XCTAssertTrue(e is DDPLMError, line: line)
+        func fails(_ text: String, line: UInt = #line, _ body: () throws -> Void) {
+            XCTAssertThrowsError(try body(), line: line) { e in
+                XCTAssertTrue(e is DDPLMError, "\(e)", line: line)
                 XCTAssertTrue("\(e)".contains(text), "\(e)", line: line)
             }
         }
-        var c = config(steps: 3)
-        c.train = dir + "/missing.txt"
-        fails(c, dir + "/x", "does not exist")
-        c = config(steps: 3)
-        c.valid = dir
-        fails(c, dir + "/x", "is a directory")
-        c = config(steps: 3)
-        c.bptt = 500
-        fails(c, dir + "/x", "too short")
-        c = config(steps: 3)
-        c.batch = 0
-        fails(c, dir + "/x", "--batch must be positive")
-        c = config(steps: 3)
-        c.model.hidden = -1
-        fails(c, dir + "/x", "--hidden must be positive")
+        var d = data
+        d.train = dir + "/missing.txt"
+        fails("training corpus '\(dir)/missing.txt' does not exist") { _ = try config(data: d) }
+        d = data
+        d.valid = dir
+        fails("validation corpus '\(dir)' is a directory") { _ = try config(data: d) }
+        d = data
+        d.bptt = 500
+        fails("validation corpus '\(dir)/valid.txt' is too short") { _ = try train(try config(data: d), options(dir + "/x")) }
+        var c = try config(steps: 3)
+        c.0.data.batch = 0
+        fails("--batch must be positive (got 0)") { _ = try train(c, options(dir + "/x")) }
+        c = try config(steps: 3)
+        c.0.model.hidden = -1
+        fails("--hidden must be positive (got -1)") { _ = try train(c, options(dir + "/x")) }
+        c = try config(steps: 3)
+        c.0.data.batch = 3
+        let odd = c, opts = options(dir + "/x")
+        fails("--batch 3 is the global batch and must be divisible by the number of ranks (2)") {
+            _ = try InProcessCommunicator.run(ranks: 2) { comm in
+                try LanguageModelTraining.run(config: odd.0, corpora: odd.1, options: opts, comm: comm)
+            }
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x"), "a failing run created its output directory")
 
         // an existing run is not overwritten
         let out = dir + "/keep"
-        _ = try Trainer(config: config(steps: 3), options: options(out), comm: SingleProcessCommunicator()).run()
+        _ = try train(try config(steps: 3), options(out))
         let before = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
-        fails(config(steps: 3), out, "already holds a run")
+        fails("already holds a run") { _ = try train(try config(steps: 3), options(out)) }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")), before)
     }
 
     func testCheckpointShapeMismatchIsAnError() throws {
         let out = dir + "/shape"
-        _ = try Trainer(config: config(steps: 2), options: options(out), comm: SingleProcessCommunicator()).run()
+        _ = try train(try config(steps: 2), options(out))
         var cfg = try RunConfig.load(out + "/config.json")
         cfg.model.hidden = 8
         try AtomicFile.write(try cfg.encoded(), to: out + "/config.json")
         XCTAssertThrowsError(try Checkpoint.open(out, batch: 1, maxT: 1)) { e in
-            XCTAssertTrue("\(e)".contains("has shape [20, 16]") || "\(e)".contains("has shape"), "\(e)")
+            XCTAssertEqual("\(e)", "'\(out)/model.safetensors': tensor 'rnn.weight_ih_l0' has shape [64, 16] but the config needs [32, 16]")
         }
         try FileManager.default.removeItem(atPath: out + "/vocab.txt")
         XCTAssertThrowsError(try Checkpoint.open(out, batch: 1, maxT: 1)) { e in XCTAssertTrue("\(e)".contains("missing vocab.txt")) }

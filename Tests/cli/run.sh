@@ -125,7 +125,7 @@ expect_error "corpus is a directory" "is a directory" "$bin" train --train "$tmp
 expect_error "binary corpus" "looks binary" "$bin" train --train "$tmp/binary.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt" --out "$tmp/e1"
 expect_error "corpus shorter than one window" "too short" "$bin" train "${data[@]}" --valid "$tmp/short.txt" --out "$tmp/e1"
 expect_error "non-positive size" "--hidden must be positive" "$bin" train "${data[@]}" --hidden 0 --out "$tmp/e1"
-expect_error "unknown cell" "--cell must be" "$bin" train "${data[@]}" --cell tree --out "$tmp/e1"
+expect_error "unknown cell" "The value 'tree' is invalid for '--cell" "$bin" train "${data[@]}" --cell tree --out "$tmp/e1"
 [[ -e "$tmp/e1" ]] && bad "a failing run created its output directory" || ok "failing runs wrote nothing"
 expect_error "existing run not overwritten" "already holds a run" "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --out "$tmp/full"
 expect_error "eval: missing checkpoint" "does not exist" "$bin" eval --checkpoint "$tmp/none"
@@ -139,7 +139,18 @@ cp -r "$tmp/full" "$tmp/flip"; printf '\x55' | dd of="$tmp/flip/model.safetensor
 expect_error "eval: bit-flipped model.safetensors" "checksum mismatch" "$bin" eval --checkpoint "$tmp/flip"
 cp -r "$tmp/full" "$tmp/flip2"; printf '\x55' | dd of="$tmp/flip2/latest.safetensors" bs=1 seek=3000 conv=notrunc status=none
 expect_error "resume: bit-flipped latest.safetensors" "checksum mismatch" "$bin" train --resume "$tmp/flip2" --max-steps 70
-expect_error "resume: changing a fixed flag" "cannot change when resuming" "$bin" train --resume "$tmp/full" --hidden 32
+expect_error "resume: changing a fixed flag names both values" "--hidden cannot change when resuming: the run has --hidden 16, this command gives 32" "$bin" train --resume "$tmp/full" --hidden 32
+# the same command line with --resume added continues the run (fixed flags repeated with their recorded values)
+if "$bin" train "${data[@]}" "${small[@]}" --cell lstm --dropout 0.2 --max-steps 65 --resume "$tmp/full" 2>"$tmp/err" \
+   && [[ $(losses "$tmp/full" train | wc -l) -eq 65 ]]; then ok "resume accepts the original command line (equal fixed flags) and continues to step 65"
+else bad "resume with the original flags: $(cat "$tmp/err")"; fi
+# --resume auto: one command line starts a run, then continues it
+auto=("$bin" train "${data[@]}" "${small[@]}" --out "$tmp/auto" --resume auto)
+"${auto[@]}" --max-steps 10 2>"$tmp/auto1.log"; "${auto[@]}" --max-steps 20 2>"$tmp/auto2.log"
+if ! grep -q "resumed from" "$tmp/auto1.log" && grep -q "resumed from .* at step 10" "$tmp/auto2.log" && [[ $(losses "$tmp/auto" train | wc -l) -eq 20 ]]; then
+  ok "--resume auto: the first run starts at step 0, the same command continues from step 10 to 20"
+else bad "--resume auto"; tail -3 "$tmp/auto1.log" "$tmp/auto2.log"; fi
+expect_error "--resume auto without --out" "--resume auto needs --out" "$bin" train "${data[@]}" --resume auto
 expect_error "NaN loss stops training" "non-finite" "$bin" train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/nan"
 expect_error "unwritable output directory" "cannot create directory" "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --out /proc/ddplm-test/run
 # disk full: a 1 MB tmpfs holds a finished run; resuming it needs more room than is left

@@ -9,8 +9,6 @@ enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112 };
 void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transA, enum CBLAS_TRANSPOSE transB,
                  int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                  float beta, float *C, int ldc);
-void cblas_sgemv(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE trans, int M, int N, float alpha,
-                 const float *A, int lda, const float *X, int incX, float beta, float *Y, int incY);
 
 void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
@@ -23,9 +21,5 @@ static inline void ddplm_sgemm(int transA, int transB, int M, int N, int K, floa
                                float *C, int ldc) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-static inline void ddplm_sgemv(int trans, int M, int N, float alpha, const float *A, int lda,
-                               const float *X, float beta, float *Y) {
-    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, X, 1, beta, Y, 1);
 }
 #endif

@@ -6,7 +6,6 @@
 
 int cmpi_init(void);
 int cmpi_finalize(void);
-int cmpi_is_initialized(void);
 int cmpi_rank(int *rank);
 int cmpi_size(int *size);
 int cmpi_allreduce_sum_float(float *buf, long count);

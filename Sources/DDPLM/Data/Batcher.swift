@@ -48,7 +48,4 @@ public struct Batcher {
         }
         return t
     }
-
-    /// Tokens predicted in one epoch over all columns.
-    public var tokensPerEpoch: Int { (rows - 1) * batch }
 }

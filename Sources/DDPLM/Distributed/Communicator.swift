@@ -1,3 +1,5 @@
+import Glibc
+
 /// The trainer's only view of the other ranks. One process is rank 0 of 1 with no-op collectives
 /// (`SingleProcessCommunicator`); under mpirun the executable supplies an MPI implementation.
 public protocol Communicator: AnyObject {
@@ -67,8 +69,3 @@ public final class SingleProcessCommunicator: Communicator {
     public func abort(code: Int32) -> Never { exit(code) }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,22 +1,23 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Crash-safe file replacement: write a temp file in the same directory, fsync it, rename it over the
 /// target, fsync the directory. A reader sees the old file or the new one, never a mix; a failure
 /// (disk full, permissions) leaves the old file untouched and removes the temp file.
 public enum AtomicFile {
     /// The temp file being written right now (NUL-terminated, empty when none), so a hard-exit signal
-    /// handler can remove it.
-    nonisolated(unsafe) public static let inFlight: UnsafeMutablePointer<CChar> = {
+    /// handler can remove it (`unlinkInFlight`).
+    nonisolated(unsafe) static let inFlight: UnsafeMutablePointer<CChar> = {
         let p = UnsafeMutablePointer<CChar>.allocate(capacity: 4096)
         p.initialize(repeating: 0, count: 4096)
         return p
     }()
+
+    /// Async-signal-safe: removes the temp file of a write in progress, if any.
+    static func unlinkInFlight() {
+        if inFlight[0] != 0 { unlink(inFlight) }
+    }
 
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
         try write(to: path) { fd in try writeAll(fd, bytes, path: path) }
@@ -110,20 +111,4 @@ public enum AtomicFile {
     }
 
     public static func errnoString() -> String { String(cString: strerror(errno)) }
-}
-
-/// Appends lines to a file (metrics.jsonl); each line is one write(2) so a crash loses at most the last.
-public final class LineLog {
-    let fd: Int32
-    let path: String
-    public init(path: String) throws {
-        self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        if fd < 0 { throw DDPLMError("cannot open '\(path)': \(AtomicFile.errnoString())") }
-    }
-    deinit { close(fd) }
-    public func append(_ line: String) throws {
-        let bytes = Array((line + "\n").utf8)
-        try bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
-    }
 }

@@ -1,33 +1,73 @@
 import Foundation
 
-/// The run directory:
-///   config.json        every hyper-parameter (RunConfig)
-///   vocab.txt          one token per line, line number = id
-///   model.safetensors  the best weights under PyTorch state_dict names
-///   latest.safetensors full trainer state for --resume (weights, Adam moments, carries, counters)
-///   metrics.jsonl      one JSON object per log interval / validation / test
-/// Every file is replaced atomically.
-public struct RunDirectory {
-    public let path: String
-    public init(_ path: String) { self.path = path }
-
-    public var config: String { path + "/config.json" }
-    public var vocab: String { path + "/vocab.txt" }
-    public var model: String { path + "/model.safetensors" }
-    public var latest: String { path + "/latest.safetensors" }
-    public var metrics: String { path + "/metrics.jsonl" }
-
-    public var hasRun: Bool {
-        FileManager.default.fileExists(atPath: model) || FileManager.default.fileExists(atPath: latest)
-    }
-}
-
-/// Weights in and out of safetensors, with shapes checked against the config.
+/// Weights and the resume state in and out of safetensors. Every name a checkpoint file uses lives here.
+///
+/// `model.safetensors`: the parameters under their PyTorch `state_dict` names (a tied decoder weight is
+/// written under both names, as PyTorch's state_dict lists both).
+///
+/// `latest.safetensors` (the full trainer state for `--resume`):
+///   <name>                         every parameter, as in model.safetensors
+///   optimizer.exp_avg.<name>       Adam's first moment
+///   optimizer.exp_avg_sq.<name>    Adam's second moment
+///   state.h, state.c               the task's carried state (the language model's hidden state, by
+///                                  global column, [layers, B, H]; c for LSTM only)
+///   metadata "ddplm.trainer"       the TrainerState counters as JSON (sorted keys)
 public enum Checkpoint {
-    /// The model's tensors under their PyTorch names (a tied decoder weight is written under both names,
-    /// as PyTorch's state_dict lists both).
-    public static func tensors(of layout: ParameterLayout, in buffer: UnsafePointer<Float>, prefix: String = "") -> [SafeTensors.Tensor] {
+    static let trainerStateKey = "ddplm.trainer"
+    static let firstMomentPrefix = "optimizer.exp_avg."
+    static let secondMomentPrefix = "optimizer.exp_avg_sq."
+    static let carriedH = "state.h"
+    static let carriedC = "state.c"
+
+    /// The layout's tensors in `buffer` under their names (with `prefix`).
+    static func tensors(of layout: ParameterLayout, in buffer: UnsafePointer<Float>, prefix: String = "") -> [SafeTensors.Tensor] {
         layout.specs.map { SafeTensors.Tensor(name: prefix + $0.name, shape: $0.shape, data: buffer + $0.offset) }
+    }
+
+    /// Loads every stored tensor of `layout` from `file` (with `prefix`) into `buffer`.
+    public static func load(_ layout: ParameterLayout, from file: SafeTensors, prefix: String = "",
+                            into buffer: UnsafeMutablePointer<Float>, name: String) throws {
+        for spec in layout.stored {
+            try file.copyFloats(prefix + spec.name, shape: spec.shape, into: buffer + spec.offset, file: name)
+        }
+    }
+
+    /// model.safetensors: the weights in `params` (laid out as `layout`).
+    public static func saveWeights(_ layout: ParameterLayout, _ params: UnsafePointer<Float>, to path: String,
+                                   metadata: [String: String] = [:]) throws {
+        try SafeTensors.write(tensors(of: layout, in: params), metadata: metadata, to: path)
+    }
+
+    /// latest.safetensors: weights, both Adam moments (whole: gathered from the shards first), the
+    /// task's carried-state tensors and the counters.
+    static func writeLatest(_ store: ParameterStore, state: TrainerState, carried: [SafeTensors.Tensor], to path: String) throws {
+        var tensors = Checkpoint.tensors(of: store.layout, in: store.params.ptr)
+        tensors += Checkpoint.tensors(of: store.layout, in: store.m.ptr, prefix: firstMomentPrefix)
+        tensors += Checkpoint.tensors(of: store.layout, in: store.v.ptr, prefix: secondMomentPrefix)
+        tensors += carried
+        try SafeTensors.write(tensors, metadata: [trainerStateKey: try state.encoded()], to: path)
+    }
+
+    /// The counters of a latest.safetensors.
+    static func trainerState(in file: SafeTensors, name: String) throws -> TrainerState {
+        guard let js = file.metadata[trainerStateKey],
+              let state = try? JSONDecoder().decode(TrainerState.self, from: Data(js.utf8)) else {
+            throw DDPLMError("\(name) has no trainer state (not a ddplm latest checkpoint)")
+        }
+        return state
+    }
+
+    /// Weights and moments of a latest.safetensors into `store`.
+    static func restoreLatest(_ file: SafeTensors, into store: ParameterStore, name: String) throws {
+        try load(store.layout, from: file, into: store.params.ptr, name: name)
+        try load(store.layout, from: file, prefix: firstMomentPrefix, into: store.m.ptr, name: name)
+        try load(store.layout, from: file, prefix: secondMomentPrefix, into: store.v.ptr, name: name)
+    }
+
+    /// The counters stored in a latest.safetensors, if it is readable.
+    public static func savedState(_ path: String) -> TrainerState? {
+        guard let f = try? SafeTensors.read(path: path) else { return nil }
+        return try? trainerState(in: f, name: path)
     }
 
     /// The run's config.json, with clear errors for a missing directory or file.
@@ -43,21 +83,8 @@ public enum Checkpoint {
         return try RunConfig.load(run.config)
     }
 
-    public static func saveModel(_ model: LanguageModel, to path: String, metadata: [String: String] = [:]) throws {
-        try SafeTensors.write(tensors(of: model.layout, in: model.params.ptr), metadata: metadata, to: path)
-    }
-
-    /// Loads every tensor of `layout` from `file` (with `prefix`) into `buffer`; a tied decoder weight must
-    /// equal the encoder weight.
-    public static func load(_ layout: ParameterLayout, from file: SafeTensors, prefix: String = "",
-                            into buffer: UnsafeMutablePointer<Float>, name: String) throws {
-        for spec in layout.specs where !spec.isAlias {
-            try file.copyFloats(prefix + spec.name, shape: spec.shape, into: buffer + spec.offset, file: name)
-        }
-    }
-
     /// Opens a run directory for eval/generate: config, vocabulary and best weights, all cross-checked.
-    public static func open(_ dir: String, batch: Int, maxT: Int, threads: Int = 1) throws -> (RunConfig, Vocabulary, LanguageModel) {
+    public static func open(_ dir: String, batch: Int, maxT: Int, threads: ComputeThreads = .one) throws -> (RunConfig, Vocabulary, LanguageModel) {
         let run = RunDirectory(dir)
         let config = try Checkpoint.config(dir)
         try config.model.validate()
@@ -65,11 +92,11 @@ public enum Checkpoint {
         guard vocab.count == config.model.vocabSize else {
             throw DDPLMError("'\(run.vocab)' has \(vocab.count) tokens but config.json says the model has \(config.model.vocabSize)")
         }
-        guard config.vocabHash.isEmpty || vocab.hash == config.vocabHash else {
+        guard vocab.hash == config.vocabHash else {
             throw DDPLMError("'\(run.vocab)' does not match the vocabulary the model was trained with (hash differs)")
         }
         let file = try SafeTensors.read(path: run.model)
-        let model = LanguageModel(config: config.model, batch: batch, maxT: maxT, chunkRows: config.chunkRows, threads: threads)
+        let model = LanguageModel(config: config.model, batch: batch, maxT: maxT, chunkRows: config.training.chunkRows, threads: threads)
         try load(model.layout, from: file, into: model.params.ptr, name: "'\(run.model)'")
         return (config, vocab, model)
     }

@@ -1,31 +1,101 @@
 import Foundation
 
-/// Every hyper-parameter of a run, saved as `config.json` in the run directory. The `pytorch` block
-/// repeats the model shape under the argument names of PyTorch's word_language_model `RNNModel`, so a
-/// PyTorch user can rebuild the module and `load_state_dict` the safetensors file.
+/// Every setting of a run, saved as `config.json` in the run directory, in the groups the `train`
+/// command's options come in. `model`, `data` and `training` are fixed for the life of a run; `stop` and
+/// `logging` may change when it is resumed. The `pytorch` block repeats the model shape under the
+/// argument names of PyTorch's word_language_model `RNNModel`, so a PyTorch user can rebuild the module
+/// and `load_state_dict` the safetensors file. Defaults live here, once: the CLI's help shows them.
 public struct RunConfig: Codable, Equatable, Sendable {
-    public var format = "ddplm-run-1"
+    public static let currentFormat = "ddplm-run-2"
+    public var format = RunConfig.currentFormat
     public var model: ModelConfig
-    public var maxVocab: Int
+    /// Hash of the vocabulary the model's token ids refer to (vocab.txt).
     public var vocabHash: String
-    public var train: String
-    public var valid: String
-    public var test: String
-    public var batch: Int
-    public var bptt: Int
-    public var lr: Double
-    public var lrDecay: Double
-    public var clip: Double
-    public var epochs: Int
-    public var maxSteps: Int
-    public var maxMinutes: Double
-    public var evalEvery: Int
-    public var logEvery: Int
-    public var saveEvery: Int
-    public var seed: UInt64
-    public var chunkRows: Int
-    public var skipNonFinite: Bool
-    public var pytorch: PyTorchShape?
+    public var data: DataConfig
+    public var training: TrainingConfig
+    public var stop: StopConfig
+    public var logging: LoggingConfig
+    public var pytorch: PyTorchShape
+
+    /// Corpora and batching.
+    public struct DataConfig: Codable, Equatable, Sendable {
+        public var train: String
+        public var valid: String
+        public var test: String
+        /// Most frequent training words kept (besides <unk> and <pad>).
+        public var maxVocab = 50000
+        /// Global batch: columns of the token stream.
+        public var batch = 32
+        /// Window length of truncated BPTT.
+        public var bptt = 50
+        public init(train: String, valid: String, test: String) {
+            self.train = train
+            self.valid = valid
+            self.test = test
+        }
+
+        public func validate() throws {
+            try positive(batch, "--batch")
+            try positive(bptt, "--bptt")
+            try positive(maxVocab, "--vocab-size")
+        }
+    }
+
+    /// The optimisation: fixed for a run (changing any of these changes the trajectory).
+    public struct TrainingConfig: Codable, Equatable, Sendable {
+        public var lr = 1e-3
+        /// Learning-rate factor when a scheduled validation does not improve.
+        public var lrDecay = 0.5
+        /// Global gradient-norm clip.
+        public var clip = 5.0
+        /// Validate every N steps (and at each epoch's end).
+        public var evalEvery = 200
+        /// Initialisation and dropout masks.
+        public var seed: UInt64 = 53113
+        /// Rows per chunk of the fused decoder/softmax (changes float summation order, so it is fixed).
+        public var chunkRows = 800
+        public init() {}
+
+        public func validate() throws {
+            if !(lr > 0 && lr.isFinite) { throw DDPLMError("--lr must be positive (got \(lr))") }
+            if !(lrDecay > 0 && lrDecay <= 1) { throw DDPLMError("--lr-decay must be in (0, 1] (got \(lrDecay))") }
+            if !(clip > 0 && clip.isFinite) { throw DDPLMError("--clip must be positive (got \(clip))") }
+            try positive(evalEvery, "--eval-every")
+            try positive(chunkRows, "--chunk-rows")
+        }
+    }
+
+    /// When to stop: may change on resume.
+    public struct StopConfig: Codable, Equatable, Sendable {
+        public var epochs = 1
+        /// Total steps; 0 = no limit.
+        public var maxSteps = 0
+        /// Minutes of this invocation; 0 = no limit.
+        public var maxMinutes = 0.0
+        public init() {}
+
+        public func validate() throws {
+            try positive(epochs, "--epochs")
+            try nonNegative(maxSteps, "--max-steps")
+            if !(maxMinutes >= 0 && maxMinutes.isFinite) { throw DDPLMError("--max-minutes must not be negative (got \(maxMinutes))") }
+        }
+    }
+
+    /// Progress, checkpoints, failure policy: may change on resume.
+    public struct LoggingConfig: Codable, Equatable, Sendable {
+        /// Progress line and metrics record every N steps.
+        public var logEvery = 20
+        /// latest.safetensors every N steps; 0 = only at the end.
+        public var saveEvery = 200
+        /// Skip a step whose loss or gradient is NaN/Inf instead of stopping.
+        public var skipNonFinite = false
+        public init() {}
+
+        public func validate() throws {
+            try positive(logEvery, "--log-every")
+            try nonNegative(saveEvery, "--save-every")
+        }
+    }
 
     public struct PyTorchShape: Codable, Equatable, Sendable {
         public var rnn_type: String
@@ -35,61 +105,40 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var nlayers: Int
         public var dropout: Float
         public var tie_weights: Bool
-    }
 
-    public init(model: ModelConfig, maxVocab: Int = 50000, vocabHash: String = "", train: String, valid: String, test: String,
-                batch: Int = 32, bptt: Int = 50, lr: Double = 1e-3, lrDecay: Double = 0.5, clip: Double = 5,
-                epochs: Int = 1, maxSteps: Int = 0, maxMinutes: Double = 0, evalEvery: Int = 200, logEvery: Int = 20,
-                saveEvery: Int = 200, seed: UInt64 = 53113, chunkRows: Int = 800, skipNonFinite: Bool = false) {
-        self.model = model
-        self.maxVocab = maxVocab
-        self.vocabHash = vocabHash
-        self.train = train
-        self.valid = valid
-        self.test = test
-        self.batch = batch
-        self.bptt = bptt
-        self.lr = lr
-        self.lrDecay = lrDecay
-        self.clip = clip
-        self.epochs = epochs
-        self.maxSteps = maxSteps
-        self.maxMinutes = maxMinutes
-        self.evalEvery = evalEvery
-        self.logEvery = logEvery
-        self.saveEvery = saveEvery
-        self.seed = seed
-        self.chunkRows = chunkRows
-        self.skipNonFinite = skipNonFinite
-    }
-
-    public mutating func fillPyTorchShape() {
-        pytorch = PyTorchShape(rnn_type: model.cell.torchName, ntoken: model.vocabSize, ninp: model.embedding,
-                               nhid: model.hidden, nlayers: model.layers, dropout: model.dropout, tie_weights: model.tieWeights)
-    }
-
-    /// Checks the training hyper-parameters (model shape is checked by ModelConfig once V is known).
-    public func validateTraining(ranks: Int) throws {
-        func positive(_ v: Int, _ flag: String) throws { if v <= 0 { throw DDPLMError("\(flag) must be positive (got \(v))") } }
-        func nonNegative(_ v: Int, _ flag: String) throws { if v < 0 { throw DDPLMError("\(flag) must not be negative (got \(v))") } }
-        try positive(batch, "--batch")
-        try positive(bptt, "--bptt")
-        try positive(maxVocab, "--vocab-size")
-        try positive(epochs, "--epochs")
-        try positive(evalEvery, "--eval-every")
-        try positive(logEvery, "--log-every")
-        try positive(chunkRows, "--chunk-rows")
-        try nonNegative(maxSteps, "--max-steps")
-        try nonNegative(saveEvery, "--save-every")
-        if !(lr > 0 && lr.isFinite) { throw DDPLMError("--lr must be positive (got \(lr))") }
-        if !(lrDecay > 0 && lrDecay <= 1) { throw DDPLMError("--lr-decay must be in (0, 1] (got \(lrDecay))") }
-        if !(clip > 0 && clip.isFinite) { throw DDPLMError("--clip must be positive (got \(clip))") }
-        if !(maxMinutes >= 0 && maxMinutes.isFinite) { throw DDPLMError("--max-minutes must not be negative (got \(maxMinutes))") }
-        if batch % ranks != 0 {
-            throw DDPLMError("--batch \(batch) is the global batch and must be divisible by the number of ranks (\(ranks))")
+        init(_ m: ModelConfig) {
+            rnn_type = m.cell.torchName
+            ntoken = m.vocabSize
+            ninp = m.embedding
+            nhid = m.hidden
+            nlayers = m.layers
+            dropout = m.dropout
+            tie_weights = m.tieWeights
         }
     }
 
+    public init(model: ModelConfig, vocabHash: String, data: DataConfig, training: TrainingConfig = .init(),
+                stop: StopConfig = .init(), logging: LoggingConfig = .init()) {
+        self.model = model
+        self.vocabHash = vocabHash
+        self.data = data
+        self.training = training
+        self.stop = stop
+        self.logging = logging
+        pytorch = PyTorchShape(model)
+    }
+
+    /// Checks every setting; `ranks` is the job's rank count (the global batch is split over it).
+    public func validate(ranks: Int) throws {
+        try model.validate()
+        try data.validate()
+        try training.validate()
+        try stop.validate()
+        try logging.validate()
+        _ = try BatchSplit(batch: data.batch, ranks: ranks, rank: 0)
+    }
+
+    /// Pretty-printed with sorted keys: the same config always gives the same bytes.
     public func encoded() throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -100,18 +149,21 @@ public struct RunConfig: Codable, Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DDPLMError("'\(path)' is missing or unreadable")
         }
+        struct Header: Decodable { var format: String? }
+        if let h = try? JSONDecoder().decode(Header.self, from: data), let f = h.format, f != currentFormat {
+            throw DDPLMError("'\(path)' is a \(f) config; this ddplm reads \(currentFormat) (retrain, or use the ddplm that wrote it)")
+        }
         do { return try JSONDecoder().decode(RunConfig.self, from: data) } catch {
-            throw DDPLMError("'\(path)' is not a valid ddplm config.json (\(Self.describe(error)))")
+            throw DDPLMError("'\(path)' is not a valid ddplm config.json (\(describe(error)))")
         }
     }
 
     static func describe(_ error: Error) -> String {
+        func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
         switch error {
-        case DecodingError.keyNotFound(let k, _): return "missing key '\(k.stringValue)'"
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-            return "bad value at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.dataCorrupted(let c):
-            return c.codingPath.isEmpty ? "not JSON" : "bad value at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.keyNotFound(let k, let c): return "missing key '\((c.codingPath + [k]).map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c): return "bad value at '\(path(c))'"
+        case DecodingError.dataCorrupted(let c): return c.codingPath.isEmpty ? "not JSON" : "bad value at '\(path(c))'"
         default: return "\(error)"
         }
     }
@@ -123,3 +175,6 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return h.value
     }
 }
+
+func positive(_ v: Int, _ flag: String) throws { if v <= 0 { throw DDPLMError("\(flag) must be positive (got \(v))") } }
+func nonNegative(_ v: Int, _ flag: String) throws { if v < 0 { throw DDPLMError("\(flag) must not be negative (got \(v))") } }

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Linear(H, V) fused with softmax cross-entropy, in row chunks so the [rows × V] logits are never
 /// materialised whole (at B·bptt = 1600, V = 50002 that would be 320 MB; an 800-row chunk is 160 MB).
 /// Fewer, larger chunks mean fewer passes of the dW GEMM over the 20 MB decoder gradient, which is what
@@ -11,18 +9,18 @@ final class Decoder {
     let vocab: Int
     let hidden: Int
     let chunkRows: Int
-    let threads: Int
+    let threads: ComputeThreads
     let logits: FloatBuffer     // [chunkRows, V]
     let dbPartial: FloatBuffer  // [threads, V]
     let rowLoss: UnsafeMutablePointer<Double>
 
-    init(vocab: Int, hidden: Int, chunkRows: Int, threads: Int) {
+    init(vocab: Int, hidden: Int, chunkRows: Int, threads: ComputeThreads) {
         self.vocab = vocab
         self.hidden = hidden
         self.chunkRows = max(1, chunkRows)
-        self.threads = max(1, threads)
+        self.threads = threads
         logits = FloatBuffer(count: self.chunkRows * vocab)
-        dbPartial = FloatBuffer(count: self.threads > 1 ? self.threads * vocab : 0)
+        dbPartial = FloatBuffer(count: threads.count > 1 ? threads.count * vocab : 0)
         rowLoss = .allocate(capacity: self.chunkRows)
     }
 
@@ -57,7 +55,7 @@ final class Decoder {
     private func softmaxRows(_ rc: Int, targets: UnsafePointer<Int32>, bias: UnsafePointer<Float>, scale: Float,
                              db: UnsafeMutablePointer<Float>?) {
         let v = vocab, lp = logits.ptr, losses = rowLoss
-        let workers = min(threads, rc)
+        let workers = min(threads.count, rc)
         if workers <= 1 {
             for i in 0..<rc {
                 let row = lp + i * v
@@ -69,7 +67,7 @@ final class Decoder {
         }
         let partial = dbPartial.ptr
         if db != nil { partial.update(repeating: 0, count: workers * v) }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        threads.parallel(workers) { w in
             let lo = rc * w / workers, hi = rc * (w + 1) / workers
             let pdb = db == nil ? nil : partial + w * v
             for i in lo..<hi {

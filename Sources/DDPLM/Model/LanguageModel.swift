@@ -1,85 +1,88 @@
-/// Hidden state carried between windows: h (and c for LSTM) for every layer, [layers, b, H].
-public final class RecurrentState {
-    public let layers: Int
-    public let batch: Int
-    public let hidden: Int
-    public let h: FloatBuffer
-    public let c: FloatBuffer
-
-    public init(layers: Int, batch: Int, hidden: Int, lstm: Bool) {
-        self.layers = layers
-        self.batch = batch
-        self.hidden = hidden
-        h = FloatBuffer(count: layers * batch * hidden)
-        c = FloatBuffer(count: lstm ? layers * batch * hidden : 0)
-    }
-
-    public func reset() {
-        h.zero()
-        c.zero()
-    }
-
-    func hPtr(_ k: Int) -> UnsafeMutablePointer<Float> { h.ptr + k * batch * hidden }
-    func cPtr(_ k: Int) -> UnsafeMutablePointer<Float> { c.count == 0 ? h.ptr : c.ptr + k * batch * hidden }
-}
-
-/// Which dropout masks to draw: masks are a pure function of these (see `Dropout`).
-public struct DropoutKey: Sendable {
-    public var seed: UInt64
-    public var step: UInt64
-    public var firstColumn: Int
-    public init(seed: UInt64, step: UInt64, firstColumn: Int) {
-        self.seed = seed
-        self.step = step
-        self.firstColumn = firstColumn
-    }
-}
-
-/// Embedding → recurrent layers → dropout → fused decoder/softmax-CE, on flat buffers.
-/// `params` holds every weight in `layout` order and `grads` the same layout; both may be padded with
-/// zeros past `parameterCount` (to `capacity`) so they split evenly into per-rank optimizer shards.
+/// Embedding → dropout → `layers` × recurrent cell → dropout → fused decoder/softmax-CE, on the flat
+/// buffers of a `ParameterStore`. `forward` records each layer's input; `backward` walks the same sites
+/// in reverse, the way llm.c's gpt2_backward mirrors gpt2_forward.
+///
+/// Dropout sites: 0 is the embedding output, k (1 ≤ k < L) the input of layer k, L the decoder input.
 public final class LanguageModel {
-
     public let config: ModelConfig
-    public let layout: ParameterLayout
-    public let params: FloatBuffer
-    public let grads: FloatBuffer
+    public let store: ParameterStore
     public let batch: Int
     public let maxT: Int
-    /// Threads for the elementwise work outside BLAS (softmax rows, Adam).
-    public let threads: Int
+
+    /// Offsets of the named tensors in the store.
+    struct Offsets {
+        let encoder: Int
+        let decoderWeight: Int
+        let decoderBias: Int
+        let layers: [(wih: Int, whh: Int, bih: Int, bhh: Int)]
+    }
+    let at: Offsets
 
     let layers: [RecurrentLayer]
     let decoder: Decoder
-    let emb: FloatBuffer            // [T·b, E]
-    let masks: [FloatBuffer]        // site 0: embedding output, 1..<L: between layers, L: before decoder
-    let dropped: [FloatBuffer]      // the masked activations, same sites
+    let emb: FloatBuffer            // [T·b, E] embedding output
+    let masks: [FloatBuffer]        // per dropout site
+    let dropped: [FloatBuffer]      // the masked activations, per site
+    /// Input of layer k (k < L) and of the decoder (k = L) in the last forward: `emb`, a layer's
+    /// output, or `dropped[k]`. Backward reads these instead of re-deriving them.
+    private var siteInputs: [UnsafeMutablePointer<Float>]
+    private var droppedOut = false  // the last forward applied dropout
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
 
-    public init(config: ModelConfig, batch: Int, maxT: Int, chunkRows: Int = 800, threads: Int = 1, capacity: Int = 0) {
+    /// PyTorch word_language_model's `state_dict`: encoder.weight, rnn.{weight_ih, weight_hh, bias_ih,
+    /// bias_hh}_l{k}, decoder.weight (an alias of encoder.weight when tied), decoder.bias.
+    public static func layout(_ c: ModelConfig) -> ParameterLayout {
+        var l = ParameterLayout()
+        let g = c.cell.gates * c.hidden
+        l.add("encoder.weight", [c.vocabSize, c.embedding])
+        for k in 0..<c.layers {
+            l.add("rnn.weight_ih_l\(k)", [g, c.inputSize(layer: k)])
+            l.add("rnn.weight_hh_l\(k)", [g, c.hidden])
+            l.add("rnn.bias_ih_l\(k)", [g])
+            l.add("rnn.bias_hh_l\(k)", [g])
+        }
+        if c.tieWeights { l.alias("decoder.weight", of: "encoder.weight") } else { l.add("decoder.weight", [c.vocabSize, c.hidden]) }
+        l.add("decoder.bias", [c.vocabSize])
+        return l
+    }
+
+    /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without
+    /// one the model gets its own single-rank store.
+    public init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = 800,
+                threads: ComputeThreads = .one) {
+        let layout = LanguageModel.layout(config)
+        let store = store ?? ParameterStore(layout: layout)
+        precondition(store.layout.specs == layout.specs, "parameter store built for another model")
         self.config = config
-        layout = ParameterLayout(config)
-        params = FloatBuffer(count: max(layout.count, capacity))
-        grads = FloatBuffer(count: max(layout.count, capacity))
+        self.store = store
         self.batch = batch
         self.maxT = maxT
-        self.threads = max(1, threads)
+        at = Offsets(encoder: layout.offset("encoder.weight"), decoderWeight: layout.offset("decoder.weight"),
+                     decoderBias: layout.offset("decoder.bias"),
+                     layers: (0..<config.layers).map {
+                         (layout.offset("rnn.weight_ih_l\($0)"), layout.offset("rnn.weight_hh_l\($0)"),
+                          layout.offset("rnn.bias_ih_l\($0)"), layout.offset("rnn.bias_hh_l\($0)"))
+                     })
         let rows = batch * maxT
         layers = (0..<config.layers).map {
             RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT)
         }
-        decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, rows), threads: self.threads)
+        decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, rows), threads: threads)
         emb = FloatBuffer(count: rows * config.embedding)
         let useDropout = config.dropout > 0
-        masks = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * ($0 == 0 ? config.embedding : config.hidden) : 0) }
-        dropped = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * ($0 == 0 ? config.embedding : config.hidden) : 0) }
+        masks = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * config.inputSize(layer: $0) : 0) }
+        dropped = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * config.inputSize(layer: $0) : 0) }
+        siteInputs = Array(repeating: emb.ptr, count: config.layers + 1)
         let wide = max(config.embedding, config.hidden)
         dA = FloatBuffer(count: rows * wide)
         dB = FloatBuffer(count: rows * wide)
     }
 
-    public var parameterCount: Int { layout.count }
+    public var parameterCount: Int { store.count }
+    public var layout: ParameterLayout { store.layout }
+    public var params: FloatBuffer { store.params }
+    public var grads: FloatBuffer { store.grads }
 
     public func makeState() -> RecurrentState {
         RecurrentState(layers: config.layers, batch: batch, hidden: config.hidden, lstm: config.cell == .lstm)
@@ -90,7 +93,7 @@ public final class LanguageModel {
     public func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let bound = 1 / Float(config.hidden).squareRoot()
-        for spec in layout.specs where !spec.isAlias {
+        for spec in layout.stored {
             let p = params.ptr + spec.offset
             if spec.name == "encoder.weight" {
                 for i in 0..<spec.count { p[i] = rng.nextGaussian() }
@@ -100,33 +103,54 @@ public final class LanguageModel {
         }
     }
 
-    private func width(site: Int) -> Int { site == 0 ? config.embedding : config.hidden }
+    // MARK: forward / backward
 
-    /// Input of layer `site` (or of the decoder when site == layers), after dropout when training.
-    private func siteInput(_ site: Int, raw: UnsafeMutablePointer<Float>, t: Int, dropout: DropoutKey?) -> UnsafeMutablePointer<Float> {
-        guard let key = dropout, config.dropout > 0 else { return raw }
-        let w = width(site: site)
-        Dropout.makeMask(masks[site].ptr, t: t, b: batch, width: w, p: config.dropout, seed: key.seed,
-                         step: key.step, site: UInt64(site), firstColumn: key.firstColumn)
-        Dropout.apply(raw, masks[site].ptr, dropped[site].ptr, t * batch * w)
-        return dropped[site].ptr
+    /// Dropout at `site` on `raw` (when training with dropout), recorded as that site's input.
+    private func enterSite(_ site: Int, _ raw: UnsafeMutablePointer<Float>, t: Int, dropout: DropoutKey?) {
+        var input = raw
+        if let key = dropout, config.dropout > 0 {
+            let w = config.inputSize(layer: site)
+            Dropout.makeMask(masks[site].ptr, t: t, b: batch, width: w, p: config.dropout, seed: key.seed,
+                             step: key.step, site: UInt64(site), firstColumn: key.firstColumn)
+            Dropout.apply(raw, masks[site].ptr, dropped[site].ptr, t * batch * w)
+            input = dropped[site].ptr
+        }
+        siteInputs[site] = input
     }
 
-    /// Embedding and recurrent layers; returns the decoder input and moves `state` to the window's end.
-    private func forwardBody(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?) -> UnsafeMutablePointer<Float> {
+    /// Embedding and recurrent layers over one window; returns the decoder input [T·b, H] and moves
+    /// `state` to the window's end.
+    func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?) -> UnsafeMutablePointer<Float> {
         precondition(t >= 1 && t <= maxT && state.batch == batch)
-        let p = params.ptr
-        Embedding.forward(ids: x, n: t * batch, table: p + layout.encoderWeight, dim: config.embedding, out: emb.ptr)
-        var input = siteInput(0, raw: emb.ptr, t: t, dropout: dropout)
+        let p = params.ptr, h = config.hidden
+        droppedOut = dropout != nil && config.dropout > 0
+        Embedding.forward(ids: x, n: t * batch, table: p + at.encoder, dim: config.embedding, out: emb.ptr)
+        enterSite(0, emb.ptr, t: t, dropout: dropout)
         for (k, layer) in layers.enumerated() {
-            let o = layout.layerOffsets[k]
-            layer.forward(t: t, x: input, h0: state.hPtr(k), c0: state.cPtr(k),
+            let o = at.layers[k]
+            layer.forward(t: t, x: siteInputs[k], h0: state.hPtr(k), c0: state.cPtr(k),
                           wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh)
-            state.hPtr(k).update(from: layer.finalH(t: t), count: batch * config.hidden)
-            if config.cell == .lstm { state.cPtr(k).update(from: layer.finalC(t: t), count: batch * config.hidden) }
-            input = siteInput(k + 1, raw: layer.output, t: t, dropout: dropout)
+            state.hPtr(k).update(from: layer.finalH(t: t), count: batch * h)
+            if config.cell == .lstm { state.cPtr(k).update(from: layer.finalC(t: t), count: batch * h) }
+            enterSite(k + 1, layer.output, t: t, dropout: dropout)
         }
-        return input
+        return siteInputs[config.layers]
+    }
+
+    /// The mirror of `forward`: from dTop (the gradient at the decoder input, in `dA`) back through each
+    /// site's dropout and layer to the embedding table. Accumulates into `grads`.
+    func backward(x: UnsafePointer<Int32>, t: Int) {
+        let rows = t * batch, p = params.ptr, g = grads.ptr
+        var dOut = dA.ptr, dIn = dB.ptr
+        if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
+        for k in stride(from: config.layers - 1, through: 0, by: -1) {
+            let o = at.layers[k]
+            layers[k].backward(t: t, x: siteInputs[k], dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
+                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh)
+            if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
+            swap(&dOut, &dIn)
+        }
+        Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
     }
 
     /// Forward and backward over one window: returns the summed cross-entropy over its t·b positions and
@@ -134,41 +158,29 @@ public final class LanguageModel {
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     public func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                           dropout: DropoutKey?) -> Double {
-        let rows = t * batch, hd = config.hidden, p = params.ptr, g = grads.ptr
-        let top = forwardBody(x: x, t: t, state: state, dropout: dropout)
+        let rows = t * batch, p = params.ptr, g = grads.ptr
+        let top = forward(x: x, t: t, state: state, dropout: dropout)
         let loss = decoder.lossAndGradient(
-            rows: rows, h: top, targets: y, w: p + layout.decoderWeight, bias: p + layout.decoderBias,
-            scale: 1 / Float(rows), grad: (g + layout.decoderWeight, g + layout.decoderBias, dA.ptr))
-        var dOut = dA.ptr, dIn = dB.ptr
-        let useDropout = dropout != nil && config.dropout > 0
-        if useDropout { Dropout.backward(dOut, masks[config.layers].ptr, rows * hd) }
-        for k in stride(from: config.layers - 1, through: 0, by: -1) {
-            let o = layout.layerOffsets[k]
-            let x = k == 0 ? UnsafePointer(useDropout ? dropped[0].ptr : emb.ptr)
-                           : UnsafePointer(useDropout ? dropped[k].ptr : layers[k - 1].output)
-            layers[k].backward(t: t, x: x, dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
-                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh)
-            if useDropout { Dropout.backward(dIn, masks[k].ptr, rows * width(site: k)) }
-            swap(&dOut, &dIn)
-        }
-        Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + layout.encoderWeight)
+            rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
+            scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr))
+        backward(x: x, t: t)
         return loss
     }
 
     /// Summed cross-entropy over one window without gradients or dropout; advances `state`.
     public func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) -> Double {
         let p = params.ptr
-        let top = forwardBody(x: x, t: t, state: state, dropout: nil)
-        return decoder.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + layout.decoderWeight,
-                                       bias: p + layout.decoderBias, scale: 1, grad: nil)
+        let top = forward(x: x, t: t, state: state, dropout: nil)
+        return decoder.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + at.decoderWeight,
+                                       bias: p + at.decoderBias, scale: 1, grad: nil)
     }
 
     /// Feeds one token per column (t = 1) and writes the next-token logits of column 0 into `out` [V].
     public func nextLogits(tokens: UnsafePointer<Int32>, state: RecurrentState, out: UnsafeMutablePointer<Float>) {
         let p = params.ptr
-        let top = forwardBody(x: tokens, t: 1, state: state, dropout: nil)
-        decoder.logitsRow(h: top, w: p + layout.decoderWeight, bias: p + layout.decoderBias, out: out)
+        let top = forward(x: tokens, t: 1, state: state, dropout: nil)
+        decoder.logitsRow(h: top, w: p + at.decoderWeight, bias: p + at.decoderBias, out: out)
     }
 
-    public func zeroGradients() { grads.zero() }
+    public func zeroGradients() { store.zeroGradients() }
 }

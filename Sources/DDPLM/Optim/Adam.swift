@@ -1,58 +1,41 @@
 import CKernels
-import Dispatch
+import Glibc
 
-/// `torch.optim.Adam` (no weight decay, no amsgrad), one vectorised loop over the flat buffers:
+/// `torch.optim.Adam` (no weight decay, no amsgrad), one vectorised loop over a range of the store's
+/// flat buffers:
 ///   m = m + (1−β1)(g − m)  (lerp, as torch);  v = β2 v + (1−β2) g²
 ///   p −= (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
-/// `gradScale` multiplies the gradient first: the clip coefficient, applied here instead of in a
-/// separate pass over the gradients (the same float product either way).
+/// `gradScale` multiplies the gradient first: the clip coefficient and 1/N for N ranks, applied here
+/// instead of in a separate pass over the gradients. The moments live in the `ParameterStore`.
 public final class Adam {
-    public let count: Int
-    public let m: FloatBuffer
-    public let v: FloatBuffer
     public var step: Int = 0
     public var beta1: Double = 0.9
     public var beta2: Double = 0.999
     public var eps: Double = 1e-8
-    /// Threads for the update loop (each takes a contiguous slice; the result does not depend on it).
-    public var threads = 1
+    let threads: ComputeThreads
 
-    /// `capacity` ≥ count pads the moment buffers like the parameters (for per-rank shards).
-    public init(count: Int, capacity: Int = 0) {
-        self.count = count
-        m = FloatBuffer(count: max(count, capacity))
-        v = FloatBuffer(count: max(count, capacity))
-    }
+    public init(threads: ComputeThreads = .one) { self.threads = threads }
 
-    /// Updates every parameter.
-    public func update(params p: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, lr: Double, gradScale: Float = 1) {
-        update(params: p, grads: g, lr: lr, gradScale: gradScale, offset: 0, length: count)
-    }
-
-    /// Updates parameters [offset, offset + length) only — one rank's optimizer shard; `g` points at the
-    /// shard's gradients (g[0] belongs to parameter `offset`). Counts as one step.
-    public func update(params p: UnsafeMutablePointer<Float>, grads g: UnsafePointer<Float>, lr: Double, gradScale: Float,
-                       offset: Int, length n: Int) {
+    /// One step over parameters `range` (one rank's shard, or everything). `store.grads` must hold the
+    /// gradients for that range at the same offsets.
+    public func update(_ store: ParameterStore, range: Range<Int>, lr: Double, gradScale: Float = 1) {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
         let b1 = Float(1 - beta1), b2 = Float(beta2), omb2 = Float(1 - beta2)
         let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot()), e = Float(eps)
-        let p = p + offset, mp = m.ptr + offset, vp = v.ptr + offset
-        if threads <= 1 || n < 1 << 16 {
-            ddplm_adam(p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
-            return
-        }
-        let parts = threads
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            let lo = n * k / parts & ~15, hi = k == parts - 1 ? n : n * (k + 1) / parts & ~15
-            ddplm_adam(p + lo, g + lo, mp + lo, vp + lo, hi - lo, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
+        let lo = range.lowerBound, n = range.count
+        let p = store.params.ptr + lo, g = store.grads.ptr + lo, mp = store.m.ptr + lo, vp = store.v.ptr + lo
+        // each part a contiguous, 16-aligned slice: the result does not depend on the split
+        let parts = n < 1 << 16 ? 1 : threads.count
+        threads.parallel(parts) { k in
+            let a = n * k / parts & ~15, b = k == parts - 1 ? n : n * (k + 1) / parts & ~15
+            ddplm_adam(p + a, g + a, mp + a, vp + a, b - a, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
         }
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+    /// Every parameter of the store.
+    public func update(_ store: ParameterStore, lr: Double, gradScale: Float = 1) {
+        update(store, range: 0..<store.count, lr: lr, gradScale: gradScale)
+    }
+}

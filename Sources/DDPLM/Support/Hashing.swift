@@ -1,3 +1,5 @@
+import Glibc
+
 /// FNV-1a 64-bit: cheap, stable across runs and machines. Used for vocabulary hashes, checkpoint data
 /// checksums and the cross-rank "same weights?" check.
 public struct FNV1a64 {
@@ -76,14 +78,7 @@ public struct SplitMix64: RandomNumberGenerator {
         var u1 = nextDouble()
         if u1 < 1e-300 { u1 = 1e-300 }
         let u2 = nextDouble()
-        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-@inline(__always) func _log(_ x: Double) -> Double { log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { cos(x) }

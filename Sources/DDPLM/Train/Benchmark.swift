@@ -1,7 +1,9 @@
-import Foundation
+import Dispatch
+import Glibc
 
-/// Times the real training step (forward, backward, all-reduce, clip, Adam) on a synthetic token stream,
-/// after warm-up, and the bare cblas_sgemm sequence of the decoder at the same shapes (the ceiling).
+/// Times the real training step (forward, backward, gradient exchange, clip, Adam) on a synthetic token
+/// stream, after warm-up, and the bare cblas_sgemm sequence of the decoder at the same shapes (the
+/// ceiling).
 public enum Benchmark {
     public struct Config {
         public var model: ModelConfig
@@ -10,7 +12,7 @@ public enum Benchmark {
         public var steps = 20
         public var warmup = 3
         public var chunkRows = 800
-        public var threads = 1
+        public var threads = ComputeThreads.one
         public var seed: UInt64 = 1
         public init(model: ModelConfig) { self.model = model }
     }
@@ -29,19 +31,17 @@ public enum Benchmark {
 
     public struct Timing {
         public var medianSeconds: Double
-        public var meanLoss: Double
         /// Mean seconds per timed step in each phase (TrainingStep.phaseNames).
         public var phases: [Double]
     }
 
-    /// Median step time on this rank (all ranks take part; the step contains the all-reduce).
+    /// Median step time on this rank (all ranks take part; the step contains the exchange).
     public static func timeSteps(_ c: Config, comm: Communicator) throws -> Timing {
-        let n = comm.size
-        guard c.batch % n == 0 else { throw DDPLMError("--batch \(c.batch) must be divisible by the number of ranks (\(n))") }
-        let b = c.batch / n
-        let stepper = TrainingStep(config: c.model, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads,
-                                   comm: comm, clip: 5)
-        let model = stepper.model
+        let split = try BatchSplit(batch: c.batch, comm: comm)
+        let b = split.columns
+        let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank)
+        let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
+        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5)
         model.initialize(seed: c.seed)
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
@@ -49,7 +49,6 @@ public enum Benchmark {
         var rng = SplitMix64(seed: c.seed &+ UInt64(comm.rank))
         var times: [Double] = []
         times.reserveCapacity(c.steps)
-        var loss = 0.0
         for s in 0..<(c.warmup + c.steps) {
             for i in 0..<(b * c.bptt) {
                 x[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))
@@ -58,13 +57,14 @@ public enum Benchmark {
             try comm.barrier()
             if s == c.warmup { stepper.resetPhases() }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = try stepper.run(x: x, y: y, t: c.bptt, carry: carry, dropout: nil, lr: 1e-3)
+            _ = try stepper.run(lr: 1e-3) {
+                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: nil) / Double(c.bptt * b)
+            }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if s >= c.warmup { times.append(dt); loss += r.loss }
+            if s >= c.warmup { times.append(dt) }
         }
         times.sort()
-        return Timing(medianSeconds: times[times.count / 2], meanLoss: loss / Double(max(1, c.steps)),
-                      phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })
+        return Timing(medianSeconds: times[times.count / 2], phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })
     }
 
     /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.

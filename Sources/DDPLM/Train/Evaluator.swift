@@ -1,8 +1,10 @@
-/// Loss over a whole corpus split with a fresh hidden state, batch columns as in training.
+/// Mean cross-entropy of a language model over a whole corpus split, with a fresh hidden state and the
+/// training batching (columns split over ranks). The one place a split's loss is computed: validation,
+/// the final test and `ddplm eval` all call `meanLoss`.
 public enum Evaluator {
-    /// Summed cross-entropy and the number of predicted tokens over every window of `data`, for columns
-    /// [firstColumn, firstColumn + model.batch). Sums across ranks give the full-batch figure.
-    public static func run(model: LanguageModel, data: Batcher, firstColumn: Int) -> (loss: Double, count: Int) {
+    /// Summed cross-entropy and the number of predicted tokens over every window of `data`, for this
+    /// rank's columns [firstColumn, firstColumn + model.batch).
+    static func localSum(model: LanguageModel, data: Batcher, firstColumn: Int) -> (loss: Double, count: Int) {
         let b = model.batch
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: data.bptt * b)
         let y = UnsafeMutablePointer<Int32>.allocate(capacity: data.bptt * b)
@@ -16,72 +18,12 @@ public enum Evaluator {
         }
         return (total, count)
     }
-}
 
-/// Samples text from a model with batch 1.
-public struct Generator {
-    public let model: LanguageModel
-    public let vocab: Vocabulary
-
-    public init(model: LanguageModel, vocab: Vocabulary) {
-        precondition(model.batch == 1)
-        self.model = model
-        self.vocab = vocab
-    }
-
-    /// Feeds the prompt (or a random start token), then emits `words` tokens sampled from
-    /// softmax(logits / temperature), or the argmax when `greedy`.
-    public func generate(words: Int, prompt: [String], temperature: Float, greedy: Bool, seed: UInt64) -> [String] {
-        var rng = SplitMix64(seed: seed)
-        let state = model.makeState()
-        let v = vocab.count
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: v)
-        defer { logits.deallocate() }
-        var token: Int32
-        var context = prompt.map { Int32(vocab.id(of: $0)) }
-        if context.isEmpty { context = [Int32(2 + Int(rng.next() % UInt64(max(1, v - 2))))] }
-        for tok in context {
-            var t = tok
-            model.nextLogits(tokens: &t, state: state, out: logits)
-        }
-        token = context.last!
-        var out: [String] = []
-        for _ in 0..<words {
-            let next: Int
-            if greedy {
-                var best = 0
-                for i in 1..<v where logits[i] > logits[best] { best = i }
-                next = best
-            } else {
-                next = Generator.sample(logits, v, temperature: temperature, rng: &rng)
-            }
-            out.append(vocab.words[next])
-            token = Int32(next)
-            model.nextLogits(tokens: &token, state: state, out: logits)
-        }
-        return out
-    }
-
-    /// Index drawn from softmax(logits / temperature).
-    public static func sample(_ logits: UnsafeMutablePointer<Float>, _ v: Int, temperature: Float, rng: inout SplitMix64) -> Int {
-        var m = -Float.infinity
-        for i in 0..<v { m = max(m, logits[i]) }
-        var sum = 0.0
-        for i in 0..<v {
-            logits[i] = expf((logits[i] - m) / temperature)
-            sum += Double(logits[i])
-        }
-        var r = rng.nextDouble() * sum
-        for i in 0..<v {
-            r -= Double(logits[i])
-            if r < 0 { return i }
-        }
-        return v - 1
+    /// Mean loss over the split and its token count, summed over every rank (a collective: all call it).
+    public static func meanLoss(model: LanguageModel, data: Batcher, split: BatchSplit, comm: Communicator) throws -> (loss: Double, tokens: Int) {
+        precondition(model.batch == split.columns)
+        let (l, c) = localSum(model: model, data: data, firstColumn: split.firstColumn)
+        let s = try comm.allReduceSum([l, Double(c)])
+        return (s[0] / s[1], Int(s[1]))
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,12 +1,10 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// SIGINT/SIGTERM (and SIGUSR1/SIGUSR2, which mpirun forwards to every rank) → a graceful stop: the trainer finishes the current step, all ranks agree (the flag
-/// rides in the gradient all-reduce), the latest checkpoint is written and the process exits 0.
-/// A second signal exits at once (status 128+signal); atomic writes mean nothing on disk is half-written.
+/// SIGINT/SIGTERM (and SIGUSR1/SIGUSR2, which mpirun forwards to every rank) → a graceful stop: the
+/// training loop finishes the current step, all ranks agree (the flag rides in the step's small
+/// all-reduce), the latest checkpoint is written and the process exits 0.
+/// A second signal exits at once (status 128+signal), removing the temp file of a checkpoint being
+/// written; atomic writes mean nothing on disk is half-written.
 public enum GracefulStop {
     nonisolated(unsafe) static var count: sig_atomic_t = 0
 
@@ -14,8 +12,7 @@ public enum GracefulStop {
         let handler: @convention(c) (Int32) -> Void = { sig in
             GracefulStop.count += 1
             if GracefulStop.count > 1 {
-                // a checkpoint being written is abandoned: drop its temp file (unlink is async-signal-safe)
-                if AtomicFile.inFlight[0] != 0 { unlink(AtomicFile.inFlight) }
+                AtomicFile.unlinkInFlight()
                 _exit(128 + sig)
             }
         }

@@ -1,0 +1,123 @@
+import Foundation
+
+/// N ranks as N threads of one process, for tests: `swift test` can run the data-parallel step (ring
+/// reduce-scatter, sharded Adam, all-gather) and the whole training loop on 2–4 ranks without MPI.
+/// Each collective publishes every rank's buffer pointer, then each rank reads what it needs between
+/// barriers. Sums run in rank order, so every rank gets bit-identical results.
+public final class InProcessCommunicator: Communicator {
+    public let rank: Int
+    let group: Group
+
+    final class Group: @unchecked Sendable {
+        let size: Int
+        let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+        private let cond = NSCondition()
+        private var arrived = 0
+        private var generation = 0
+
+        init(size: Int) {
+            self.size = size
+            slots = .allocate(capacity: size)
+            slots.initialize(repeating: nil, count: size)
+        }
+
+        deinit { slots.deallocate() }
+
+        func barrier() {
+            cond.lock()
+            let g = generation
+            arrived += 1
+            if arrived == size {
+                arrived = 0
+                generation += 1
+                cond.broadcast()
+            } else {
+                while g == generation { cond.wait() }
+            }
+            cond.unlock()
+        }
+    }
+
+    init(rank: Int, group: Group) {
+        self.rank = rank
+        self.group = group
+    }
+
+    public var size: Int { group.size }
+
+    /// Runs `body` on `ranks` threads, one communicator each, and returns their results in rank order.
+    /// Rethrows the first error; a rank that throws must not leave the others inside a collective (tests
+    /// use it for code that fails on every rank alike).
+    public static func run<T>(ranks: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> T) throws -> [T] {
+        let group = Group(size: ranks)
+        let results = UnsafeMutablePointer<Result<T, Error>?>.allocate(capacity: ranks)
+        results.initialize(repeating: nil, count: ranks)
+        defer { results.deinitialize(count: ranks); results.deallocate() }
+        let done = DispatchGroup()
+        nonisolated(unsafe) let out = results
+        for r in 0..<ranks {
+            done.enter()
+            let t = Thread {
+                out[r] = Result { try body(InProcessCommunicator(rank: r, group: group)) }
+                done.leave()
+            }
+            t.stackSize = 8 << 20
+            t.start()
+        }
+        done.wait()
+        return try (0..<ranks).map { try results[$0]!.get() }
+    }
+
+    private func publish(_ p: UnsafeMutableRawPointer) {
+        group.slots[rank] = p
+        group.barrier()
+    }
+
+    private func peer<T>(_ r: Int, _: T.Type) -> UnsafeMutablePointer<T> { group.slots[r]!.assumingMemoryBound(to: T.self) }
+
+    private func sum<T: FloatingPoint>(_ buffer: UnsafeMutablePointer<T>, from lo: Int, count: Int) {
+        let acc = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+        defer { acc.deallocate() }
+        acc.initialize(repeating: 0, count: count)
+        for r in 0..<size {
+            let p = peer(r, T.self) + lo
+            for i in 0..<count { acc[i] += p[i] }
+        }
+        group.barrier()  // everyone has read every buffer
+        (buffer + lo).update(from: acc, count: count)
+        group.barrier()
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
+        publish(buffer)
+        sum(buffer, from: 0, count: count)
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {
+        publish(buffer)
+        sum(buffer, from: 0, count: count)
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
+        publish(buffer)
+        if rank != root { buffer.copyMemory(from: group.slots[root]!, byteCount: bytes) }
+        group.barrier()
+    }
+
+    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        publish(buffer)
+        sum(buffer, from: rank * countPerRank, count: countPerRank)
+    }
+
+    public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        publish(buffer)
+        for r in 0..<size where r != rank {
+            (buffer + r * countPerRank).update(from: peer(r, Float.self) + r * countPerRank, count: countPerRank)
+        }
+        group.barrier()
+    }
+
+    public func barrier() throws { group.barrier() }
+
+    public func abort(code: Int32) -> Never { fatalError("in-process rank \(rank) aborted the job with code \(code)") }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Glibc
+
+/// The run directory:
+///   config.json        every setting (RunConfig)
+///   vocab.txt          one token per line, line number = id
+///   model.safetensors  the best weights under PyTorch state_dict names
+///   latest.safetensors full trainer state for --resume (see Checkpoint)
+///   metrics.jsonl      one JSON object per log interval / validation / test
+/// Every file but metrics.jsonl is replaced atomically; only rank 0 writes.
+public struct RunDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+
+    public var config: String { path + "/config.json" }
+    public var vocab: String { path + "/vocab.txt" }
+    public var model: String { path + "/model.safetensors" }
+    public var latest: String { path + "/latest.safetensors" }
+    public var metrics: String { path + "/metrics.jsonl" }
+
+    public var hasRun: Bool {
+        FileManager.default.fileExists(atPath: model) || FileManager.default.fileExists(atPath: latest)
+    }
+
+    public var canResume: Bool { FileManager.default.fileExists(atPath: latest) }
+
+    /// Makes the directory of a new run and writes its first files. Refuses to replace a run unless
+    /// `overwrite`; then only the files a run writes are removed.
+    public func create(overwrite: Bool, files: [(path: String, contents: String)]) throws {
+        if hasRun && !overwrite {
+            throw DDPLMError("'\(path)' already holds a run; continue it with --resume \(path), pass --overwrite, or choose another --out")
+        }
+        try AtomicFile.makeDirectory(path)
+        if overwrite {
+            for f in [model, latest, metrics] { try? FileManager.default.removeItem(atPath: f) }
+        }
+        for f in files { try AtomicFile.write(f.contents, to: f.path) }
+        AtomicFile.removeStaleTemporaries(in: path)
+    }
+}

@@ -1,0 +1,26 @@
+import Dispatch
+
+/// The one owner of the per-rank thread count. `configure` sets OpenBLAS's threads; the same value splits
+/// the elementwise work outside BLAS (the decoder's softmax rows, Adam). Every result is independent of
+/// it except where a reduction order is documented (the decoder's bias gradient).
+public struct ComputeThreads: Sendable, Equatable {
+    public let count: Int
+
+    /// A value for code that does not touch OpenBLAS's setting (tests, one-off tools).
+    public init(_ count: Int) { self.count = max(1, count) }
+
+    /// Sets OpenBLAS to `n` threads and returns the matching value for the elementwise work.
+    public static func configure(_ n: Int) -> ComputeThreads {
+        BLASInfo.setThreads(n)
+        return ComputeThreads(n)
+    }
+
+    public static let one = ComputeThreads(1)
+
+    /// Runs body(0..<parts) on the worker threads (inline when parts ≤ 1).
+    @inline(__always)
+    func parallel(_ parts: Int, _ body: (Int) -> Void) {
+        if parts <= 1 { body(0); return }
+        DispatchQueue.concurrentPerform(iterations: parts, execute: body)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Everything a run tells the user: progress lines on stderr and the records of metrics.jsonl (the
+/// machine-readable log; every key is documented in the README). Only rank 0 has a reporter that
+/// writes; other ranks' reporters are silent.
+final class ProgressReporter {
+    private let print: ((String) -> Void)?
+    private let metrics: LineLog?
+    private let logEvery: Int
+
+    // the current log interval
+    private var intervalStart = Date()
+    private var intervalTokens = 0
+    private var intervalSteps = 0
+    private var intervalLoss = 0.0
+    private var intervalFinite = 0
+    private var pausedSeconds = 0.0
+    private var lastNorm = 0.0
+
+    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?) {
+        self.logEvery = logEvery
+        self.print = print
+        self.metrics = metrics
+    }
+
+    func note(_ line: String) { print?(line) }
+
+    private func record(_ pairs: [(String, Any)]) throws { try metrics?.append(Format.json(pairs)) }
+
+    /// Time spent on something other than training (validation) inside the current interval.
+    func paused(_ seconds: Double) { pausedSeconds += seconds }
+
+    /// One finished step (loss nil when it was skipped as non-finite).
+    func step(loss: Double?, gradNorm: Double, tokens: Int) {
+        intervalSteps += 1
+        intervalTokens += tokens
+        if let loss {
+            intervalLoss += loss
+            intervalFinite += 1
+            lastNorm = gradNorm
+        }
+    }
+
+    /// Where the run is, for the interval line.
+    struct Position {
+        var state: TrainerState
+        var epochFraction: Double
+        /// Steps left before the run stops by epochs or --max-steps.
+        var stepsLeft: Int
+        /// Seconds left before --max-minutes (nil: no limit).
+        var secondsLeft: Double?
+        var elapsed: Double
+    }
+
+    /// Ends the interval with a progress line and a "train" record when `logEvery` steps have passed
+    /// or `force` (epoch end).
+    func endIntervalIfDue(_ p: Position, force: Bool) throws {
+        guard intervalSteps > 0, force || p.state.step % logEvery == 0 else { return }
+        let now = Date()
+        let dt = max(now.timeIntervalSince(intervalStart) - pausedSeconds, 1e-9)
+        let tps = Double(intervalTokens) / dt
+        let mean = intervalFinite > 0 ? intervalLoss / Double(intervalFinite) : .nan
+        var eta = Double(p.stepsLeft) * dt / Double(intervalSteps)
+        if let s = p.secondsLeft { eta = min(eta, s) }
+        let s = p.state
+        print?("step \(s.step) | epoch \(s.epoch + 1) \(Format.fixed(100 * p.epochFraction, 1))% | loss \(Format.fixed(mean, 4)) | ppl \(Format.fixed(Format.ppl(mean), 2)) | lr \(Format.sci(s.lr)) | \(Int(tps)) tok/s | ETA \(Format.duration(eta))")
+        try record([("type", "train"), ("step", s.step), ("epoch", s.epoch + 1), ("epoch_progress", p.epochFraction),
+                    ("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm), ("tokens", s.tokens),
+                    ("tokens_per_s", tps), ("elapsed_s", p.elapsed)])
+        intervalStart = now
+        intervalTokens = 0
+        intervalSteps = 0
+        intervalLoss = 0
+        intervalFinite = 0
+        pausedSeconds = 0
+    }
+
+    func validation(_ s: TrainerState, loss: Double, decision: String) throws {
+        print?("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(decision)")
+        try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), ("ppl", Format.ppl(loss)),
+                    ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss)])
+    }
+
+    func test(_ s: TrainerState, loss: Double) throws {
+        print?("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2))")
+        try record([("type", "test"), ("step", s.step), ("loss", loss), ("ppl", Format.ppl(loss)),
+                    ("best_valid_loss", s.bestSavedLoss ?? .nan)])
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+
+/// How a training invocation runs, besides the run's settings.
+public struct LoopOptions {
+    public var dir: RunDirectory
+    /// Continue from dir/latest.safetensors (the caller loaded the run's config).
+    public var resume = false
+    public var threads = ComputeThreads.one
+    /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
+    public var checkEvery = 0
+    /// Progress lines (rank 0 only).
+    public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    public var stopRequested: () -> Bool = { GracefulStop.requested }
+    /// Test hook: poison the gradient at this (0-based) step to exercise non-finite handling.
+    public var injectNaNAtStep: Int?
+
+    public init(dir: RunDirectory) { self.dir = dir }
+}
+
+public struct TrainSummary {
+    public enum Stop: String { case epochs, maxSteps = "max-steps", maxMinutes = "max-minutes", signal }
+    public var state: TrainerState
+    public var stop: Stop
+    public var testLoss: Double?
+    public var tokensPerSecond: Double
+}
+
+/// The training loop, for any `TrainingTask`, on one process or N ranks (every rank runs it; rank 0
+/// alone writes files). Each step: the task's forward/backward, then `TrainingStep`'s exchange, clip and
+/// Adam. Around it: epochs, stop conditions (epochs, steps, minutes, signals — agreed by all ranks),
+/// validation with the learning-rate schedule and the best model, periodic and final checkpoints,
+/// resume, non-finite steps, progress and metrics.
+public final class TrainingLoop {
+    let task: TrainingTask
+    let training: RunConfig.TrainingConfig
+    let stopAt: RunConfig.StopConfig
+    let logging: RunConfig.LoggingConfig
+    let options: LoopOptions
+    let comm: Communicator
+    let stepper: TrainingStep
+    let schedule: LRSchedule
+    var reporter: ProgressReporter
+    var state: TrainerState
+    /// Weights of the best validation so far (the test runs on them).
+    let bestParams: FloatBuffer
+    var haveBest = false
+
+    var dir: RunDirectory { options.dir }
+    var store: ParameterStore { task.store }
+
+    public init(task: TrainingTask, config: RunConfig, options: LoopOptions, comm: Communicator) {
+        self.task = task
+        training = config.training
+        stopAt = config.stop
+        logging = config.logging
+        self.options = options
+        self.comm = comm
+        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: config.training.clip)
+        schedule = LRSchedule(factor: config.training.lrDecay)
+        reporter = ProgressReporter(logEvery: config.logging.logEvery, print: nil, metrics: nil)
+        state = TrainerState(lr: config.training.lr)
+        bestParams = FloatBuffer(count: task.store.count)
+    }
+
+    /// Sets up weights (fresh or resumed), checks that every rank agrees, and opens the metrics log.
+    /// Call after the run directory exists (rank 0 created it).
+    private func start() throws {
+        if options.resume {
+            let name = "'\(dir.latest)'"
+            guard dir.canResume else { throw DDPLMError("nothing to resume: '\(dir.latest)' does not exist") }
+            let file = try SafeTensors.read(path: dir.latest)
+            state = try Checkpoint.trainerState(in: file, name: name)
+            try Checkpoint.restoreLatest(file, into: store, name: name)
+            stepper.adam.step = state.adamStep
+            try task.restoreCarriedState(from: file, name: name)
+            if state.ranks != comm.size {
+                reporter.note("resuming a \(state.ranks)-rank run on \(comm.size) ranks: carried state re-sliced by column")
+            }
+            if FileManager.default.fileExists(atPath: dir.model), state.bestSavedLoss != nil {
+                try Checkpoint.load(store.layout, from: try SafeTensors.read(path: dir.model), into: bestParams.ptr, name: "'\(dir.model)'")
+                haveBest = true
+            }
+        } else {
+            task.initializeWeights()
+        }
+        state.ranks = comm.size
+        state.threads = options.threads.count
+        try comm.verifySame(store.weightsHash, what: "the initial weights")
+    }
+
+    public func run() throws -> TrainSummary {
+        let isRoot = comm.isRoot
+        if isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
+        try start()
+        reporter.note(task.summary)
+        let perEpoch = task.batchesPerEpoch
+        if options.resume {
+            reporter.note("resumed from \(dir.latest) at step \(state.step) (epoch \(state.epoch + 1), batch \(state.window)/\(perEpoch)), lr \(Format.sci(state.lr))")
+        }
+
+        let began = Date()
+        var stop: TrainSummary.Stop?
+        if state.epoch >= stopAt.epochs { stop = .epochs }
+        if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
+        while stop == nil {
+            let minutes = Date().timeIntervalSince(began) / 60
+            let index = state.window, step = state.step
+            let r = try stepper.run(lr: state.lr, signalled: options.stopRequested(),
+                                    timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
+                                    poison: options.injectNaNAtStep == step) {
+                task.computeGradients(batch: index, step: step)
+            }
+            if !r.finite {
+                let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
+                guard logging.skipNonFinite else {
+                    throw DDPLMError("\(what): training stopped; the checkpoints in '\(dir.path)' hold the last good state (lower --lr, or pass --skip-nonfinite)")
+                }
+                reporter.note("\(what): step skipped, carried state reset")
+                task.resetCarriedState()
+            }
+            let items = task.items(inBatch: index)
+            state.step += 1
+            state.window += 1
+            state.tokens += items
+            reporter.step(loss: r.finite ? r.loss : nil, gradNorm: r.gradNorm, tokens: items)
+
+            let epochEnd = state.window == perEpoch
+            var stepsLeft = (stopAt.epochs - state.epoch) * perEpoch - state.window
+            if stopAt.maxSteps > 0 { stepsLeft = min(stepsLeft, stopAt.maxSteps - state.step) }
+            try reporter.endIntervalIfDue(.init(state: state, epochFraction: Double(state.window) / Double(perEpoch), stepsLeft: stepsLeft,
+                                                secondsLeft: stopAt.maxMinutes > 0 ? stopAt.maxMinutes * 60 - Date().timeIntervalSince(began) : nil,
+                                                elapsed: state.elapsed + Date().timeIntervalSince(began)),
+                                          force: epochEnd)
+            if state.step % training.evalEvery == 0 || epochEnd { try validate(scheduled: true) }
+            if epochEnd {
+                state.epoch += 1
+                state.window = 0
+                task.resetCarriedState()
+                if state.epoch >= stopAt.epochs { stop = .epochs }
+            }
+            if options.checkEvery > 0 && state.step % options.checkEvery == 0 {
+                try comm.verifySame(store.weightsHash, what: "the weights at step \(state.step) (ranks drifted apart)")
+            }
+            if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = stop ?? .maxSteps }
+            if r.timeUp { stop = stop ?? .maxMinutes }
+            if r.signalled { stop = .signal }
+            if stop == nil && logging.saveEvery > 0 && state.step % logging.saveEvery == 0 { try saveLatest() }
+        }
+        state.elapsed += Date().timeIntervalSince(began)
+
+        // the end: make sure the best model reflects the final weights, checkpoint, test
+        let finalStop = stop!
+        if finalStop != .signal && state.lastValidatedStep != state.step { try validate(scheduled: false) }
+        try saveLatest()
+        reporter.note("\(finalStop == .signal ? "stopped by signal" : "finished (\(finalStop.rawValue))") at step \(state.step); latest state in \(dir.latest)")
+        var testLoss: Double?
+        if finalStop != .signal && haveBest {
+            store.params.ptr.update(from: bestParams.ptr, count: store.count)
+            let loss = try task.evaluate(.test)
+            testLoss = loss
+            try reporter.test(state, loss: loss)
+        }
+        return TrainSummary(state: state, stop: finalStop, testLoss: testLoss,
+                            tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
+    }
+
+    /// Validation (all ranks), the schedule (scheduled validations only) and the best model.
+    private func validate(scheduled: Bool) throws {
+        let began = Date()
+        defer { reporter.paused(Date().timeIntervalSince(began)) }
+        // rank 0's value decides, so every rank takes the same branch
+        let v = try comm.broadcast([try task.evaluate(.valid)])[0]
+        var decision = "improved"
+        if scheduled && !schedule.observe(validationLoss: v, state: &state) {
+            decision = "no improvement: lr → \(Format.sci(state.lr))"
+        }
+        if state.bestSavedLoss.map({ v < $0 }) ?? true {
+            state.bestSavedLoss = v
+            state.bestSavedStep = state.step
+            bestParams.ptr.update(from: store.params.ptr, count: store.count)
+            haveBest = true
+            if comm.isRoot {
+                try Checkpoint.saveWeights(store.layout, store.params.ptr, to: dir.model,
+                                           metadata: ["ddplm.step": "\(state.step)", "ddplm.val_loss": "\(v)"])
+            }
+            decision += ", saved \(dir.model)"
+        } else if !scheduled {
+            decision = "not better than \(Format.fixed(state.bestSavedLoss ?? .nan, 4))"
+        }
+        state.lastValidatedStep = state.step
+        try reporter.validation(state, loss: v, decision: decision)
+    }
+
+    /// latest.safetensors (a collective: moments and carried state are gathered; rank 0 writes).
+    private func saveLatest() throws {
+        try stepper.gatherOptimizerState()
+        let carried = try task.carriedStateTensors()
+        guard comm.isRoot else { return }
+        state.adamStep = stepper.adam.step
+        try Checkpoint.writeLatest(store, state: state, carried: carried, to: dir.latest)
+    }
+}

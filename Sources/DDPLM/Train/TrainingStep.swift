@@ -1,0 +1,102 @@
+import Dispatch
+
+/// One data-parallel optimisation step over a `ParameterStore`, for any model: the caller's `compute`
+/// closure runs forward/backward on this rank's share of the global batch, accumulating into
+/// `store.grads` the gradient of its local mean loss, and returns that mean.
+///
+/// One rank: compute → global-norm clip → Adam.
+/// N ranks (ZeRO-1): compute → ring reduce-scatter of the gradients (each rank receives the sum over
+/// ranks for its optimizer shard) → the global norm from the shards' sums of squares, all-reduced with
+/// the loss and the stop flags → Adam on this rank's shard only → all-gather of the updated parameters.
+/// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
+/// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
+public final class TrainingStep {
+    public let store: ParameterStore
+    public let adam: Adam
+    let comm: Communicator
+    let clip: Double
+    let control: UnsafeMutablePointer<Double>
+
+    /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
+    /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
+    /// weight all-gather.
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather"]
+    private var phaseClock: UInt64 = 0
+    private let phaseBuffer: UnsafeMutablePointer<Double>
+
+    public struct Result {
+        /// Mean loss over the global batch.
+        public var loss: Double
+        /// Global gradient norm before clipping.
+        public var gradNorm: Double
+        /// Some rank was asked to stop by a signal.
+        public var signalled: Bool
+        /// Some rank ran out of its time budget.
+        public var timeUp: Bool
+        /// False when the loss or gradient was NaN/Inf: the weights were left untouched.
+        public var finite: Bool
+    }
+
+    public init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double) {
+        precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
+        self.store = store
+        self.adam = Adam(threads: threads)
+        self.comm = comm
+        self.clip = clip
+        control = .allocate(capacity: 4)
+        phaseBuffer = .allocate(capacity: 5)
+        phaseBuffer.initialize(repeating: 0, count: 5)
+    }
+
+    deinit { control.deallocate(); phaseBuffer.deallocate() }
+
+    @inline(__always) private func lap(_ phase: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        phaseBuffer[phase] += Double(now &- phaseClock) / 1e9
+        phaseClock = now
+    }
+
+    /// Per-phase seconds accumulated so far (see `phaseNames`).
+    public var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
+    public func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
+
+    /// `signalled`/`timeUp` are this rank's stop votes; the result says whether any rank voted.
+    /// `poison` (tests) turns the gradient into NaN to exercise the non-finite path.
+    public func run(lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
+                    compute: () -> Double) throws -> Result {
+        let g = store.grads.ptr, n = comm.size, shard = store.shard
+        phaseClock = DispatchTime.now().uptimeNanoseconds
+        store.zeroGradients()
+        control[0] = compute()
+        if poison { g[0] = .nan }
+        control[1] = signalled ? 1 : 0
+        control[2] = timeUp ? 1 : 0
+        lap(0)
+        if n > 1 {
+            try comm.reduceScatterSum(g, countPerRank: shard.chunk)
+        }
+        lap(1)
+        control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
+        try comm.allReduceSum(control, count: 4)
+        lap(2)
+        // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
+        let loss = control[0] / Double(n)
+        let norm = control[3].squareRoot() / Double(n)
+        let finite = loss.isFinite && norm.isFinite
+        if finite {
+            let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
+            adam.update(store, range: shard.lo..<shard.hi, lr: lr, gradScale: scale)
+            lap(3)
+            if n > 1 { try comm.allGather(store.params.ptr, countPerRank: shard.chunk) }
+            lap(4)
+        }
+        return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
+    }
+
+    /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
+    public func gatherOptimizerState() throws {
+        guard comm.size > 1 else { return }
+        try comm.allGather(store.m.ptr, countPerRank: store.shard.chunk)
+        try comm.allGather(store.v.ptr, countPerRank: store.shard.chunk)
+    }
+}

@@ -1,0 +1,31 @@
+/// What the training loop needs from a task (the language model today; a classifier next): its
+/// parameters, its batches, its evaluation, and whatever state it carries between batches. The loop owns
+/// everything else: steps, epochs, validation, the learning-rate schedule, checkpoints, resume, signals,
+/// progress and metrics.
+public protocol TrainingTask: AnyObject {
+    /// The model's parameters, gradients and Adam moments, padded for the job's ranks.
+    var store: ParameterStore { get }
+    /// Global batches in one epoch.
+    var batchesPerEpoch: Int { get }
+    /// One line describing model and data, for the start of the log.
+    var summary: String { get }
+    /// Items (tokens) in global batch `index`: the throughput and `tokens` counters.
+    func items(inBatch index: Int) -> Int
+    /// Initial weights of a new run, deterministic in the seed.
+    func initializeWeights()
+    /// Forward and backward of this rank's share of global batch `index` at global step `step`:
+    /// accumulates into `store.grads` the gradient of this rank's mean loss and returns that mean.
+    /// Must not allocate.
+    func computeGradients(batch index: Int, step: Int) -> Double
+    /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
+    func resetCarriedState()
+    /// Mean loss over the validation or test split, over all ranks (a collective).
+    func evaluate(_ split: EvalSplit) throws -> Double
+    /// The carried state as checkpoint tensors, whole (a collective; rank 0's result is written).
+    /// The tensors point into buffers the task keeps until the next call.
+    func carriedStateTensors() throws -> [SafeTensors.Tensor]
+    /// Restores this rank's carried state from a latest checkpoint written with any rank count.
+    func restoreCarriedState(from file: SafeTensors, name: String) throws
+}
+
+public enum EvalSplit: String, Sendable { case valid, test }

@@ -1,0 +1,146 @@
+import XCTest
+@testable import DDPLM
+import Foundation
+
+/// The data-parallel step and loop on N in-process ranks (threads), without MPI: the ZeRO-1 step
+/// (reduce-scatter, sharded Adam, all-gather) and the whole training loop must equal one rank.
+final class DistributedTests: XCTestCase {
+    func testCollectivesMatchTheirDefinitions() throws {
+        let n = 3, per = 5
+        let results = try InProcessCommunicator.run(ranks: n) { comm -> [[Float]] in
+            let r = Float(comm.rank)
+            var sum = (0..<7).map { Float($0) + r * 10 }
+            try sum.withUnsafeMutableBufferPointer { try comm.allReduceSum($0.baseAddress!, count: 7) }
+            var d: [Double] = [Double(comm.rank), 1]
+            try d.withUnsafeMutableBufferPointer { try comm.allReduceSum($0.baseAddress!, count: 2) }
+            var rs = (0..<(n * per)).map { Float($0) * (r + 1) }
+            try rs.withUnsafeMutableBufferPointer { try comm.reduceScatterSum($0.baseAddress!, countPerRank: per) }
+            var ag = (0..<(n * per)).map { $0 / per == comm.rank ? Float($0) + 100 * r : -1 }
+            try ag.withUnsafeMutableBufferPointer { try comm.allGather($0.baseAddress!, countPerRank: per) }
+            let b = try comm.broadcast([Double(comm.rank) + 7], root: 2)
+            return [sum, d.map(Float.init), Array(rs[(comm.rank * per)..<((comm.rank + 1) * per)]), ag, b.map(Float.init)]
+        }
+        for (rank, res) in results.enumerated() {
+            XCTAssertEqual(res[0], (0..<7).map { Float($0) * 3 + 30 })
+            XCTAssertEqual(res[1], [3, 3])
+            XCTAssertEqual(res[2], (0..<per).map { Float(rank * per + $0) * 6 })  // × (1 + 2 + 3)
+            XCTAssertEqual(res[3], (0..<(n * per)).map { Float($0) + 100 * Float($0 / per) })
+            XCTAssertEqual(res[4], [9])
+        }
+    }
+
+    /// Three steps of N ranks (each on its columns of a global batch of 12) against one rank on all 12:
+    /// same losses, gradient norms and weights, and every rank bit-identical to every other.
+    func testNRankTrainingStepEqualsOneRank() throws {
+        let cfg = ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3)
+        let batch = 12, t = 5, steps = 3
+        var rng = SplitMix64(seed: 21)
+        let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
+        let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
+
+        /// Losses, norms and final weights of `ranks` ranks (per rank).
+        @Sendable func train(_ comm: Communicator) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
+            let split = try BatchSplit(batch: batch, comm: comm)
+            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank)
+            let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7)
+            model.initialize(seed: 3)
+            let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)
+            let carry = model.makeState()
+            var x = [Int32](repeating: 0, count: t * split.columns), y = x
+            var losses: [Double] = [], norms: [Double] = []
+            for s in 0..<steps {
+                for i in 0..<t { for j in 0..<split.columns {
+                    x[i * split.columns + j] = xs[(s * t + i) * batch + split.firstColumn + j]
+                    y[i * split.columns + j] = ys[(s * t + i) * batch + split.firstColumn + j]
+                } }
+                let r = try stepper.run(lr: 0.01) {
+                    model.trainStep(x: x, y: y, t: t, state: carry,
+                                    dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn)) / Double(t * split.columns)
+                }
+                XCTAssertTrue(r.finite)
+                losses.append(r.loss)
+                norms.append(r.gradNorm)
+            }
+            return (losses, norms, Array(store.params.array[0..<store.count]))
+        }
+
+        let one = try train(SingleProcessCommunicator())
+        XCTAssertGreaterThan(one.norms[0], 0.1, "the clip must be active for this test to cover it")
+        for n in [2, 3, 4] {
+            let ranks = try InProcessCommunicator.run(ranks: n) { try train($0) }
+            for (r, got) in ranks.enumerated() {
+                XCTAssertEqual(got.weights, ranks[0].weights, "rank \(r) of \(n) drifted from rank 0")
+                XCTAssertEqual(got.losses, ranks[0].losses)
+            }
+            for s in 0..<steps {
+                XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, step \(s)")
+                XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, step \(s)")
+            }
+            let worst = zip(ranks[0].weights, one.weights).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-5, "\(n) ranks: weights differ from one rank by \(worst)")
+        }
+    }
+
+    /// The whole loop (validation, LR decay, best model, checkpoints, test) on 2 in-process ranks writes the
+    /// same run as one process.
+    func testTwoRankTrainingLoopEqualsOneRank() throws {
+        let dir = NSTemporaryDirectory() + "ddplm-dist-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try AtomicFile.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SplitMix64(seed: 4)
+        for (name, n) in [("train", 3000), ("valid", 800), ("test", 800)] {
+            try AtomicFile.write((0..<n).map { k in "w\(k % 9 == 8 ? Int(rng.next() % 17) : (k * 5) % 17)" }.joined(separator: " "),
+                                 to: "\(dir)/\(name).txt")
+        }
+        var data = RunConfig.DataConfig(train: dir + "/train.txt", valid: dir + "/valid.txt", test: dir + "/test.txt")
+        data.batch = 4
+        data.bptt = 8
+        let corpora = try LanguageModelCorpora.build(data)
+        var cfg = RunConfig(model: ModelConfig(vocabSize: corpora.vocab.count, embedding: 8, hidden: 8, cell: .gru, dropout: 0.1),
+                            vocabHash: corpora.vocab.hash, data: data)
+        cfg.training.lr = 0.02
+        cfg.training.evalEvery = 10
+        cfg.stop.maxSteps = 40
+        cfg.stop.epochs = 10
+        cfg.logging.logEvery = 1
+        cfg.logging.saveEvery = 15
+        let config = cfg
+        @Sendable func options(_ out: String) -> LoopOptions {
+            var o = LoopOptions(dir: RunDirectory(out))
+            o.progress = { _ in }
+            o.stopRequested = { false }
+            return o
+        }
+        let one = try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/one"), comm: SingleProcessCommunicator())
+        let two = try InProcessCommunicator.run(ranks: 2) { comm in
+            try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/two"), comm: comm)
+        }
+        XCTAssertEqual(two[0].state.step, 40)
+        XCTAssertEqual(two[0].state.ranks, 2)
+        XCTAssertEqual(two[0].state.decays, one.state.decays)
+        XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5)
+        func losses(_ run: String, _ type: String) throws -> [Double] {
+            try String(contentsOfFile: "\(dir)/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+                let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+                return o["type"] as? String == type ? o["loss"] as? Double : nil
+            }
+        }
+        for type in ["train", "valid", "test"] {
+            let a = try losses("one", type), b = try losses("two", type)
+            XCTAssertEqual(a.count, b.count, type)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), type) }
+        }
+        for file in ["model.safetensors", "latest.safetensors"] {
+            let fa = try SafeTensors.read(path: "\(dir)/one/\(file)"), fb = try SafeTensors.read(path: "\(dir)/two/\(file)")
+            XCTAssertEqual(fa.entries.map(\.name), fb.entries.map(\.name))
+            for e in fa.entries {
+                let n = e.shape.reduce(1, *)
+                var x = [Float](repeating: 0, count: n), y = x
+                try fa.copyFloats(e.name, shape: e.shape, into: &x, file: "one")
+                try fb.copyFloats(e.name, shape: e.shape, into: &y, file: "two")
+                let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-4, "\(file) \(e.name)")
+            }
+        }
+    }
+}
