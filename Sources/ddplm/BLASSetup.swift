@@ -19,7 +19,7 @@ enum BLASSetup {
     static func selectCoreIfNeeded() {
         let env = ProcessInfo.processInfo.environment
         if let detected = env["DDPLM_BLAS_AUTOSELECTED"] {
-            if sgemmAgreesWithReference() {
+            if BLASInfo.sgemmAgreesWithReference() {
                 note = "auto-selected; OpenBLAS detected \(detected)"
                 return
             }
@@ -64,22 +64,5 @@ enum BLASSetup {
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
               let colon = line.firstIndex(of: ":") else { return [] }
         return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-    }
-
-    /// A few odd-shaped products (all four transpose combinations) against the Double reference.
-    static func sgemmAgreesWithReference() -> Bool {
-        var rng = SplitMix64(seed: 7)
-        let m = 37, n = 129, k = 71
-        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n)
-        for i in 0..<a.count { a[i] = rng.nextFloat() * 2 - 1 }
-        for i in 0..<b.count { b[i] = rng.nextFloat() * 2 - 1 }
-        let c1 = FloatBuffer(count: m * n), c2 = FloatBuffer(count: m * n)
-        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let lda = ta ? m : k, ldb = tb ? k : n
-            gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb, beta: 0, c: c1.ptr, ldc: n)
-            naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb, beta: 0, c: c2.ptr, ldc: n)
-            for i in 0..<(m * n) where !(abs(c1[i] - c2[i]) <= 1e-4 * Float(k)) { return false }
-        }
-        return true
     }
 }

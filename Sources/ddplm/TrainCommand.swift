@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
             let note: (String) -> Void = { if c.isRoot { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             note("ddplm train: \(Runtime.blasLine); \(c.size) rank\(c.size == 1 ? "" : "s")")
             let (config, corpora) = try resuming ? resumedRun(dir) : newRun(note: note)
-            var options = LoopOptions(dir: dir)
+            var options = TrainingLoop.Options(dir: dir)
             options.resume = resuming
             options.threads = threads
             options.checkEvery = logging.checkEvery

@@ -105,8 +105,8 @@ final class DistributedTests: XCTestCase {
         cfg.logging.logEvery = 1
         cfg.logging.saveEvery = 15
         let config = cfg
-        @Sendable func options(_ out: String) -> LoopOptions {
-            var o = LoopOptions(dir: RunDirectory(out))
+        @Sendable func options(_ out: String) -> TrainingLoop.Options {
+            var o = TrainingLoop.Options(dir: RunDirectory(out))
             o.progress = { _ in }
             o.stopRequested = { false }
             return o

@@ -50,20 +50,20 @@ final class TrainingTests: XCTestCase {
         return (c, corpora)
     }
 
-    func options(_ out: String, resume: Bool = false) -> LoopOptions {
-        var o = LoopOptions(dir: RunDirectory(out))
+    func options(_ out: String, resume: Bool = false) -> TrainingLoop.Options {
+        var o = TrainingLoop.Options(dir: RunDirectory(out))
         o.progress = { _ in }
         o.stopRequested = { false }
         o.resume = resume
         return o
     }
 
-    func train(_ c: (RunConfig, LanguageModelCorpora), _ o: LoopOptions) throws -> TrainSummary {
+    func train(_ c: (RunConfig, LanguageModelCorpora), _ o: TrainingLoop.Options) throws -> TrainingLoop.Summary {
         try LanguageModelTraining.run(config: c.0, corpora: c.1, options: o, comm: SingleProcessCommunicator())
     }
 
     /// Continues the run in `out` from its files, as `ddplm train --resume` does.
-    func resume(_ out: String, _ o: LoopOptions? = nil) throws -> TrainSummary {
+    func resume(_ out: String, _ o: TrainingLoop.Options? = nil) throws -> TrainingLoop.Summary {
         let cfg = try RunConfig.load(out + "/config.json")
         let corpora = try LanguageModelCorpora.load(cfg.data, vocab: try Vocabulary.load(out + "/vocab.txt"))
         return try train((cfg, corpora), o ?? options(out, resume: true))

@@ -6,10 +6,10 @@
 /// Data parallelism takes columns: rank r of n owns columns r·b … (r+1)·b−1 (b = batch/n), one
 /// contiguous stretch of the text, and `fill` copies just those.
 public struct Batcher {
-    public let ids: [Int32]
-    public let batch: Int
-    public let bptt: Int
-    public let rows: Int
+    let ids: [Int32]
+    let batch: Int
+    let bptt: Int
+    let rows: Int
 
     public init(ids: [Int32], batch: Int, bptt: Int, name: String = "corpus") throws {
         guard batch > 0, bptt > 0 else { throw DDPLMError("batch and bptt must be positive") }
@@ -23,10 +23,10 @@ public struct Batcher {
         self.rows = rows
     }
 
-    public var windowCount: Int { (rows - 1 + bptt - 1) / bptt }
+    var windowCount: Int { (rows - 1 + bptt - 1) / bptt }
 
     /// (start row, length) of window k.
-    public func window(_ k: Int) -> (start: Int, length: Int) {
+    func window(_ k: Int) -> (start: Int, length: Int) {
         let s = k * bptt
         return (s, min(bptt, rows - 1 - s))
     }
@@ -34,7 +34,7 @@ public struct Batcher {
     /// Copies window k's inputs and targets for columns [firstColumn, firstColumn + columns) into x and y,
     /// laid out time-major: x[t·columns + j]. Returns the window length T.
     @discardableResult
-    public func fill(window k: Int, firstColumn: Int, columns: Int,
+    func fill(window k: Int, firstColumn: Int, columns: Int,
                      x: UnsafeMutablePointer<Int32>, y: UnsafeMutablePointer<Int32>) -> Int {
         let (s, t) = window(k)
         ids.withUnsafeBufferPointer { p in

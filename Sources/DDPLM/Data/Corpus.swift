@@ -21,11 +21,11 @@ public enum Corpus {
     }
 
     @inline(__always)
-    public static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+    static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
 
     /// Lower-cases (ASCII in place; full Unicode when the file has non-ASCII text) and maps Unicode
     /// whitespace to spaces, so splitting on ASCII whitespace matches Python's `str.lower().split()`.
-    public static func normalise(_ bytes: [UInt8], name: String) throws -> [UInt8] {
+    static func normalise(_ bytes: [UInt8], name: String) throws -> [UInt8] {
         var out = bytes
         var ascii = true
         try out.withUnsafeMutableBufferPointer { buf in
@@ -56,7 +56,7 @@ public enum Corpus {
 
     /// Calls `body(start, length)` for each whitespace-separated word of `text`.
     @inline(__always)
-    public static func forEachWord(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) throws -> Void) rethrows {
+    static func forEachWord(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) throws -> Void) rethrows {
         let n = text.count
         var i = 0
         while i < n {

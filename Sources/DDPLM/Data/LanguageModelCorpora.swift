@@ -4,13 +4,13 @@ import Foundation
 /// tokenises them itself; `verifySame` then proves the job agrees.
 public struct LanguageModelCorpora {
     public let vocab: Vocabulary
-    public let train: [Int32]
-    public let valid: [Int32]
-    public let test: [Int32]
+    let train: [Int32]
+    let valid: [Int32]
+    let test: [Int32]
     /// Hash of the normalised training text (a different file with the same ids still differs).
     let trainTextHash: UInt64
     /// Seconds spent reading and tokenising.
-    public let seconds: Double
+    let seconds: Double
 
     /// A new run: reads the corpora and builds the vocabulary from the training split.
     public static func build(_ data: RunConfig.DataConfig) throws -> LanguageModelCorpora {

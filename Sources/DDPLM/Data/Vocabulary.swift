@@ -4,16 +4,16 @@ import Foundation
 /// training words, ties broken alphabetically (by code point). Unknown words map to `<unk>`.
 /// On disk as `vocab.txt`: one token per line, line number = id.
 public struct Vocabulary {
-    public static let unk = 0
-    public static let pad = 1
-    public static let specials = ["<unk>", "<pad>"]
+    static let unk = 0
+    static let pad = 1
+    static let specials = ["<unk>", "<pad>"]
 
-    public let words: [String]
+    let words: [String]
     private let table: WordTable
 
     public var count: Int { words.count }
 
-    public init(words: [String]) throws {
+    init(words: [String]) throws {
         guard words.count >= 2, words[0] == "<unk>", words[1] == "<pad>" else {
             throw DDPLMError("vocabulary must start with <unk> and <pad>")
         }
@@ -29,7 +29,7 @@ public struct Vocabulary {
     }
 
     /// Builds the vocabulary from normalised training text and encodes that text, in one pass.
-    public static func build(from text: [UInt8], maxSize: Int) -> (Vocabulary, [Int32]) {
+    static func build(from text: [UInt8], maxSize: Int) -> (Vocabulary, [Int32]) {
         var uniq = WordTable(capacity: 1 << 17)
         var counts: [Int] = []
         var stream: [Int32] = []
@@ -74,12 +74,12 @@ public struct Vocabulary {
         return out
     }
 
-    public func id(of word: String) -> Int {
+    func id(of word: String) -> Int {
         let i = table.find(word.lowercased())
         return i < 0 ? Vocabulary.unk : i
     }
 
-    public var fileContents: String { words.joined(separator: "\n") + "\n" }
+    var fileContents: String { words.joined(separator: "\n") + "\n" }
 
     /// Stable fingerprint of the id ↔ word mapping, recorded in config.json and checkpoints.
     public var hash: String {

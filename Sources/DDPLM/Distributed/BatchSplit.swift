@@ -3,7 +3,7 @@
 public struct BatchSplit: Sendable, Equatable {
     public let batch: Int
     public let columns: Int
-    public let firstColumn: Int
+    let firstColumn: Int
 
     public init(batch: Int, ranks: Int, rank: Int) throws {
         guard batch > 0 else { throw DDPLMError("--batch must be positive (got \(batch))") }

@@ -20,18 +20,18 @@ public protocol Communicator: AnyObject {
     func abort(code: Int32) -> Never
 }
 
-extension Communicator {
-    public var isRoot: Bool { rank == 0 }
+public extension Communicator {
+    var isRoot: Bool { rank == 0 }
 
     /// Sums a few Doubles across ranks.
-    public func allReduceSum(_ values: [Double]) throws -> [Double] {
+    func allReduceSum(_ values: [Double]) throws -> [Double] {
         var v = values
         try v.withUnsafeMutableBufferPointer { try allReduceSum($0.baseAddress!, count: $0.count) }
         return v
     }
 
     /// Rank 0's value of a few Doubles, everywhere.
-    public func broadcast(_ values: [Double], root: Int = 0) throws -> [Double] {
+    func broadcast(_ values: [Double], root: Int = 0) throws -> [Double] {
         var v = values
         try v.withUnsafeMutableBytes { try broadcast($0.baseAddress!, bytes: $0.count, root: root) }
         return v
@@ -40,7 +40,7 @@ extension Communicator {
     /// Checks that every rank holds the same 64-bit fingerprint; throws naming `what` if not.
     /// The hash is split into four 16-bit limbs (exact in Double): equal sums of values and of squares
     /// to size·x and size·x² mean every rank had x.
-    public func verifySame(_ hash: UInt64, what: String) throws {
+    func verifySame(_ hash: UInt64, what: String) throws {
         if size == 1 { return }
         var v = [Double](repeating: 0, count: 8)
         for i in 0..<4 {

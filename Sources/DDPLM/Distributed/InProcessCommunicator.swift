@@ -4,8 +4,8 @@ import Foundation
 /// reduce-scatter, sharded Adam, all-gather) and the whole training loop on 2–4 ranks without MPI.
 /// Each collective publishes every rank's buffer pointer, then each rank reads what it needs between
 /// barriers. Sums run in rank order, so every rank gets bit-identical results.
-public final class InProcessCommunicator: Communicator {
-    public let rank: Int
+final class InProcessCommunicator: Communicator {
+    let rank: Int
     let group: Group
 
     final class Group: @unchecked Sendable {
@@ -43,12 +43,12 @@ public final class InProcessCommunicator: Communicator {
         self.group = group
     }
 
-    public var size: Int { group.size }
+    var size: Int { group.size }
 
     /// Runs `body` on `ranks` threads, one communicator each, and returns their results in rank order.
     /// Rethrows the first error; a rank that throws must not leave the others inside a collective (tests
     /// use it for code that fails on every rank alike).
-    public static func run<T>(ranks: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> T) throws -> [T] {
+    static func run<T>(ranks: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> T) throws -> [T] {
         let group = Group(size: ranks)
         let results = UnsafeMutablePointer<Result<T, Error>?>.allocate(capacity: ranks)
         results.initialize(repeating: nil, count: ranks)
@@ -88,28 +88,28 @@ public final class InProcessCommunicator: Communicator {
         group.barrier()
     }
 
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
         publish(buffer)
         sum(buffer, from: 0, count: count)
     }
 
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {
         publish(buffer)
         sum(buffer, from: 0, count: count)
     }
 
-    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
+    func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
         publish(buffer)
         if rank != root { buffer.copyMemory(from: group.slots[root]!, byteCount: bytes) }
         group.barrier()
     }
 
-    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         publish(buffer)
         sum(buffer, from: rank * countPerRank, count: countPerRank)
     }
 
-    public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         publish(buffer)
         for r in 0..<size where r != rank {
             (buffer + r * countPerRank).update(from: peer(r, Float.self) + r * countPerRank, count: countPerRank)
@@ -117,7 +117,7 @@ public final class InProcessCommunicator: Communicator {
         group.barrier()
     }
 
-    public func barrier() throws { group.barrier() }
+    func barrier() throws { group.barrier() }
 
-    public func abort(code: Int32) -> Never { fatalError("in-process rank \(rank) aborted the job with code \(code)") }
+    func abort(code: Int32) -> Never { fatalError("in-process rank \(rank) aborted the job with code \(code)") }
 }

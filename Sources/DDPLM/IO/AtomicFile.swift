@@ -5,7 +5,7 @@ import Glibc
 /// Crash-safe file replacement: write a temp file in the same directory, fsync it, rename it over the
 /// target, fsync the directory. A reader sees the old file or the new one, never a mix; a failure
 /// (disk full, permissions) leaves the old file untouched and removes the temp file.
-public enum AtomicFile {
+enum AtomicFile {
     /// The temp file being written right now (NUL-terminated, empty when none), so a hard-exit signal
     /// handler can remove it (`unlinkInFlight`).
     nonisolated(unsafe) static let inFlight: UnsafeMutablePointer<CChar> = {
@@ -19,20 +19,20 @@ public enum AtomicFile {
         if inFlight[0] != 0 { unlink(inFlight) }
     }
 
-    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+    static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
         try write(to: path) { fd in try writeAll(fd, bytes, path: path) }
     }
 
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    static func write(_ bytes: [UInt8], to path: String) throws {
         try bytes.withUnsafeBytes { try write($0, to: path) }
     }
 
-    public static func write(_ text: String, to path: String) throws {
+    static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
 
     /// Writes through `body(fd)` (which may write in pieces) and commits atomically.
-    public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
+    static func write(to path: String, _ body: (Int32) throws -> Void) throws {
         let dir = directory(of: path)
         let tmp = "\(dir)/\(temporaryName(baseName(path)))"
         _ = inFlight  // initialise before a signal can read it
@@ -64,13 +64,13 @@ public enum AtomicFile {
     static func temporaryName(_ name: String) -> String { ".\(name).tmp.\(getpid())" }
 
     /// Removes temp files a killed writer left in `dir` (never a committed file).
-    public static func removeStaleTemporaries(in dir: String) {
+    static func removeStaleTemporaries(in dir: String) {
         for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(".") && f.contains(".tmp.") {
             try? FileManager.default.removeItem(atPath: dir + "/" + f)
         }
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var off = 0
         while off < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + off, min(bytes.count - off, 1 << 30))
@@ -83,7 +83,7 @@ public enum AtomicFile {
     }
 
     /// Creates a directory (and parents) if needed; errors say which path failed and why.
-    public static func makeDirectory(_ path: String) throws {
+    static func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
@@ -99,7 +99,7 @@ public enum AtomicFile {
         if access(path, W_OK) != 0 { throw DDPLMError("output directory '\(path)' is not writable: \(errnoString())") }
     }
 
-    public static func directory(of path: String) -> String {
+    static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let d = String(path[..<slash])
         return d.isEmpty ? "/" : d
@@ -110,5 +110,5 @@ public enum AtomicFile {
         return String(path[path.index(after: slash)...])
     }
 
-    public static func errnoString() -> String { String(cString: strerror(errno)) }
+    static func errnoString() -> String { String(cString: strerror(errno)) }
 }

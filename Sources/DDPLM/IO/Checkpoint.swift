@@ -25,7 +25,7 @@ public enum Checkpoint {
     }
 
     /// Loads every stored tensor of `layout` from `file` (with `prefix`) into `buffer`.
-    public static func load(_ layout: ParameterLayout, from file: SafeTensors, prefix: String = "",
+    static func load(_ layout: ParameterLayout, from file: SafeTensors, prefix: String = "",
                             into buffer: UnsafeMutablePointer<Float>, name: String) throws {
         for spec in layout.stored {
             try file.copyFloats(prefix + spec.name, shape: spec.shape, into: buffer + spec.offset, file: name)
@@ -33,7 +33,7 @@ public enum Checkpoint {
     }
 
     /// model.safetensors: the weights in `params` (laid out as `layout`).
-    public static func saveWeights(_ layout: ParameterLayout, _ params: UnsafePointer<Float>, to path: String,
+    static func saveWeights(_ layout: ParameterLayout, _ params: UnsafePointer<Float>, to path: String,
                                    metadata: [String: String] = [:]) throws {
         try SafeTensors.write(tensors(of: layout, in: params), metadata: metadata, to: path)
     }

@@ -2,7 +2,7 @@
 /// rejects duplicate keys, keeps integers exact (as their digits), limits nesting depth, and never
 /// traps on malformed input. It also bounds what it builds — at most `maxNodes` values and arrays of
 /// at most `maxArray` items — so a 100 MB hostile header cannot make it allocate gigabytes.
-public indirect enum JSONValue {
+indirect enum JSONValue {
     case object([(String, JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -11,12 +11,12 @@ public indirect enum JSONValue {
     case null
 
     /// A non-negative integer that fits in UInt64, or nil.
-    public var uint64: UInt64? {
+    var uint64: UInt64? {
         guard case .number(let s) = self, !s.isEmpty, s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         return UInt64(s)
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32, maxNodes: Int = 2_000_000,
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 32, maxNodes: Int = 2_000_000,
                              maxArray: Int = 1024) throws -> JSONValue {
         var p = Parser(b: bytes, i: 0, maxDepth: maxDepth, maxNodes: maxNodes, maxArray: maxArray)
         p.skipSpace()
@@ -181,7 +181,7 @@ public indirect enum JSONValue {
 
 extension JSONValue {
     /// Serialises a string with JSON escapes.
-    public static func quote(_ s: String) -> String {
+    static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -6,16 +6,16 @@ import Foundation
 /// argument names of PyTorch's word_language_model `RNNModel`, so a PyTorch user can rebuild the module
 /// and `load_state_dict` the safetensors file. Defaults live here, once: the CLI's help shows them.
 public struct RunConfig: Codable, Equatable, Sendable {
-    public static let currentFormat = "ddplm-run-2"
-    public var format = RunConfig.currentFormat
+    static let currentFormat = "ddplm-run-2"
+    var format = RunConfig.currentFormat
     public var model: ModelConfig
     /// Hash of the vocabulary the model's token ids refer to (vocab.txt).
-    public var vocabHash: String
+    var vocabHash: String
     public var data: DataConfig
     public var training: TrainingConfig
     public var stop: StopConfig
     public var logging: LoggingConfig
-    public var pytorch: PyTorchShape
+    var pytorch: PyTorchShape
 
     /// Corpora and batching.
     public struct DataConfig: Codable, Equatable, Sendable {
@@ -97,16 +97,16 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public struct PyTorchShape: Codable, Equatable, Sendable {
-        public var rnn_type: String
-        public var ntoken: Int
-        public var ninp: Int
-        public var nhid: Int
-        public var nlayers: Int
-        public var dropout: Float
-        public var tie_weights: Bool
+    struct PyTorchShape: Codable, Equatable, Sendable {
+        var rnn_type: String
+        var ntoken: Int
+        var ninp: Int
+        var nhid: Int
+        var nlayers: Int
+        var dropout: Float
+        var tie_weights: Bool
 
-        init(_ m: ModelConfig) {
+        public init(_ m: ModelConfig) {
             rnn_type = m.cell.torchName
             ntoken = m.vocabSize
             ninp = m.embedding
@@ -139,7 +139,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// Pretty-printed with sorted keys: the same config always gives the same bytes.
-    public func encoded() throws -> String {
+    func encoded() throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try enc.encode(self), as: UTF8.self) + "\n"
@@ -169,7 +169,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// Fingerprint of the settings every rank must share.
-    public var hash: UInt64 {
+    var hash: UInt64 {
         var h = FNV1a64()
         h.add((try? encoded()) ?? "")
         return h.value

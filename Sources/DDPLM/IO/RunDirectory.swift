@@ -14,11 +14,11 @@ public struct RunDirectory: Sendable {
 
     public var config: String { path + "/config.json" }
     public var vocab: String { path + "/vocab.txt" }
-    public var model: String { path + "/model.safetensors" }
+    var model: String { path + "/model.safetensors" }
     public var latest: String { path + "/latest.safetensors" }
-    public var metrics: String { path + "/metrics.jsonl" }
+    var metrics: String { path + "/metrics.jsonl" }
 
-    public var hasRun: Bool {
+    var hasRun: Bool {
         FileManager.default.fileExists(atPath: model) || FileManager.default.fileExists(atPath: latest)
     }
 
@@ -26,7 +26,7 @@ public struct RunDirectory: Sendable {
 
     /// Makes the directory of a new run and writes its first files. Refuses to replace a run unless
     /// `overwrite`; then only the files a run writes are removed.
-    public func create(overwrite: Bool, files: [(path: String, contents: String)]) throws {
+    func create(overwrite: Bool, files: [(path: String, contents: String)]) throws {
         if hasRun && !overwrite {
             throw DDPLMError("'\(path)' already holds a run; continue it with --resume \(path), pass --overwrite, or choose another --out")
         }

@@ -10,27 +10,27 @@ import Foundation
 public struct SafeTensors {
     public struct Entry: Equatable {
         public let name: String
-        public let dtype: String
+        let dtype: String
         public let shape: [Int]
-        public let begin: Int
-        public let end: Int
+        let begin: Int
+        let end: Int
     }
 
-    public static let maxHeader = 100_000_000
-    public static let checksumKey = "ddplm.checksum"
+    static let maxHeader = 100_000_000
+    static let checksumKey = "ddplm.checksum"
     static let dtypeSizes: [String: Int] = [
         "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
         "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8,
     ]
 
     public let entries: [Entry]
-    public let metadata: [String: String]
+    let metadata: [String: String]
     /// The whole file (memory-mapped when read from disk) and where its data buffer starts.
     let storage: Data
     let dataStart: Int
 
     /// Parses and validates a complete file image; `name` labels errors.
-    public init(bytes: Data, name: String = "safetensors file") throws {
+    init(bytes: Data, name: String = "safetensors file") throws {
         func bad(_ why: String) -> DDPLMError { DDPLMError("\(name) is not a valid safetensors file: \(why)") }
         guard bytes.count >= 8 else { throw bad("only \(bytes.count) bytes (truncated?)") }
         var n: UInt64 = 0
@@ -143,11 +143,11 @@ public struct SafeTensors {
     }
 
     /// A tensor to write: name, shape, and `shape.product` floats at `data`.
-    public struct Tensor {
+    struct Tensor {
         public let name: String
         public let shape: [Int]
-        public let data: UnsafePointer<Float>
-        public init(name: String, shape: [Int], data: UnsafePointer<Float>) {
+        let data: UnsafePointer<Float>
+        init(name: String, shape: [Int], data: UnsafePointer<Float>) {
             self.name = name
             self.shape = shape
             self.data = data
@@ -155,7 +155,7 @@ public struct SafeTensors {
     }
 
     /// Builds a complete file image: header (names in the given order, padded to 8 bytes), then data.
-    public static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
+    static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
         var offset = 0
         var fields: [String] = []
         for t in tensors {
@@ -187,7 +187,7 @@ public struct SafeTensors {
         return out
     }
 
-    public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws {
+    static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws {
         try AtomicFile.write(serialize(tensors, metadata: metadata), to: path)
     }
 }

@@ -7,7 +7,7 @@ public struct ComputeThreads: Sendable, Equatable {
     public let count: Int
 
     /// A value for code that does not touch OpenBLAS's setting (tests, one-off tools).
-    public init(_ count: Int) { self.count = max(1, count) }
+    init(_ count: Int) { self.count = max(1, count) }
 
     /// Sets OpenBLAS to `n` threads and returns the matching value for the elementwise work.
     public static func configure(_ n: Int) -> ComputeThreads {

@@ -5,7 +5,7 @@ public enum CellType: String, Codable, CaseIterable, Sendable {
     case rnnTanh = "rnn_tanh"
 
     /// Gate blocks per hidden unit in the weight matrices (rows = gates · H).
-    public var gates: Int {
+    var gates: Int {
         switch self {
         case .lstm: return 4
         case .gru: return 3
@@ -14,7 +14,7 @@ public enum CellType: String, Codable, CaseIterable, Sendable {
     }
 
     /// The name of the matching `torch.nn` module / `rnn_type` in PyTorch's word_language_model.
-    public var torchName: String {
+    var torchName: String {
         switch self {
         case .lstm: return "LSTM"
         case .gru: return "GRU"

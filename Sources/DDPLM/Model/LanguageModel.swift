@@ -4,10 +4,10 @@
 ///
 /// Dropout sites: 0 is the embedding output, k (1 ≤ k < L) the input of layer k, L the decoder input.
 public final class LanguageModel {
-    public let config: ModelConfig
-    public let store: ParameterStore
-    public let batch: Int
-    public let maxT: Int
+    let config: ModelConfig
+    let store: ParameterStore
+    let batch: Int
+    let maxT: Int
 
     /// Offsets of the named tensors in the store.
     struct Offsets {
@@ -32,7 +32,7 @@ public final class LanguageModel {
 
     /// PyTorch word_language_model's `state_dict`: encoder.weight, rnn.{weight_ih, weight_hh, bias_ih,
     /// bias_hh}_l{k}, decoder.weight (an alias of encoder.weight when tied), decoder.bias.
-    public static func layout(_ c: ModelConfig) -> ParameterLayout {
+    static func layout(_ c: ModelConfig) -> ParameterLayout {
         var l = ParameterLayout()
         let g = c.cell.gates * c.hidden
         l.add("encoder.weight", [c.vocabSize, c.embedding])
@@ -49,7 +49,7 @@ public final class LanguageModel {
 
     /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without
     /// one the model gets its own single-rank store.
-    public init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = 800,
+    init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = 800,
                 threads: ComputeThreads = .one) {
         let layout = LanguageModel.layout(config)
         let store = store ?? ParameterStore(layout: layout)
@@ -79,18 +79,18 @@ public final class LanguageModel {
         dB = FloatBuffer(count: rows * wide)
     }
 
-    public var parameterCount: Int { store.count }
-    public var layout: ParameterLayout { store.layout }
-    public var params: FloatBuffer { store.params }
-    public var grads: FloatBuffer { store.grads }
+    var parameterCount: Int { store.count }
+    var layout: ParameterLayout { store.layout }
+    var params: FloatBuffer { store.params }
+    var grads: FloatBuffer { store.grads }
 
-    public func makeState() -> RecurrentState {
+    func makeState() -> RecurrentState {
         RecurrentState(layers: config.layers, batch: batch, hidden: config.hidden, lstm: config.cell == .lstm)
     }
 
     /// PyTorch's default initialisation: Embedding N(0, 1); every recurrent and Linear weight and bias
     /// U(−1/√H, 1/√H). Deterministic in `seed`.
-    public func initialize(seed: UInt64) {
+    func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let bound = 1 / Float(config.hidden).squareRoot()
         for spec in layout.stored {
@@ -156,7 +156,7 @@ public final class LanguageModel {
     /// Forward and backward over one window: returns the summed cross-entropy over its t·b positions and
     /// accumulates into `grads` the gradient of the *mean* (each position weighted 1/(t·b)).
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
-    public func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
+    func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                           dropout: DropoutKey?) -> Double {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         let top = forward(x: x, t: t, state: state, dropout: dropout)
@@ -168,7 +168,7 @@ public final class LanguageModel {
     }
 
     /// Summed cross-entropy over one window without gradients or dropout; advances `state`.
-    public func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) -> Double {
+    func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) -> Double {
         let p = params.ptr
         let top = forward(x: x, t: t, state: state, dropout: nil)
         return decoder.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + at.decoderWeight,
@@ -176,11 +176,11 @@ public final class LanguageModel {
     }
 
     /// Feeds one token per column (t = 1) and writes the next-token logits of column 0 into `out` [V].
-    public func nextLogits(tokens: UnsafePointer<Int32>, state: RecurrentState, out: UnsafeMutablePointer<Float>) {
+    func nextLogits(tokens: UnsafePointer<Int32>, state: RecurrentState, out: UnsafeMutablePointer<Float>) {
         let p = params.ptr
         let top = forward(x: tokens, t: 1, state: state, dropout: nil)
         decoder.logitsRow(h: top, w: p + at.decoderWeight, bias: p + at.decoderBias, out: out)
     }
 
-    public func zeroGradients() { store.zeroGradients() }
+    func zeroGradients() { store.zeroGradients() }
 }

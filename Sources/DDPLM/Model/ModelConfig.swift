@@ -1,6 +1,6 @@
 /// Shape of the language model: Embedding(V, E) → `layers` × cell(H) → dropout → Linear(H, V).
 public struct ModelConfig: Codable, Equatable, Sendable {
-    public var vocabSize: Int
+    var vocabSize: Int
     public var embedding: Int
     public var hidden: Int
     public var layers: Int
@@ -35,5 +35,5 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public func inputSize(layer k: Int) -> Int { k == 0 ? embedding : hidden }
+    func inputSize(layer k: Int) -> Int { k == 0 ? embedding : hidden }
 }

@@ -1,27 +1,27 @@
 /// One named tensor in a flat parameter buffer: PyTorch `state_dict` name, shape (row-major, as PyTorch
 /// stores it) and offset in floats.
-public struct TensorSpec: Equatable, Sendable {
-    public let name: String
-    public let shape: [Int]
-    public let offset: Int
+struct TensorSpec: Equatable, Sendable {
+    let name: String
+    let shape: [Int]
+    let offset: Int
     /// True when this name shares storage with an earlier tensor (a tied decoder weight).
-    public let isAlias: Bool
-    public var count: Int { shape.reduce(1, *) }
+    let isAlias: Bool
+    var count: Int { shape.reduce(1, *) }
 }
 
 /// Where each named tensor lives in the one flat parameter buffer. Knows nothing about which model it
 /// describes: a model declares its tensors in `state_dict` order with `add` (and `alias` for tied
 /// weights), then looks its offsets up by name.
-public struct ParameterLayout: Sendable {
-    public private(set) var specs: [TensorSpec] = []
+struct ParameterLayout: Sendable {
+    private(set) var specs: [TensorSpec] = []
     /// Floats in the flat buffer (aliases not counted twice).
-    public private(set) var count = 0
+    private(set) var count = 0
 
-    public init() {}
+    init() {}
 
     /// Appends a tensor; returns its offset.
     @discardableResult
-    public mutating func add(_ name: String, _ shape: [Int]) -> Int {
+    mutating func add(_ name: String, _ shape: [Int]) -> Int {
         let s = TensorSpec(name: name, shape: shape, offset: count, isAlias: false)
         specs.append(s)
         count += s.count
@@ -29,15 +29,15 @@ public struct ParameterLayout: Sendable {
     }
 
     /// A second name for an existing tensor's storage.
-    public mutating func alias(_ name: String, of target: String) {
+    mutating func alias(_ name: String, of target: String) {
         guard let t = spec(target) else { preconditionFailure("alias of unknown tensor \(target)") }
         specs.append(TensorSpec(name: name, shape: t.shape, offset: t.offset, isAlias: true))
     }
 
-    public func spec(_ name: String) -> TensorSpec? { specs.first { $0.name == name } }
+    func spec(_ name: String) -> TensorSpec? { specs.first { $0.name == name } }
 
     /// Offset of a tensor the model itself declared.
-    public func offset(_ name: String) -> Int {
+    func offset(_ name: String) -> Int {
         guard let s = spec(name) else { preconditionFailure("no tensor \(name) in the layout") }
         return s.offset
     }

@@ -2,18 +2,18 @@
 /// four flat buffers in `layout` order. All four are padded with zeros past `layout.count` to
 /// `shard.padded` floats, so they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates
 /// parameters [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks.
-public final class ParameterStore {
-    public let layout: ParameterLayout
+final class ParameterStore {
+    let layout: ParameterLayout
     /// This rank's optimizer shard (the whole buffer on one rank).
-    public let shard: OptimizerShard
-    public let ranks: Int
-    public let params: FloatBuffer
-    public let grads: FloatBuffer
+    let shard: OptimizerShard
+    let ranks: Int
+    let params: FloatBuffer
+    let grads: FloatBuffer
     /// Adam's first and second moments (exp_avg, exp_avg_sq).
-    public let m: FloatBuffer
-    public let v: FloatBuffer
+    let m: FloatBuffer
+    let v: FloatBuffer
 
-    public init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0) {
+    init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0) {
         precondition(ranks >= 1 && rank >= 0 && rank < ranks)
         self.layout = layout
         self.ranks = ranks
@@ -26,10 +26,10 @@ public final class ParameterStore {
     }
 
     /// Parameters proper (the buffers may be longer: padding).
-    public var count: Int { layout.count }
+    var count: Int { layout.count }
 
-    public func zeroGradients() { grads.zero() }
+    func zeroGradients() { grads.zero() }
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
-    public var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }
+    var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }
 }

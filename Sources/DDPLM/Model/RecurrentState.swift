@@ -1,12 +1,12 @@
 /// Hidden state carried between windows: h (and c for LSTM) for every layer, [layers, b, H].
-public final class RecurrentState {
-    public let layers: Int
-    public let batch: Int
-    public let hidden: Int
-    public let h: FloatBuffer
-    public let c: FloatBuffer
+final class RecurrentState {
+    let layers: Int
+    let batch: Int
+    let hidden: Int
+    let h: FloatBuffer
+    let c: FloatBuffer
 
-    public init(layers: Int, batch: Int, hidden: Int, lstm: Bool) {
+    init(layers: Int, batch: Int, hidden: Int, lstm: Bool) {
         self.layers = layers
         self.batch = batch
         self.hidden = hidden
@@ -14,7 +14,7 @@ public final class RecurrentState {
         c = FloatBuffer(count: lstm ? layers * batch * hidden : 0)
     }
 
-    public func reset() {
+    func reset() {
         h.zero()
         c.zero()
     }

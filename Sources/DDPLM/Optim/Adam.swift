@@ -7,18 +7,18 @@ import Glibc
 ///   p −= (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
 /// `gradScale` multiplies the gradient first: the clip coefficient and 1/N for N ranks, applied here
 /// instead of in a separate pass over the gradients. The moments live in the `ParameterStore`.
-public final class Adam {
-    public var step: Int = 0
-    public var beta1: Double = 0.9
-    public var beta2: Double = 0.999
-    public var eps: Double = 1e-8
+final class Adam {
+    var step: Int = 0
+    var beta1: Double = 0.9
+    var beta2: Double = 0.999
+    var eps: Double = 1e-8
     let threads: ComputeThreads
 
-    public init(threads: ComputeThreads = .one) { self.threads = threads }
+    init(threads: ComputeThreads = .one) { self.threads = threads }
 
     /// One step over parameters `range` (one rank's shard, or everything). `store.grads` must hold the
     /// gradients for that range at the same offsets.
-    public func update(_ store: ParameterStore, range: Range<Int>, lr: Double, gradScale: Float = 1) {
+    func update(_ store: ParameterStore, range: Range<Int>, lr: Double, gradScale: Float = 1) {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
@@ -35,7 +35,7 @@ public final class Adam {
     }
 
     /// Every parameter of the store.
-    public func update(_ store: ParameterStore, lr: Double, gradScale: Float = 1) {
+    func update(_ store: ParameterStore, lr: Double, gradScale: Float = 1) {
         update(store, range: 0..<store.count, lr: lr, gradScale: gradScale)
     }
 }

@@ -1,13 +1,13 @@
 /// Halve on plateau (the lecture's rule): after each scheduled validation, a loss below the best so far
 /// becomes the new best; any other multiplies the learning rate by `factor`. Its state (lr, best,
 /// decays) lives in `TrainerState`, so it is checkpointed with the other counters.
-public struct LRSchedule: Sendable {
-    public let factor: Double
+struct LRSchedule: Sendable {
+    let factor: Double
 
-    public init(factor: Double) { self.factor = factor }
+    init(factor: Double) { self.factor = factor }
 
     /// Applies one validation result; returns true when it improved on the best.
-    public func observe(validationLoss v: Double, state: inout TrainerState) -> Bool {
+    func observe(validationLoss v: Double, state: inout TrainerState) -> Bool {
         if state.bestValLoss.map({ v < $0 }) ?? true {
             state.bestValLoss = v
             return true

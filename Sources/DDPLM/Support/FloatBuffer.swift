@@ -15,21 +15,21 @@ public final class FloatBuffer {
 
     deinit { UnsafeMutableRawPointer(ptr).deallocate() }
 
-    public subscript(i: Int) -> Float {
+    subscript(i: Int) -> Float {
         get { ptr[i] }
         set { ptr[i] = newValue }
     }
 
-    public func zero() { ptr.update(repeating: 0, count: count) }
+    func zero() { ptr.update(repeating: 0, count: count) }
 
-    public func copy(from other: FloatBuffer) {
+    func copy(from other: FloatBuffer) {
         precondition(other.count == count)
         ptr.update(from: other.ptr, count: count)
     }
 
-    public var array: [Float] { Array(UnsafeBufferPointer(start: ptr, count: count)) }
+    var array: [Float] { Array(UnsafeBufferPointer(start: ptr, count: count)) }
 
-    public func load(_ values: [Float]) {
+    func load(_ values: [Float]) {
         precondition(values.count == count)
         values.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
     }

@@ -4,7 +4,7 @@ import Foundation
 public enum Format {
     public static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
 
-    public static func duration(_ s: Double) -> String {
+    static func duration(_ s: Double) -> String {
         guard s.isFinite, s >= 0 else { return "?" }
         let t = Int(s.rounded())
         if t >= 3600 { return "\(t / 3600)h\(String(format: "%02d", (t % 3600) / 60))m" }
@@ -12,7 +12,7 @@ public enum Format {
         return "\(t)s"
     }
 
-    public static func sci(_ v: Double) -> String { String(format: "%.2e", v) }
+    static func sci(_ v: Double) -> String { String(format: "%.2e", v) }
 
     /// ppl, clamped so an early huge loss prints as a number, not "inf".
     public static func ppl(_ loss: Double) -> Double { exp(min(loss, 700)) }

@@ -2,12 +2,12 @@ import Glibc
 
 /// FNV-1a 64-bit: cheap, stable across runs and machines. Used for vocabulary hashes, checkpoint data
 /// checksums and the cross-rank "same weights?" check.
-public struct FNV1a64 {
-    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+struct FNV1a64 {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     public init() {}
 
-    public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
         var h = value
         // Eight bytes at a time folded as one word, then the tail byte-wise: ~8x faster than byte FNV on
         // hundreds of MB while still order-sensitive.
@@ -28,12 +28,12 @@ public struct FNV1a64 {
         value = h
     }
 
-    public mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
-    public mutating func add(_ s: String) { add(Array(s.utf8)) }
+    mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
+    mutating func add(_ s: String) { add(Array(s.utf8)) }
 
-    public var hex: String { hex16(value) }
+    var hex: String { hex16(value) }
 
-    public static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 {
+    static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 {
         var h = FNV1a64()
         h.add(p)
         return h.value
@@ -41,7 +41,7 @@ public struct FNV1a64 {
 }
 
 /// A 64-bit value as 16 lower-case hex digits.
-public func hex16(_ v: UInt64) -> String {
+func hex16(_ v: UInt64) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: 16 - s.count) + s
 }
@@ -50,11 +50,11 @@ public func hex16(_ v: UInt64) -> String {
 /// counter-style (`mix`), so a mask depends only on (seed, step, position), never on how many ranks share
 /// the batch or on where a run was resumed.
 public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
+    var state: UInt64
     public init(seed: UInt64) { state = seed }
 
     @inline(__always)
-    public static func mix(_ z0: UInt64) -> UInt64 {
+    static func mix(_ z0: UInt64) -> UInt64 {
         var z = z0
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
@@ -71,10 +71,10 @@ public struct SplitMix64: RandomNumberGenerator {
     @inline(__always)
     public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
-    public mutating func nextDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+    mutating func nextDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
 
     /// Standard normal (Box–Muller).
-    public mutating func nextGaussian() -> Float {
+    mutating func nextGaussian() -> Float {
         var u1 = nextDouble()
         if u1 < 1e-300 { u1 = 1e-300 }
         let u2 = nextDouble()

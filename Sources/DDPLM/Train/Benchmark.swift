@@ -6,14 +6,14 @@ import Glibc
 /// ceiling).
 public enum Benchmark {
     public struct Config {
-        public var model: ModelConfig
+        var model: ModelConfig
         public var batch = 32
         public var bptt = 50
         public var steps = 20
         public var warmup = 3
         public var chunkRows = 800
         public var threads = ComputeThreads.one
-        public var seed: UInt64 = 1
+        var seed: UInt64 = 1
         public init(model: ModelConfig) { self.model = model }
     }
 

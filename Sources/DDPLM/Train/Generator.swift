@@ -2,8 +2,8 @@ import Glibc
 
 /// Samples text from a model with batch 1.
 public struct Generator {
-    public let model: LanguageModel
-    public let vocab: Vocabulary
+    let model: LanguageModel
+    let vocab: Vocabulary
 
     public init(model: LanguageModel, vocab: Vocabulary) {
         precondition(model.batch == 1)

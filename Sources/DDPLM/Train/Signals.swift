@@ -19,5 +19,5 @@ public enum GracefulStop {
         for sig in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2] { signal(sig, handler) }
     }
 
-    public static var requested: Bool { count > 0 }
+    static var requested: Bool { count > 0 }
 }

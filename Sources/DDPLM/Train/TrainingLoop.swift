@@ -1,41 +1,42 @@
 import Foundation
 
-/// How a training invocation runs, besides the run's settings.
-public struct LoopOptions {
-    public var dir: RunDirectory
-    /// Continue from dir/latest.safetensors (the caller loaded the run's config).
-    public var resume = false
-    public var threads = ComputeThreads.one
-    /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
-    public var checkEvery = 0
-    /// Progress lines (rank 0 only).
-    public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-    public var stopRequested: () -> Bool = { GracefulStop.requested }
-    /// Test hook: poison the gradient at this (0-based) step to exercise non-finite handling.
-    public var injectNaNAtStep: Int?
-
-    public init(dir: RunDirectory) { self.dir = dir }
-}
-
-public struct TrainSummary {
-    public enum Stop: String { case epochs, maxSteps = "max-steps", maxMinutes = "max-minutes", signal }
-    public var state: TrainerState
-    public var stop: Stop
-    public var testLoss: Double?
-    public var tokensPerSecond: Double
-}
-
 /// The training loop, for any `TrainingTask`, on one process or N ranks (every rank runs it; rank 0
 /// alone writes files). Each step: the task's forward/backward, then `TrainingStep`'s exchange, clip and
 /// Adam. Around it: epochs, stop conditions (epochs, steps, minutes, signals — agreed by all ranks),
 /// validation with the learning-rate schedule and the best model, periodic and final checkpoints,
 /// resume, non-finite steps, progress and metrics.
 public final class TrainingLoop {
+    /// How a training invocation runs, besides the run's settings.
+    public struct Options {
+        public var dir: RunDirectory
+        /// Continue from dir/latest.safetensors (the caller loaded the run's config).
+        public var resume = false
+        public var threads = ComputeThreads.one
+        /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
+        public var checkEvery = 0
+        /// Progress lines (rank 0 only).
+        public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        public var stopRequested: () -> Bool = { GracefulStop.requested }
+        /// Test hook: poison the gradient at this (0-based) step to exercise non-finite handling.
+        public var injectNaNAtStep: Int?
+
+        public init(dir: RunDirectory) { self.dir = dir }
+    }
+
+    /// What a finished invocation did.
+    public struct Summary {
+        public enum Stop: String { case epochs, maxSteps = "max-steps", maxMinutes = "max-minutes", signal }
+        public var state: TrainerState
+        public var stop: Stop
+        public var testLoss: Double?
+        public var tokensPerSecond: Double
+    }
+
     let task: TrainingTask
     let training: RunConfig.TrainingConfig
     let stopAt: RunConfig.StopConfig
     let logging: RunConfig.LoggingConfig
-    let options: LoopOptions
+    let options: Options
     let comm: Communicator
     let stepper: TrainingStep
     let schedule: LRSchedule
@@ -48,7 +49,7 @@ public final class TrainingLoop {
     var dir: RunDirectory { options.dir }
     var store: ParameterStore { task.store }
 
-    public init(task: TrainingTask, config: RunConfig, options: LoopOptions, comm: Communicator) {
+    init(task: TrainingTask, config: RunConfig, options: Options, comm: Communicator) {
         self.task = task
         training = config.training
         stopAt = config.stop
@@ -88,7 +89,7 @@ public final class TrainingLoop {
         try comm.verifySame(store.weightsHash, what: "the initial weights")
     }
 
-    public func run() throws -> TrainSummary {
+    func run() throws -> Summary {
         let isRoot = comm.isRoot
         if isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
         try start()
@@ -99,7 +100,7 @@ public final class TrainingLoop {
         }
 
         let began = Date()
-        var stop: TrainSummary.Stop?
+        var stop: Summary.Stop?
         if state.epoch >= stopAt.epochs { stop = .epochs }
         if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
         while stop == nil {
@@ -160,7 +161,7 @@ public final class TrainingLoop {
             testLoss = loss
             try reporter.test(state, loss: loss)
         }
-        return TrainSummary(state: state, stop: finalStop, testLoss: testLoss,
+        return Summary(state: state, stop: finalStop, testLoss: testLoss,
                             tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
     }
 

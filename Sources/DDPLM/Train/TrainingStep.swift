@@ -11,8 +11,8 @@ import Dispatch
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
 /// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 public final class TrainingStep {
-    public let store: ParameterStore
-    public let adam: Adam
+    let store: ParameterStore
+    let adam: Adam
     let comm: Communicator
     let clip: Double
     let control: UnsafeMutablePointer<Double>
@@ -24,20 +24,20 @@ public final class TrainingStep {
     private var phaseClock: UInt64 = 0
     private let phaseBuffer: UnsafeMutablePointer<Double>
 
-    public struct Result {
+    struct Result {
         /// Mean loss over the global batch.
-        public var loss: Double
+        var loss: Double
         /// Global gradient norm before clipping.
-        public var gradNorm: Double
+        var gradNorm: Double
         /// Some rank was asked to stop by a signal.
-        public var signalled: Bool
+        var signalled: Bool
         /// Some rank ran out of its time budget.
-        public var timeUp: Bool
+        var timeUp: Bool
         /// False when the loss or gradient was NaN/Inf: the weights were left untouched.
-        public var finite: Bool
+        var finite: Bool
     }
 
-    public init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double) {
+    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double) {
         precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
         self.store = store
         self.adam = Adam(threads: threads)
@@ -57,12 +57,12 @@ public final class TrainingStep {
     }
 
     /// Per-phase seconds accumulated so far (see `phaseNames`).
-    public var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
-    public func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
+    var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
+    func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
 
     /// `signalled`/`timeUp` are this rank's stop votes; the result says whether any rank voted.
     /// `poison` (tests) turns the gradient into NaN to exercise the non-finite path.
-    public func run(lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
+    func run(lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
                     compute: () -> Double) throws -> Result {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
@@ -94,7 +94,7 @@ public final class TrainingStep {
     }
 
     /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
-    public func gatherOptimizerState() throws {
+    func gatherOptimizerState() throws {
         guard comm.size > 1 else { return }
         try comm.allGather(store.m.ptr, countPerRank: store.shard.chunk)
         try comm.allGather(store.v.ptr, countPerRank: store.shard.chunk)

@@ -2,7 +2,7 @@
 /// parameters, its batches, its evaluation, and whatever state it carries between batches. The loop owns
 /// everything else: steps, epochs, validation, the learning-rate schedule, checkpoints, resume, signals,
 /// progress and metrics.
-public protocol TrainingTask: AnyObject {
+protocol TrainingTask: AnyObject {
     /// The model's parameters, gradients and Adam moments, padded for the job's ranks.
     var store: ParameterStore { get }
     /// Global batches in one epoch.
@@ -28,4 +28,4 @@ public protocol TrainingTask: AnyObject {
     func restoreCarriedState(from file: SafeTensors, name: String) throws
 }
 
-public enum EvalSplit: String, Sendable { case valid, test }
+enum EvalSplit: String, Sendable { case valid, test }
