@@ -28,7 +28,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { _ in
-            guard Runtime.launcherRank == 0 else { return }  // under mpirun, one rank writes the text
+            guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank writes the text
             _ = try Runtime.configureThreads(runtime.threads ?? 1)
             let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: 1, maxT: 1)
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)

@@ -3,43 +3,26 @@ import Foundation
 
 /// Process-wide setup shared by the subcommands: communicator, threads, error exit.
 enum Runtime {
-    /// True when launched by mpirun/srun (any PMI/PMIx environment).
-    static var launchedByMPI: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
-    }
+    /// How this process was launched (mpirun, srun, alone), from the environment.
+    static let launch = LaunchEnvironment.current(ProcessInfo.processInfo.environment)
+    /// Why the thread count is what it is (for `info` and the start-up line).
+    nonisolated(unsafe) static var threadsReason = ""
 
-    /// This process's rank from the launcher's environment (0 when not under mpirun), for subcommands
-    /// that do not need MPI itself.
-    static var launcherRank: Int {
-        let env = ProcessInfo.processInfo.environment
-        return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["PMI_RANK"]).flatMap(Int.init) ?? 0
-    }
-
-    /// MPI under mpirun, otherwise the single-process communicator (MPI is never initialised). Stored in
-    /// `comm` for `guarded`'s error reporting.
+    /// MPI under mpirun/srun, otherwise the single-process communicator (MPI is never initialised).
+    /// Stored in `comm` for `guarded`'s error reporting.
     static func communicator(_ comm: inout Communicator?) throws -> Communicator {
-        let c: Communicator = launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
+        if let why = launch.refusal { throw DDPLMError(why) }
+        let c: Communicator = launch.usesMPI ? try MPICommunicator() : SingleProcessCommunicator()
         comm = c
         return c
     }
 
-    /// Threads per rank: explicit, else $OPENBLAS_NUM_THREADS, else this rank's share of the cores.
-    static func threadCount(_ requested: Int?) throws -> Int {
-        if let r = requested {
-            guard r > 0 else { throw DDPLMError("--threads must be positive (got \(r))") }
-            return r
-        }
-        let env = ProcessInfo.processInfo.environment
-        if let s = env["OPENBLAS_NUM_THREADS"], let v = Int(s), v > 0 { return v }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
-        return max(1, cores / max(1, local))
-    }
-
     /// Chooses and sets the thread count (OpenBLAS and the elementwise workers, together).
     static func configureThreads(_ requested: Int?) throws -> ComputeThreads {
-        ComputeThreads.configure(try threadCount(requested))
+        if let r = requested, r <= 0 { throw DDPLMError("--threads must be positive (got \(r))") }
+        let (n, why) = launch.threads(requested: requested)
+        threadsReason = why
+        return ComputeThreads.configure(n)
     }
 
     /// The start of every compute subcommand: communicator and threads.

@@ -16,6 +16,10 @@ double ddplm_xent_row(float *row, long v, const float *bias, long target);
 void ddplm_vexp(const float *x, float *y, long n);
 void ddplm_vsigmoid(const float *x, float *y, long n);
 void ddplm_vtanh(const float *x, float *y, long n);
+/* Cores this process may run on (its affinity mask; a launcher that binds ranks narrows it), and the
+   host's online cores. (Not kernels, but C: glibc's CPU_COUNT is a macro Swift cannot import.) */
+int ddplm_affinity_cores(void);
+int ddplm_online_cores(void);
 #endif
 
 #ifndef DDPLM_KERNELS_OPT_H
@@ -27,4 +31,8 @@ double ddplm_sumsq(const float *x, long n);
      g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps) */
 void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float gscale, float one_minus_b1,
                 float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
+/* Cores this process may run on (its affinity mask; a launcher that binds ranks narrows it), and the
+   host's online cores. (Not kernels, but C: glibc's CPU_COUNT is a macro Swift cannot import.) */
+int ddplm_affinity_cores(void);
+int ddplm_online_cores(void);
 #endif
