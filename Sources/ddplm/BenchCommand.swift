@@ -16,23 +16,27 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(help: "Vocabulary size V.") var vocab: Int = 50002
-    @Option(help: "Global batch.") var batch: Int = 32
-    @Option(help: "Window length.") var bptt: Int = 50
-    @Option(help: "Embedding size.") var emb: Int = 100
-    @Option(help: "Hidden size.") var hidden: Int = 100
-    @Option(help: "Layers.") var layers: Int = 1
-    @Option(help: "lstm, gru or rnn_tanh.") var cell: CellType = .lstm
+    @Option(help: "Global batch.") var batch: Int = ConfigDefaults.data.batch
+    @Option(help: "Window length.") var bptt: Int = ConfigDefaults.data.bptt
+    @Option(help: "Embedding size.") var emb: Int = ConfigDefaults.model.embedding
+    @Option(help: "Hidden size.") var hidden: Int = ConfigDefaults.model.hidden
+    @Option(help: "Layers.") var layers: Int = ConfigDefaults.model.layers
+    @Option(help: "lstm, gru or rnn_tanh.") var cell: CellType = ConfigDefaults.model.cell
+    @Option(help: "Dropout (masks drawn as in training).") var dropout: Float = ConfigDefaults.model.dropout
+    @Flag(help: "Tie the decoder weight to the embedding.") var tieWeights = false
     @Option(help: "Timed steps.") var steps: Int = 20
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
-    @Option(help: "Rows per decoder chunk.") var chunkRows: Int = 800
+    @Option(help: "Rows per decoder chunk.") var chunkRows: Int = ConfigDefaults.training.chunkRows
     @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
     @OptionGroup var runtime: RuntimeOptions
 
-    var model: ModelConfig { ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cell) }
+    var model: ModelConfig {
+        ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cell, dropout: dropout, tieWeights: tieWeights)
+    }
 
     func validate() throws {
-        for (v, name) in [(batch, "--batch"), (bptt, "--bptt"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
-            throw ValidationError("\(name) must be positive (got \(v))")
+        for (v, name) in [(bptt, "--bptt"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
+            throw DDPLMError("\(name) must be positive (got \(v))")
         }
         try model.validate()
     }
@@ -41,9 +45,8 @@ struct BenchCommand: ParsableCommand {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
             let model = self.model
-            var cfg = Benchmark.Config(model: model)
-            cfg.batch = batch; cfg.bptt = bptt; cfg.steps = steps; cfg.warmup = max(0, warmup)
-            cfg.chunkRows = chunkRows; cfg.threads = threads
+            let cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
+                                       warmup: max(0, warmup), threads: threads)
             let timing = try Benchmark.timeSteps(cfg, comm: c)
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
@@ -53,6 +56,7 @@ struct BenchCommand: ParsableCommand {
                 ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads.count), ("blas_core", BLASInfo.coreName),
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", layers),
+                ("dropout", Double("\(dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),

@@ -21,8 +21,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        if let b = batch, b <= 0 { throw ValidationError("--batch must be positive (got \(b))") }
-        if let t = bptt, t <= 0 { throw ValidationError("--bptt must be positive (got \(t))") }
+        if let t = bptt, t <= 0 { throw DDPLMError("--bptt must be positive (got \(t))") }
     }
 
     func run() throws {
@@ -30,7 +29,7 @@ struct EvalCommand: ParsableCommand {
             let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
             let cfg = try Checkpoint.config(checkpoint)
             let columns = try BatchSplit(batch: batch ?? cfg.data.batch, comm: c), t = bptt ?? cfg.data.bptt
-            let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: columns.columns, maxT: t, threads: threads)
+            let (_, vocab, model) = try Checkpoint.open(checkpoint, config: cfg, batch: columns.columns, maxT: t, threads: threads)
             let path: String
             switch split {
             case "test": path = cfg.data.test

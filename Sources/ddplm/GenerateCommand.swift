@@ -22,8 +22,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        guard words >= 0 else { throw ValidationError("--words must not be negative (got \(words))") }
-        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be positive (got \(temperature))") }
+        guard words >= 0 else { throw DDPLMError("--words must not be negative (got \(words))") }
+        guard temperature > 0, temperature.isFinite else { throw DDPLMError("--temperature must be positive (got \(temperature))") }
     }
 
     func run() throws {

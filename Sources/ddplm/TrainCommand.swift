@@ -41,10 +41,10 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
     func validate() throws {
-        if resume != nil && overwrite { throw ValidationError("--overwrite cannot be combined with --resume") }
-        if resume == "auto" && out == nil { throw ValidationError("--resume auto needs --out DIR (the run to start or continue)") }
+        if resume != nil && overwrite { throw DDPLMError("--overwrite cannot be combined with --resume") }
+        if resume == "auto" && out == nil { throw DDPLMError("--resume auto needs --out DIR (the run to start or continue)") }
         if let r = resume, r != "auto", let o = out, o != r {
-            throw ValidationError("--out and --resume name different directories; --resume continues in place")
+            throw DDPLMError("--out and --resume name different directories; --resume continues in place")
         }
     }
 
@@ -54,6 +54,9 @@ struct TrainCommand: ParsableCommand {
             let dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? defaultOut(comm: c))
             // rank 0 decides, so all ranks agree even if their views of the file system differ
             let resuming = try c.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1
+            if resume == "auto" && !resuming && dir.hasRun {
+                throw DDPLMError("'\(dir.path)' holds a model.safetensors but no latest.safetensors to continue from (the run stopped before its first checkpoint); remove it or choose another --out")
+            }
             var requested = runtime.threads
             if resuming, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
                 requested = Checkpoint.savedState(dir.latest)?.threads  // resume as the run was
@@ -62,7 +65,7 @@ struct TrainCommand: ParsableCommand {
             GracefulStop.install()
             let note: (String) -> Void = { if c.isRoot { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             note("ddplm train: \(Runtime.blasLine); \(c.size) rank\(c.size == 1 ? "" : "s")")
-            let (config, corpora) = try resuming ? resumedRun(dir) : newRun(note: note)
+            let (config, corpora) = try resuming ? resumedRun(dir, comm: c) : newRun(comm: c, note: note)
             var options = TrainingLoop.Options(dir: dir)
             options.resume = resuming
             options.threads = threads
@@ -73,8 +76,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A new run: reads the corpora (building the vocabulary), then every option or its default.
-    private func newRun(note: (String) -> Void) throws -> (RunConfig, LanguageModelCorpora) {
+    private func newRun(comm: Communicator, note: (String) -> Void) throws -> (RunConfig, LanguageModelCorpora) {
         let d = try data.resolved(note: note)
+        _ = try BatchSplit(batch: d.batch, comm: comm)  // before reading (maybe 100 MB of) corpora
         let corpora = try LanguageModelCorpora.build(d)
         var m = ModelConfig(vocabSize: corpora.vocab.count)
         model.bindings.apply(to: &m)
@@ -87,7 +91,7 @@ struct TrainCommand: ParsableCommand {
 
     /// A resumed run: the recorded config; fixed options must repeat their recorded values, the stop and
     /// logging options may change.
-    private func resumedRun(_ dir: RunDirectory) throws -> (RunConfig, LanguageModelCorpora) {
+    private func resumedRun(_ dir: RunDirectory, comm: Communicator) throws -> (RunConfig, LanguageModelCorpora) {
         guard FileManager.default.fileExists(atPath: dir.config) else {
             throw DDPLMError("nothing to resume in '\(dir.path)': no config.json")
         }
@@ -97,6 +101,7 @@ struct TrainCommand: ParsableCommand {
         try training.bindings.refuseChanges(from: config.training, run: dir.path)
         stop.bindings.apply(to: &config.stop)
         logging.bindings.apply(to: &config.logging)
+        try config.validate(ranks: comm.size)
         let corpora = try LanguageModelCorpora.load(config.data, vocab: try Vocabulary.load(dir.vocab))
         return (config, corpora)
     }

@@ -53,9 +53,9 @@ final class DistributedTests: XCTestCase {
                     x[i * split.columns + j] = xs[(s * t + i) * batch + split.firstColumn + j]
                     y[i * split.columns + j] = ys[(s * t + i) * batch + split.firstColumn + j]
                 } }
-                let r = try stepper.run(lr: 0.01) {
+                let r = try stepper.run(lr: 0.01, adamStep: s + 1) {
                     model.trainStep(x: x, y: y, t: t, state: carry,
-                                    dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn)) / Double(t * split.columns)
+                                    dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn))
                 }
                 XCTAssertTrue(r.finite)
                 losses.append(r.loss)
@@ -117,7 +117,8 @@ final class DistributedTests: XCTestCase {
         }
         XCTAssertEqual(two[0].state.step, 40)
         XCTAssertEqual(two[0].state.ranks, 2)
-        XCTAssertEqual(two[0].state.decays, one.state.decays)
+        XCTAssertEqual(two[0].state.schedule.decays, one.state.schedule.decays)
+        XCTAssertEqual(two[0].state.lr, one.state.lr)
         XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5)
         func losses(_ run: String, _ type: String) throws -> [Double] {
             try String(contentsOfFile: "\(dir)/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {

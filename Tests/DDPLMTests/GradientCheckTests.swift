@@ -12,7 +12,7 @@ final class GradientCheckTests: XCTestCase {
         model.initialize(seed: 11)
         var rng = SplitMix64(seed: 5)
         // scale weights up a little so gates are not all near their linear regime
-        for i in 0..<model.parameterCount { model.params[i] *= 1.5 }
+        for i in 0..<model.store.count { model.store.params[i] *= 1.5 }
         let x = (0..<(t * batch)).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
         let y = (0..<(t * batch)).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
         let start = model.makeState()
@@ -24,25 +24,25 @@ final class GradientCheckTests: XCTestCase {
             let s = model.makeState()
             s.h.copy(from: start.h)
             if s.c.count > 0 { s.c.copy(from: start.c) }
-            model.zeroGradients()
+            model.store.zeroGradients()
             return x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in
                 model.trainStep(x: xp.baseAddress!, y: yp.baseAddress!, t: t, state: s, dropout: key)
-            } } / Double(t * batch)
+            } }
         }
         _ = loss()
-        let analytic = model.grads.array
+        let analytic = model.store.grads.array
         // five-point central differences: truncation error O(h⁴), so h can be large enough that float
         // rounding in the forward pass stays far below the tolerance
         let h: Float = 0.03
-        var num = [Double](repeating: 0, count: model.parameterCount)
-        for i in 0..<model.parameterCount {
-            let old = model.params[i]
+        var num = [Double](repeating: 0, count: model.store.count)
+        for i in 0..<model.store.count {
+            let old = model.store.params[i]
             var f = [Double]()
             for k: Float in [2, 1, -1, -2] {
-                model.params[i] = old + k * h
+                model.store.params[i] = old + k * h
                 f.append(loss())
             }
-            model.params[i] = old
+            model.store.params[i] = old
             num[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * Double(h))
         }
         // per tensor: ‖num − analytic‖ / max(‖num‖, ‖analytic‖), so a wrong gate cannot hide behind the

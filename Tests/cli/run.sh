@@ -80,14 +80,16 @@ if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/sig.log" && [[ -f "$tmp/
   if identical "$tmp/sig" "$tmp/nosig"; then ok "SIGTERM at step $steps: exit 0, latest written; resumed trace bit-identical"; else bad "SIGTERM resume trace differs"; fi
 else bad "SIGTERM: exit $rc"; cat "$tmp/sig.log"; fi
 
-# a second signal exits at once (128+signal) and leaves every file whole
-"$bin" train "${data[@]}" "${small[@]}" --cell gru --epochs 1000 --max-steps 100000 --save-every 1 --out "$tmp/sig2" 2>/dev/null &
+# a time limit under Slurm: SIGTERM, SIGCONT, SIGTERM within milliseconds is one request, not two
+"$bin" train "${data[@]}" "${small[@]}" --cell gru --epochs 1000 --max-steps 100000 --save-every 0 --out "$tmp/burst" 2>"$tmp/burst.log" &
 pid=$!
-for _ in $(seq 100); do [[ -f "$tmp/sig2/latest.safetensors" ]] && break; sleep 0.1; done
-kill -INT "$pid"; kill -TERM "$pid"; set +e; wait "$pid"; rc=$?; set -e   # two distinct signals: both delivered
-if [[ $rc -eq 143 || $rc -eq 130 ]] && ! ls -a "$tmp/sig2" | grep -q '\.tmp\.' && "$bin" train --resume "$tmp/sig2" --max-steps 5000 --epochs 1000 >/dev/null 2>&1; then
-  ok "SIGINT then SIGTERM: exit $rc at once, no temp files, the run resumes"
-else bad "second signal: exit $rc"; ls -a "$tmp/sig2"; fi
+for _ in $(seq 100); do [[ -f "$tmp/burst/metrics.jsonl" ]] && break; sleep 0.1; done
+sleep 0.3
+kill -TERM "$pid"; kill -CONT "$pid"; kill -TERM "$pid"; set +e; wait "$pid"; rc=$?; set -e
+if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/burst.log" && [[ -f "$tmp/burst/latest.safetensors" ]] \
+   && "$bin" train --resume "$tmp/burst" --max-steps $(( $(losses "$tmp/burst" train | wc -l) + 5 )) 2>/dev/null; then
+  ok "SIGTERM+SIGCONT+SIGTERM (a Slurm time limit) is one stop request: exit 0, latest written, resumable"
+else bad "signal burst: exit $rc"; tail -3 "$tmp/burst.log"; fi
 
 # --- 3. under mpirun: bit-exact resume on 2 ranks, resume on another rank count, SIGTERM
 if [[ $have_mpi -eq 1 ]]; then
@@ -100,6 +102,22 @@ if [[ $have_mpi -eq 1 ]]; then
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --out "$tmp/m-re" 2>/dev/null
   "$bin" train --resume "$tmp/m-re" --max-steps 50 2>/dev/null
   if close "$tmp/m-full" "$tmp/m-re" train 1e-4; then ok "a 2-rank run resumed on 1 rank continues the same trajectory (carries re-sliced by column)"; else bad "resume 2 → 1 ranks"; fi
+
+  # a second signal seconds after the first exits at once: rank 1 is stopped, so rank 0 cannot finish its
+  # step; SIGTERM asks for a graceful stop, SIGINT 1.3 s later ends it, and with it the job
+  mpi 2 train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 5 --out "$tmp/twice" >/dev/null 2>"$tmp/twice.log" &
+  pid=$!
+  for _ in $(seq 150); do [[ -f "$tmp/twice/latest.safetensors" ]] && break; sleep 0.1; done
+  ranks=($(pgrep -f -- "--out $tmp/twice" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done))
+  kill -STOP "${ranks[1]}"; sleep 0.5
+  kill -TERM "${ranks[0]}"; sleep 1.3
+  t0=$(date +%s.%N); kill -INT "${ranks[0]}"
+  set +e; timeout 30 tail --pid="$pid" -f /dev/null; wait "$pid"; rc=$?; set -e
+  secs=$(echo "$(date +%s.%N) - $t0" | bc)
+  kill -CONT "${ranks[1]}" 2>/dev/null || true
+  if [[ $rc -ne 0 ]] && (( $(echo "$secs < 10" | bc) )) && ! ls -a "$tmp/twice" | grep -q '\.tmp\.' && "$bin" info "$tmp/twice" | grep -q "latest.safetensors ok"; then
+    ok "a second signal 1.3 s after the first exits at once (job ended ${secs%.*}s later, exit $rc); the run directory is whole"
+  else bad "second signal later: exit $rc after $secs s"; tail -3 "$tmp/twice.log"; fi
 
   launch/ddplm-mpirun -np 2 --threads-per-rank 1 --bin "$bin" -- train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 50 --out "$tmp/m-sig" 2>"$tmp/m-sig.log" &
   pid=$!

@@ -83,10 +83,12 @@ public enum Checkpoint {
         return try RunConfig.load(run.config)
     }
 
-    /// Opens a run directory for eval/generate: config, vocabulary and best weights, all cross-checked.
-    public static func open(_ dir: String, batch: Int, maxT: Int, threads: ComputeThreads = .one) throws -> (RunConfig, Vocabulary, LanguageModel) {
+    /// Opens a run directory for eval/generate: config (read here unless the caller already did),
+    /// vocabulary and best weights, all cross-checked.
+    public static func open(_ dir: String, config given: RunConfig? = nil, batch: Int, maxT: Int,
+                            threads: ComputeThreads = .one) throws -> (RunConfig, Vocabulary, LanguageModel) {
         let run = RunDirectory(dir)
-        let config = try Checkpoint.config(dir)
+        let config = try given ?? Checkpoint.config(dir)
         try config.model.validate()
         let vocab = try Vocabulary.load(run.vocab)
         guard vocab.count == config.model.vocabSize else {
@@ -97,7 +99,7 @@ public enum Checkpoint {
         }
         let file = try SafeTensors.read(path: run.model)
         let model = LanguageModel(config: config.model, batch: batch, maxT: maxT, chunkRows: config.training.chunkRows, threads: threads)
-        try load(model.layout, from: file, into: model.params.ptr, name: "'\(run.model)'")
+        try load(model.layout, from: file, into: model.store.params.ptr, name: "'\(run.model)'")
         return (config, vocab, model)
     }
 }

@@ -168,6 +168,26 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// The parts fixed for the life of a run (model, vocabulary, data, training); stop and logging may
+    /// change on resume.
+    struct FixedParts: Codable, Equatable {
+        var model: ModelConfig
+        var vocabHash: String
+        var data: DataConfig
+        var training: TrainingConfig
+    }
+
+    var fixedParts: FixedParts { FixedParts(model: model, vocabHash: vocabHash, data: data, training: training) }
+
+    /// Fingerprint of the fixed parts: what ties a checkpoint to its run.
+    public var identity: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var h = FNV1a64()
+        h.add(Array((try? enc.encode(fixedParts)) ?? Data()))
+        return h.hex
+    }
+
     /// Fingerprint of the settings every rank must share.
     var hash: UInt64 {
         var h = FNV1a64()

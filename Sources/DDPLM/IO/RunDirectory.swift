@@ -18,7 +18,7 @@ public struct RunDirectory: Sendable {
     public var latest: String { path + "/latest.safetensors" }
     var metrics: String { path + "/metrics.jsonl" }
 
-    var hasRun: Bool {
+    public var hasRun: Bool {
         FileManager.default.fileExists(atPath: model) || FileManager.default.fileExists(atPath: latest)
     }
 

@@ -49,7 +49,7 @@ public final class LanguageModel {
 
     /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without
     /// one the model gets its own single-rank store.
-    init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = 800,
+    init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = RunConfig.TrainingConfig().chunkRows,
                 threads: ComputeThreads = .one) {
         let layout = LanguageModel.layout(config)
         let store = store ?? ParameterStore(layout: layout)
@@ -79,10 +79,9 @@ public final class LanguageModel {
         dB = FloatBuffer(count: rows * wide)
     }
 
-    var parameterCount: Int { store.count }
     var layout: ParameterLayout { store.layout }
-    var params: FloatBuffer { store.params }
-    var grads: FloatBuffer { store.grads }
+    private var params: FloatBuffer { store.params }
+    private var grads: FloatBuffer { store.grads }
 
     func makeState() -> RecurrentState {
         RecurrentState(layers: config.layers, batch: batch, hidden: config.hidden, lstm: config.cell == .lstm)
@@ -153,8 +152,8 @@ public final class LanguageModel {
         Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
     }
 
-    /// Forward and backward over one window: returns the summed cross-entropy over its t·b positions and
-    /// accumulates into `grads` the gradient of the *mean* (each position weighted 1/(t·b)).
+    /// Forward and backward over one window: returns the mean cross-entropy over its t·b positions and
+    /// accumulates into the store's gradients the gradient of that mean.
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                           dropout: DropoutKey?) -> Double {
@@ -164,7 +163,7 @@ public final class LanguageModel {
             rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
             scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr))
         backward(x: x, t: t)
-        return loss
+        return loss / Double(rows)
     }
 
     /// Summed cross-entropy over one window without gradients or dropout; advances `state`.
@@ -182,5 +181,4 @@ public final class LanguageModel {
         decoder.logitsRow(h: top, w: p + at.decoderWeight, bias: p + at.decoderBias, out: out)
     }
 
-    func zeroGradients() { store.zeroGradients() }
 }

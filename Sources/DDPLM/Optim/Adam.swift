@@ -6,20 +6,19 @@ import Glibc
 ///   m = m + (1−β1)(g − m)  (lerp, as torch);  v = β2 v + (1−β2) g²
 ///   p −= (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
 /// `gradScale` multiplies the gradient first: the clip coefficient and 1/N for N ranks, applied here
-/// instead of in a separate pass over the gradients. The moments live in the `ParameterStore`.
-final class Adam {
-    var step: Int = 0
-    var beta1: Double = 0.9
-    var beta2: Double = 0.999
-    var eps: Double = 1e-8
+/// instead of in a separate pass over the gradients. The moments live in the `ParameterStore`, the step
+/// count t in the trainer's state: Adam itself holds only its hyper-parameters.
+struct Adam: Sendable {
+    var beta1 = 0.9
+    var beta2 = 0.999
+    var eps = 1e-8
     let threads: ComputeThreads
 
     init(threads: ComputeThreads = .one) { self.threads = threads }
 
-    /// One step over parameters `range` (one rank's shard, or everything). `store.grads` must hold the
-    /// gradients for that range at the same offsets.
-    func update(_ store: ParameterStore, range: Range<Int>, lr: Double, gradScale: Float = 1) {
-        step += 1
+    /// Update number `step` (t = 1, 2, …) over parameters `range` (one rank's shard, or everything).
+    /// `store.grads` must hold the gradients for that range at the same offsets.
+    func update(_ store: ParameterStore, range: Range<Int>, step: Int, lr: Double, gradScale: Float = 1) {
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
         let b1 = Float(1 - beta1), b2 = Float(beta2), omb2 = Float(1 - beta2)
@@ -32,10 +31,5 @@ final class Adam {
             let a = n * k / parts & ~15, b = k == parts - 1 ? n : n * (k + 1) / parts & ~15
             ddplm_adam(p + a, g + a, mp + a, vp + a, b - a, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
         }
-    }
-
-    /// Every parameter of the store.
-    func update(_ store: ParameterStore, lr: Double, gradScale: Float = 1) {
-        update(store, range: 0..<store.count, lr: lr, gradScale: gradScale)
     }
 }

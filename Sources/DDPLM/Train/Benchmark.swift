@@ -7,14 +7,22 @@ import Glibc
 public enum Benchmark {
     public struct Config {
         var model: ModelConfig
-        public var batch = 32
-        public var bptt = 50
-        public var steps = 20
-        public var warmup = 3
-        public var chunkRows = 800
-        public var threads = ComputeThreads.one
+        var batch: Int
+        var bptt: Int
+        var chunkRows: Int
+        var steps: Int
+        var warmup: Int
+        var threads: ComputeThreads
         var seed: UInt64 = 1
-        public init(model: ModelConfig) { self.model = model }
+        public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
+            self.model = model
+            self.batch = batch
+            self.bptt = bptt
+            self.chunkRows = chunkRows
+            self.steps = steps
+            self.warmup = warmup
+            self.threads = threads
+        }
     }
 
     /// Multiply–adds ×2 of every GEMM in one training step of `rows` = b·T rows.
@@ -57,8 +65,8 @@ public enum Benchmark {
             try comm.barrier()
             if s == c.warmup { stepper.resetPhases() }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try stepper.run(lr: 1e-3) {
-                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: nil) / Double(c.bptt * b)
+            _ = try stepper.run(lr: 1e-3, adamStep: s + 1) {
+                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn))
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if s >= c.warmup { times.append(dt) }

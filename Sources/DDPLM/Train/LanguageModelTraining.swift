@@ -1,21 +1,31 @@
 import Foundation
 
-/// Starting or continuing a language-model run: checks the settings and that every rank agrees, prepares
-/// the run directory (rank 0), then hands the task to the `TrainingLoop`.
+/// Starting or continuing a language-model run: checks the settings and that every rank agrees, restores
+/// or initialises the state, prepares the run directory (rank 0), then runs the `TrainingLoop`.
 public enum LanguageModelTraining {
     public static func run(config: RunConfig, corpora: LanguageModelCorpora, options: TrainingLoop.Options, overwrite: Bool = false,
                            comm: Communicator) throws -> TrainingLoop.Summary {
         try config.validate(ranks: comm.size)
+        let dir = options.dir
+        if options.resume {
+            // the fixed settings of a run cannot change, whoever calls
+            let recorded = try RunConfig.load(dir.config)
+            guard recorded.fixedParts == config.fixedParts else {
+                throw DDPLMError("the model, data or training settings differ from the run's '\(dir.config)'; only the stop and logging settings may change on resume")
+            }
+        }
         guard corpora.vocab.count == config.model.vocabSize, corpora.vocab.hash == config.vocabHash else {
-            throw DDPLMError("the vocabulary does not match the one in config.json (hash differs)")
+            throw DDPLMError("the vocabulary (\(corpora.vocab.count) tokens) does not match the one config.json records (\(config.model.vocabSize) tokens, hash \(config.vocabHash))")
         }
         let task = try LanguageModelTask(config: config, corpora: corpora, comm: comm, threads: options.threads)
         // corpus first: a different corpus also changes the vocabulary and so the config's vocab hash
         try corpora.verifySame(comm)
         try comm.verifySame(config.hash, what: "the configuration (flags differ between ranks)")
-        // nothing is written before every input proved valid; rank 0 alone writes
+        let loop = TrainingLoop(task: task, training: config.training, stop: config.stop, logging: config.logging,
+                                identity: config.identity, options: options, comm: comm)
+        try loop.prepare()
+        // nothing is written before every input (corpora, settings, checkpoint) proved valid; rank 0 writes
         if comm.isRoot {
-            let dir = options.dir
             if options.resume {
                 try AtomicFile.write(try config.encoded(), to: dir.config)  // records changed stop conditions
                 AtomicFile.removeStaleTemporaries(in: dir.path)
@@ -24,6 +34,6 @@ public enum LanguageModelTraining {
             }
         }
         try comm.barrier()
-        return try TrainingLoop(task: task, config: config, options: options, comm: comm).run()
+        return try loop.run()
     }
 }

@@ -75,8 +75,42 @@ final class ProgressReporter {
         pausedSeconds = 0
     }
 
-    func validation(_ s: TrainerState, loss: Double, decision: String) throws {
-        print?("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(decision)")
+    /// The clock of the first interval starts with the training loop, not at setup.
+    func startInterval() {
+        intervalStart = Date()
+        pausedSeconds = 0
+    }
+
+    func resumed(_ s: TrainerState, from path: String, batchesPerEpoch: Int, savedRanks: Int, ranks: Int) {
+        if savedRanks != ranks {
+            note("resuming a \(savedRanks)-rank run on \(ranks) ranks: carried state re-sliced by column")
+        }
+        note("resumed from \(path) at step \(s.step) (epoch \(s.epoch + 1), window \(s.window)/\(batchesPerEpoch)), lr \(Format.sci(s.lr))")
+    }
+
+    func skipped(_ what: String) { note("\(what): step skipped, carried state reset") }
+
+    func finished(_ s: TrainerState, stop: TrainingLoop.Summary.Stop, latest: String) {
+        note("\(stop == .signal ? "stopped by signal" : "finished (\(stop.rawValue))") at step \(s.step); latest state in \(latest)")
+    }
+
+    /// What a validation decided, on its own line, and a "valid" record.
+    struct Decision {
+        /// nil for the end-of-run validation, which does not drive the schedule.
+        var improved: Bool?
+        /// Where the best model was saved, if it was.
+        var saved: String?
+    }
+
+    func validation(_ s: TrainerState, loss: Double, decision d: Decision) throws {
+        var text: String
+        switch d.improved {
+        case true?: text = "improved"
+        case false?: text = "no improvement: lr → \(Format.sci(s.lr))"
+        case nil: text = d.saved == nil ? "not better than \(Format.fixed(s.bestSavedLoss ?? .nan, 4))" : "improved"
+        }
+        if let path = d.saved { text += ", saved \(path)" }
+        print?("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(text)")
         try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), ("ppl", Format.ppl(loss)),
                     ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss)])
     }

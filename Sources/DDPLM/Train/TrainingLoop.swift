@@ -4,12 +4,12 @@ import Foundation
 /// alone writes files). Each step: the task's forward/backward, then `TrainingStep`'s exchange, clip and
 /// Adam. Around it: epochs, stop conditions (epochs, steps, minutes, signals — agreed by all ranks),
 /// validation with the learning-rate schedule and the best model, periodic and final checkpoints,
-/// resume, non-finite steps, progress and metrics.
+/// resume, non-finite steps, progress and metrics. It knows nothing about language models.
 public final class TrainingLoop {
     /// How a training invocation runs, besides the run's settings.
     public struct Options {
         public var dir: RunDirectory
-        /// Continue from dir/latest.safetensors (the caller loaded the run's config).
+        /// Continue from dir/latest.safetensors.
         public var resume = false
         public var threads = ComputeThreads.one
         /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
@@ -39,44 +39,47 @@ public final class TrainingLoop {
     let options: Options
     let comm: Communicator
     let stepper: TrainingStep
-    let schedule: LRSchedule
     var reporter: ProgressReporter
     var state: TrainerState
     /// Weights of the best validation so far (the test runs on them).
     let bestParams: FloatBuffer
     var haveBest = false
+    private var prepared = false
 
     var dir: RunDirectory { options.dir }
     var store: ParameterStore { task.store }
 
-    init(task: TrainingTask, config: RunConfig, options: Options, comm: Communicator) {
+    /// `identity` fingerprints the run's fixed settings; a checkpoint with another identity is refused.
+    init(task: TrainingTask, training: RunConfig.TrainingConfig, stop: RunConfig.StopConfig, logging: RunConfig.LoggingConfig,
+         identity: String, options: Options, comm: Communicator) {
         self.task = task
-        training = config.training
-        stopAt = config.stop
-        logging = config.logging
+        self.training = training
+        stopAt = stop
+        self.logging = logging
         self.options = options
         self.comm = comm
-        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: config.training.clip)
-        schedule = LRSchedule(factor: config.training.lrDecay)
-        reporter = ProgressReporter(logEvery: config.logging.logEvery, print: nil, metrics: nil)
-        state = TrainerState(lr: config.training.lr)
+        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip)
+        reporter = ProgressReporter(logEvery: logging.logEvery, print: nil, metrics: nil)
+        state = TrainerState(runIdentity: identity, schedule: LRSchedule(lr: training.lr, factor: training.lrDecay))
         bestParams = FloatBuffer(count: task.store.count)
     }
 
-    /// Sets up weights (fresh or resumed), checks that every rank agrees, and opens the metrics log.
-    /// Call after the run directory exists (rank 0 created it).
-    private func start() throws {
+    /// Weights, optimizer state and counters: restored from latest.safetensors (checked before anything
+    /// is written) or initialised, then proved equal on every rank. Writes nothing.
+    func prepare() throws {
+        guard !prepared else { return }
+        prepared = true
         if options.resume {
             let name = "'\(dir.latest)'"
             guard dir.canResume else { throw DDPLMError("nothing to resume: '\(dir.latest)' does not exist") }
             let file = try SafeTensors.read(path: dir.latest)
-            state = try Checkpoint.trainerState(in: file, name: name)
-            try Checkpoint.restoreLatest(file, into: store, name: name)
-            stepper.adam.step = state.adamStep
-            try task.restoreCarriedState(from: file, name: name)
-            if state.ranks != comm.size {
-                reporter.note("resuming a \(state.ranks)-rank run on \(comm.size) ranks: carried state re-sliced by column")
+            let saved = try Checkpoint.trainerState(in: file, name: name)
+            guard saved.runIdentity == state.runIdentity else {
+                throw DDPLMError("\(name) belongs to another run: its model, data or training settings differ from '\(dir.config)'")
             }
+            state = saved
+            try Checkpoint.restoreLatest(file, into: store, name: name)
+            try task.restoreCarriedState(from: file, name: name)
             if FileManager.default.fileExists(atPath: dir.model), state.bestSavedLoss != nil {
                 try Checkpoint.load(store.layout, from: try SafeTensors.read(path: dir.model), into: bestParams.ptr, name: "'\(dir.model)'")
                 haveBest = true
@@ -84,39 +87,41 @@ public final class TrainingLoop {
         } else {
             task.initializeWeights()
         }
-        state.ranks = comm.size
-        state.threads = options.threads.count
         try comm.verifySame(store.weightsHash, what: "the initial weights")
     }
 
     func run() throws -> Summary {
-        let isRoot = comm.isRoot
-        if isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
-        try start()
+        try prepare()
+        if comm.isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
         reporter.note(task.summary)
         let perEpoch = task.batchesPerEpoch
         if options.resume {
-            reporter.note("resumed from \(dir.latest) at step \(state.step) (epoch \(state.epoch + 1), batch \(state.window)/\(perEpoch)), lr \(Format.sci(state.lr))")
+            reporter.resumed(state, from: dir.latest, batchesPerEpoch: perEpoch, savedRanks: state.ranks, ranks: comm.size)
         }
+        state.ranks = comm.size
+        state.threads = options.threads.count
 
         let began = Date()
+        reporter.startInterval()
         var stop: Summary.Stop?
         if state.epoch >= stopAt.epochs { stop = .epochs }
         if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
         while stop == nil {
             let minutes = Date().timeIntervalSince(began) / 60
             let index = state.window, step = state.step
-            let r = try stepper.run(lr: state.lr, signalled: options.stopRequested(),
+            let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
                                     timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
                                     poison: options.injectNaNAtStep == step) {
                 task.computeGradients(batch: index, step: step)
             }
-            if !r.finite {
+            if r.finite {
+                state.adamStep += 1
+            } else {
                 let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
                 guard logging.skipNonFinite else {
                     throw DDPLMError("\(what): training stopped; the checkpoints in '\(dir.path)' hold the last good state (lower --lr, or pass --skip-nonfinite)")
                 }
-                reporter.note("\(what): step skipped, carried state reset")
+                reporter.skipped(what)
                 task.resetCarriedState()
             }
             let items = task.items(inBatch: index)
@@ -153,7 +158,7 @@ public final class TrainingLoop {
         let finalStop = stop!
         if finalStop != .signal && state.lastValidatedStep != state.step { try validate(scheduled: false) }
         try saveLatest()
-        reporter.note("\(finalStop == .signal ? "stopped by signal" : "finished (\(finalStop.rawValue))") at step \(state.step); latest state in \(dir.latest)")
+        reporter.finished(state, stop: finalStop, latest: dir.latest)
         var testLoss: Double?
         if finalStop != .signal && haveBest {
             store.params.ptr.update(from: bestParams.ptr, count: store.count)
@@ -162,7 +167,7 @@ public final class TrainingLoop {
             try reporter.test(state, loss: loss)
         }
         return Summary(state: state, stop: finalStop, testLoss: testLoss,
-                            tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
+                       tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
     }
 
     /// Validation (all ranks), the schedule (scheduled validations only) and the best model.
@@ -171,10 +176,8 @@ public final class TrainingLoop {
         defer { reporter.paused(Date().timeIntervalSince(began)) }
         // rank 0's value decides, so every rank takes the same branch
         let v = try comm.broadcast([try task.evaluate(.valid)])[0]
-        var decision = "improved"
-        if scheduled && !schedule.observe(validationLoss: v, state: &state) {
-            decision = "no improvement: lr → \(Format.sci(state.lr))"
-        }
+        var decision = ProgressReporter.Decision()
+        if scheduled { decision.improved = state.schedule.observe(validationLoss: v) }
         if state.bestSavedLoss.map({ v < $0 }) ?? true {
             state.bestSavedLoss = v
             state.bestSavedStep = state.step
@@ -184,9 +187,7 @@ public final class TrainingLoop {
                 try Checkpoint.saveWeights(store.layout, store.params.ptr, to: dir.model,
                                            metadata: ["ddplm.step": "\(state.step)", "ddplm.val_loss": "\(v)"])
             }
-            decision += ", saved \(dir.model)"
-        } else if !scheduled {
-            decision = "not better than \(Format.fixed(state.bestSavedLoss ?? .nan, 4))"
+            decision.saved = dir.model
         }
         state.lastValidatedStep = state.step
         try reporter.validation(state, loss: v, decision: decision)
@@ -197,7 +198,6 @@ public final class TrainingLoop {
         try stepper.gatherOptimizerState()
         let carried = try task.carriedStateTensors()
         guard comm.isRoot else { return }
-        state.adamStep = stepper.adam.step
         try Checkpoint.writeLatest(store, state: state, carried: carried, to: dir.latest)
     }
 }

@@ -60,10 +60,11 @@ public final class TrainingStep {
     var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
     func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
 
-    /// `signalled`/`timeUp` are this rank's stop votes; the result says whether any rank voted.
-    /// `poison` (tests) turns the gradient into NaN to exercise the non-finite path.
-    func run(lr: Double, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
-                    compute: () -> Double) throws -> Result {
+    /// `adamStep` is the number this update gets if it is applied (1 for the first). `signalled`/`timeUp`
+    /// are this rank's stop votes; the result says whether any rank voted. `poison` (tests) turns the
+    /// gradient into NaN to exercise the non-finite path.
+    func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
+             compute: () -> Double) throws -> Result {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
@@ -85,7 +86,7 @@ public final class TrainingStep {
         let finite = loss.isFinite && norm.isFinite
         if finite {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
-            adam.update(store, range: shard.lo..<shard.hi, lr: lr, gradScale: scale)
+            adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
             lap(3)
             if n > 1 { try comm.allGather(store.params.ptr, countPerRank: shard.chunk) }
             lap(4)

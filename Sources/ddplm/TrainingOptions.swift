@@ -1,0 +1,20 @@
+import ArgumentParser
+import DDPLM
+
+/// The optimisation (fixed for a run).
+struct TrainingOptions: ConfigOptionGroup {
+    static var defaults: RunConfig.TrainingConfig { ConfigDefaults.training }
+    static func check(_ root: RunConfig.TrainingConfig) throws { try root.validate() }
+
+    @Option(help: "Adam learning rate (default \(ConfigDefaults.training.lr)).") var lr: Double?
+    @Option(help: "Learning-rate factor when a validation does not improve (default \(ConfigDefaults.training.lrDecay)).") var lrDecay: Double?
+    @Option(help: "Global gradient-norm clip (default \(ConfigDefaults.training.clip)).") var clip: Double?
+    @Option(help: "Validate every N steps, and at each epoch's end (default \(ConfigDefaults.training.evalEvery)).") var evalEvery: Int?
+    @Option(help: "Seed for initialisation and dropout (default \(ConfigDefaults.training.seed)).") var seed: UInt64?
+    @Option(help: "Rows per chunk of the fused decoder/softmax (default \(ConfigDefaults.training.chunkRows): 160 MB of logits at V = 50002).") var chunkRows: Int?
+
+    var bindings: [ConfigBinding<RunConfig.TrainingConfig>] {
+        [.option("--lr", lr, \.lr), .option("--lr-decay", lrDecay, \.lrDecay), .option("--clip", clip, \.clip),
+         .option("--eval-every", evalEvery, \.evalEvery), .option("--seed", seed, \.seed), .option("--chunk-rows", chunkRows, \.chunkRows)]
+    }
+}
