@@ -1,14 +1,3 @@
-/// One named tensor in a flat parameter buffer: PyTorch `state_dict` name, shape (row-major, as PyTorch
-/// stores it) and offset in floats.
-struct TensorSpec: Equatable, Sendable {
-    let name: String
-    let shape: [Int]
-    let offset: Int
-    /// True when this name shares storage with an earlier tensor (a tied decoder weight).
-    let isAlias: Bool
-    var count: Int { shape.reduce(1, *) }
-}
-
 /// Where each named tensor lives in the one flat parameter buffer. Knows nothing about which model it
 /// describes: a model declares its tensors in `state_dict` order with `add` (and `alias` for tied
 /// weights), then looks its offsets up by name.

@@ -27,5 +27,3 @@ protocol TrainingTask: AnyObject {
     /// Restores this rank's carried state from a latest checkpoint written with any rank count.
     func restoreCarriedState(from file: SafeTensors, name: String) throws
 }
-
-enum EvalSplit: String, Sendable { case valid, test }

@@ -1,0 +1,2 @@
+/// The held-out splits a task evaluates.
+enum EvalSplit: String, Sendable { case valid, test }
