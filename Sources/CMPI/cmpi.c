@@ -1,19 +1,74 @@
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <mpi.h>
 #include "cmpi.h"
+
+/* The watchdog: every collective is posted non-blocking and waited for with a deadline. */
+static double g_timeout = 0;   /* seconds; 0 = wait forever */
+static int g_rank = 0, g_size = 1;
+static char g_detail[1024];
+/* Scratch for the small double all-reduce (gathered on rank 0): size * SMALL doubles, allocated once. */
+#define SMALL 64
+static double *g_small = NULL;
+enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79 };
 
 int cmpi_init(void) {
     int provided = 0;
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) return rc;
-    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if ((rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &g_rank)) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &g_size)) != MPI_SUCCESS) return rc;
+    g_small = calloc((size_t)g_size * SMALL, sizeof(double));
+    return g_small ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
 int cmpi_finalize(void) { return MPI_Finalize(); }
+int cmpi_rank(int *rank) { *rank = g_rank; return MPI_SUCCESS; }
+int cmpi_size(int *size) { *size = g_size; return MPI_SUCCESS; }
+void cmpi_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 0; }
+const char *cmpi_timeout_detail(void) { return g_detail; }
 
-int cmpi_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
-int cmpi_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
+/* Waits for n requests; peer[i] is the rank request i depends on (-1: unknown, a collective). After
+   `timeout` seconds without completing, describes the pending peers in g_detail and returns
+   CMPI_TIMEOUT. */
+static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) {
+    if (timeout <= 0) return MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
+    double deadline = MPI_Wtime() + timeout;
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < n; i++) {
+            if (req[i] == MPI_REQUEST_NULL) continue;
+            int flag = 0;
+            int rc = MPI_Test(&req[i], &flag, MPI_STATUS_IGNORE);
+            if (rc != MPI_SUCCESS) return rc;
+            if (!flag) pending++;
+        }
+        if (!pending) return MPI_SUCCESS;
+        if (MPI_Wtime() > deadline) {
+            int len = 0, listed = 0, unknown = 0;
+            g_detail[0] = 0;
+            for (int i = 0; i < n; i++) {
+                if (req[i] == MPI_REQUEST_NULL) continue;
+                if (peer[i] < 0) { unknown = 1; continue; }
+                int dup = 0;
+                for (int j = 0; j < i; j++) if (req[j] != MPI_REQUEST_NULL && peer[j] == peer[i]) dup = 1;
+                if (dup || len > (int)sizeof g_detail - 32) continue;
+                len += snprintf(g_detail + len, sizeof g_detail - (size_t)len, "%s%d", listed ? ", " : "", peer[i]);
+                listed++;
+            }
+            if (listed == 0 && unknown) snprintf(g_detail, sizeof g_detail, "?");
+            return CMPI_TIMEOUT;
+        }
+    }
+}
+
+/* Non-root ranks wait on rank 0, which itself waits on everyone: give it time to name the late rank. */
+static double root_wait(void) { return g_timeout > 0 ? g_timeout + (g_timeout / 4 > 5 ? g_timeout / 4 : 5) : 0; }
+
+static int wait_one(MPI_Request *req, int peer, double timeout) { return wait_all(req, &peer, 1, timeout); }
 
 /* MPI counts are int: large buffers go in INT_MAX/2-element pieces. */
 static const long PIECE = INT_MAX / 2;
@@ -21,42 +76,77 @@ static const long PIECE = INT_MAX / 2;
 int cmpi_allreduce_sum_float(float *buf, long count) {
     for (long off = 0; off < count; off += PIECE) {
         long n = count - off < PIECE ? count - off : PIECE;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Request r;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+        if (rc == MPI_SUCCESS) rc = wait_one(&r, -1, g_timeout);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
+/* Small sums (loss and stop flags, norms, evaluation totals, fingerprints): gathered on rank 0, summed
+   in rank order, sent back. Rank 0 therefore knows exactly which ranks have not arrived. */
 int cmpi_allreduce_sum_double(double *buf, long count) {
-    for (long off = 0; off < count; off += PIECE) {
-        long n = count - off < PIECE ? count - off : PIECE;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (rc != MPI_SUCCESS) return rc;
+    if (g_size == 1) return MPI_SUCCESS;
+    if (count > SMALL) {
+        MPI_Request r;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &r);
+        return rc == MPI_SUCCESS ? wait_one(&r, -1, g_timeout) : rc;
     }
+    MPI_Request req[g_size];
+    int peer[g_size];
+    int rc;
+    if (g_rank == 0) {
+        for (int r = 1; r < g_size; r++) {
+            peer[r - 1] = r;
+            if ((rc = MPI_Irecv(g_small + (long)r * SMALL, (int)count, MPI_DOUBLE, r, TAG_UP, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
+        }
+        if ((rc = wait_all(req, peer, g_size - 1, g_timeout)) != MPI_SUCCESS) return rc;
+        for (int r = 1; r < g_size; r++)
+            for (long i = 0; i < count; i++) buf[i] += g_small[(long)r * SMALL + i];
+        for (int r = 1; r < g_size; r++) {
+            if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, r, TAG_DOWN, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
+        }
+        return wait_all(req, peer, g_size - 1, g_timeout);
+    }
+    peer[0] = 0; peer[1] = 0;
+    if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, 0, TAG_UP, MPI_COMM_WORLD, &req[0])) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Irecv(g_small, (int)count, MPI_DOUBLE, 0, TAG_DOWN, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
+    if ((rc = wait_all(req, peer, 2, root_wait())) != MPI_SUCCESS) return rc;
+    memcpy(buf, g_small, (size_t)count * sizeof(double));
     return MPI_SUCCESS;
 }
 
 int cmpi_bcast_bytes(void *buf, long count, int root) {
     for (long off = 0; off < count; off += PIECE) {
         long n = count - off < PIECE ? count - off : PIECE;
-        int rc = MPI_Bcast((char *)buf + off, (int)n, MPI_BYTE, root, MPI_COMM_WORLD);
+        MPI_Request r;
+        int rc = MPI_Ibcast((char *)buf + off, (int)n, MPI_BYTE, root, MPI_COMM_WORLD, &r);
+        if (rc == MPI_SUCCESS) rc = wait_one(&r, g_rank == root ? -1 : root, g_rank == root ? g_timeout : root_wait());
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
+/* One ring step: send `count` floats to the right neighbour, receive as many from the left. */
+static int ring_step(const float *send, float *recv, long count) {
+    int right = (g_rank + 1) % g_size, left = (g_rank + g_size - 1) % g_size;
+    MPI_Request req[2];
+    int peer[2] = {left, right};
+    int rc = MPI_Irecv(recv, (int)count, MPI_FLOAT, left, TAG_RING, MPI_COMM_WORLD, &req[0]);
+    if (rc != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Isend(send, (int)count, MPI_FLOAT, right, TAG_RING, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
+    return wait_all(req, peer, 2, g_timeout);
+}
+
 int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
-    int rank, size, rc;
     if (count > INT_MAX) return MPI_ERR_COUNT;
-    if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &rank)) != MPI_SUCCESS) return rc;
-    if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &size)) != MPI_SUCCESS) return rc;
-    int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    int rank = g_rank, size = g_size;
     for (int s = 0; s < size - 1; s++) {
         /* send block (rank-s-1), receive block (rank-s-2) and add it: after size-1 steps block `rank` is whole */
         long send_block = ((rank - s - 1) % size + size) % size;
         long recv_block = ((rank - s - 2) % size + size) % size;
-        rc = MPI_Sendrecv(buf + send_block * count, (int)count, MPI_FLOAT, right, 77,
-                          tmp, (int)count, MPI_FLOAT, left, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        int rc = ring_step(buf + send_block * count, tmp, count);
         if (rc != MPI_SUCCESS) return rc;
         float *dst = buf + recv_block * count;
         for (long i = 0; i < count; i++) dst[i] += tmp[i];
@@ -64,18 +154,31 @@ int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
     return MPI_SUCCESS;
 }
 
-int cmpi_allgather_float(float *buf, long count) {
+int cmpi_ring_allgather_float(float *buf, long count) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)count, MPI_FLOAT, MPI_COMM_WORLD);
+    int rank = g_rank, size = g_size;
+    for (int s = 0; s < size - 1; s++) {
+        /* pass on the block received last (our own first); after size-1 steps every block is here */
+        long send_block = ((rank - s) % size + size) % size;
+        long recv_block = ((rank - s - 1) % size + size) % size;
+        int rc = ring_step(buf + send_block * count, buf + recv_block * count, count);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
 }
 
-int cmpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+int cmpi_barrier(void) {
+    MPI_Request r;
+    int rc = MPI_Ibarrier(MPI_COMM_WORLD, &r);
+    return rc == MPI_SUCCESS ? wait_one(&r, -1, g_timeout) : rc;
+}
 
 void cmpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 void cmpi_error_string(int code, char *buf, int buflen) {
     char tmp[MPI_MAX_ERROR_STRING];
     int len = 0;
-    if (MPI_Error_string(code, tmp, &len) != MPI_SUCCESS) snprintf(tmp, sizeof tmp, "MPI error %d", code);
+    if (code == CMPI_TIMEOUT) snprintf(tmp, sizeof tmp, "timed out waiting for rank(s) %s", g_detail);
+    else if (MPI_Error_string(code, tmp, &len) != MPI_SUCCESS) snprintf(tmp, sizeof tmp, "MPI error %d", code);
     snprintf(buf, (size_t)buflen, "%s", tmp);
 }

@@ -43,7 +43,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let (c, threads) = try Runtime.start(&comm, threads: runtime.threads)
+            let (c, threads) = try Runtime.start(&comm, runtime)
             let model = self.model
             let cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
                                        warmup: max(0, warmup), threads: threads)

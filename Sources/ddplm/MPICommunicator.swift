@@ -10,7 +10,11 @@ final class MPICommunicator: Communicator {
     private var finalized = false
     private var scratch = FloatBuffer(count: 0)
 
-    init() throws {
+    let hangTimeout: Double
+
+    /// `hangTimeout` seconds without progress in a collective end it with `CollectiveTimeout` (0 = never).
+    init(hangTimeout: Double) throws {
+        self.hangTimeout = hangTimeout
         var rc = cmpi_init()
         if rc != 0 { throw DDPLMError("MPI_Init_thread failed: \(MPICommunicator.message(rc))") }
         var r: Int32 = 0, s: Int32 = 0
@@ -20,6 +24,7 @@ final class MPICommunicator: Communicator {
         if rc != 0 { throw DDPLMError("MPI_Comm_size failed: \(MPICommunicator.message(rc))") }
         rank = Int(r)
         size = Int(s)
+        cmpi_set_timeout(hangTimeout)
     }
 
     static func message(_ rc: Int32) -> String {
@@ -28,33 +33,38 @@ final class MPICommunicator: Communicator {
         return String(cString: buf)
     }
 
-    private func check(_ rc: Int32, _ call: String) throws {
+    private func check(_ rc: Int32, _ call: String, _ operation: String) throws {
+        if rc == CMPI_TIMEOUT {
+            let detail = String(cString: cmpi_timeout_detail())
+            let ranks = detail.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            throw CollectiveTimeout(seconds: hangTimeout, operation: operation, waitingFor: ranks.isEmpty ? nil : ranks)
+        }
         if rc != 0 { throw DDPLMError("\(call) failed on rank \(rank): \(MPICommunicator.message(rc))") }
     }
 
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
-        try check(cmpi_allreduce_sum_float(buffer, count), "MPI_Allreduce(float, sum)")
+        try check(cmpi_allreduce_sum_float(buffer, count), "MPI_Iallreduce(float, sum)", "an all-reduce")
     }
 
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {
-        try check(cmpi_allreduce_sum_double(buffer, count), "MPI_Allreduce(double, sum)")
+        try check(cmpi_allreduce_sum_double(buffer, count), "all-reduce (double, gathered on rank 0)", "a small all-reduce (the step's loss and stop flags, a norm, or an evaluation)")
     }
 
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
-        try check(cmpi_bcast_bytes(buffer, bytes, Int32(root)), "MPI_Bcast")
+        try check(cmpi_bcast_bytes(buffer, bytes, Int32(root)), "MPI_Ibcast", "a broadcast from rank \(root)")
     }
 
     /// Ring reduce-scatter (see cmpi.h); its block-sized scratch buffer is allocated once.
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         if scratch.count < countPerRank { scratch = FloatBuffer(count: countPerRank) }
-        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, scratch.ptr), "ring reduce-scatter (MPI_Sendrecv)")
+        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, scratch.ptr), "ring reduce-scatter (MPI_Isend/Irecv)", "the gradient reduce-scatter")
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        try check(cmpi_allgather_float(buffer, countPerRank), "MPI_Allgather(float)")
+        try check(cmpi_ring_allgather_float(buffer, countPerRank), "ring all-gather (MPI_Isend/Irecv)", "the weight all-gather")
     }
 
-    func barrier() throws { try check(cmpi_barrier(), "MPI_Barrier") }
+    func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }
 
     func abort(code: Int32) -> Never {
         cmpi_abort(code)

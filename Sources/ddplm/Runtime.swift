@@ -10,9 +10,10 @@ enum Runtime {
 
     /// MPI under mpirun/srun, otherwise the single-process communicator (MPI is never initialised).
     /// Stored in `comm` for `guarded`'s error reporting.
-    static func communicator(_ comm: inout Communicator?) throws -> Communicator {
+    static func communicator(_ comm: inout Communicator?, hangTimeout: Double) throws -> Communicator {
         if let why = launch.refusal { throw DDPLMError(why) }
-        let c: Communicator = launch.usesMPI ? try MPICommunicator() : SingleProcessCommunicator()
+        guard hangTimeout >= 0, hangTimeout.isFinite else { throw DDPLMError("--hang-timeout must not be negative (got \(hangTimeout))") }
+        let c: Communicator = launch.usesMPI ? try MPICommunicator(hangTimeout: hangTimeout) : SingleProcessCommunicator()
         comm = c
         return c
     }
@@ -26,9 +27,9 @@ enum Runtime {
     }
 
     /// The start of every compute subcommand: communicator and threads.
-    static func start(_ comm: inout Communicator?, threads requested: Int?) throws -> (Communicator, ComputeThreads) {
-        let c = try communicator(&comm)
-        return (c, try configureThreads(requested))
+    static func start(_ comm: inout Communicator?, _ options: RuntimeOptions) throws -> (Communicator, ComputeThreads) {
+        let c = try communicator(&comm, hangTimeout: options.hangTimeout)
+        return (c, try configureThreads(options.threads))
     }
 
     /// Runs `body`; a DDPLMError becomes one line on stderr and a non-zero exit (MPI_Abort for the whole

@@ -50,7 +50,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let c = try Runtime.communicator(&comm)
+            let c = try Runtime.communicator(&comm, hangTimeout: runtime.hangTimeout)
             let dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? defaultOut(comm: c))
             // rank 0 decides, so all ranks agree even if their views of the file system differ
             let resuming = try c.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1

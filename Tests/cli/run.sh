@@ -198,6 +198,22 @@ if [[ $have_mpi -eq 1 ]]; then
       -np 1 -x DDPLM_BLAS_AUTOSELECT "$bin" train "${data[@]}" "${small[@]}" --train "$tmp/train-other.txt" --out "$tmp/e6"
   expect_error "NaN under mpirun: every rank stops" "non-finite" mpi 2 train "${data[@]}" "${small[@]}" --max-steps 30 --debug-nan-at-step 7 --out "$tmp/e5"
 
+  # hang watchdog: a rank stopped with SIGSTOP hangs every collective; with --hang-timeout 3 the job ends
+  # within seconds with a line that names the stopped rank, and the last checkpoint stays whole
+  for victim in 2 0; do
+    mpi 3 train "${data[@]}" "${small[@]}" --batch 6 --epochs 1000 --max-steps 100000 --save-every 20 --hang-timeout 3 --out "$tmp/hang$victim" >/dev/null 2>"$tmp/hang$victim.log" &
+    pid=$!
+    for _ in $(seq 150); do [[ -f "$tmp/hang$victim/latest.safetensors" ]] && break; sleep 0.1; done
+    ranks=($(pgrep -f -- "--out $tmp/hang$victim" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done))
+    t0=$(date +%s.%N); kill -STOP "${ranks[$victim]}"
+    set +e; wait "$pid"; rc=$?; set -e
+    secs=$(echo "$(date +%s.%N) - $t0" | bc)
+    line=$(grep -m1 "no progress for" "$tmp/hang$victim.log" || true)
+    if [[ $rc -ne 0 ]] && (( $(echo "$secs < 15" | bc) )) && [[ "$line" == *"waiting for rank $victim "* ]] && "$bin" info "$tmp/hang$victim" | grep -q "latest.safetensors ok"; then
+      ok "kill -STOP of rank $victim: job ended after ${secs%.*}s (exit $rc): ${line:0:130}"
+    else bad "hang watchdog, rank $victim stopped: exit $rc after $secs s: $line"; tail -3 "$tmp/hang$victim.log"; fi
+  done
+
   # kill -9 one rank mid-run: the job must end non-zero within seconds, and --resume must continue
   mpi 2 train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --out "$tmp/kill" >/dev/null 2>"$tmp/kill.log" &
   pid=$!

@@ -9,8 +9,9 @@
 #     bit-identical to an uninterrupted one
 #   - USR1 to the batch shell only (what --signal=B:USR1@N does at the time limit): the template forwards
 #     it to the ranks, requeues the job, and the requeued job continues to the end
+#   - srun --mpi=none -n 2 is refused with one line; a rank stopped with SIGSTOP under srun ends the step
+#     within --hang-timeout, with a line naming it
 # Tiny synthetic corpora, a few seconds each (~30 s in all). Usage: Tests/slurm/run.sh [path/to/ddplm]
-# The sbatch tests need `ddplm train --resume auto` (the template uses it); without it they FAIL at once.
 # Needs root (slurmd runs jobs as their user); installs slurmd slurmctld slurm-client munge with apt-get
 # when missing. Where that is impossible it prints "skip - ..." and exits 0.
 #
@@ -19,7 +20,7 @@
 #     SLURM_LOCALID, SLURM_NTASKS/SLURM_NPROCS, SLURM_STEP_NUM_TASKS, SLURM_STEP_TASKS_PER_NODE,
 #     SLURM_TASKS_PER_NODE, SLURM_CPUS_ON_NODE (the node's CPUs), SLURM_JOB_CPUS_PER_NODE, SLURM_MPI_TYPE=pmix,
 #     and no OMPI_COMM_WORLD_* or PMI_*; SLURM_CPUS_PER_TASK only with -c/--cpus-per-task (the one difference);
-#   - `srun --mpi=none -n 2 ddplm train …` runs two independent single-process trainings (no PMIx, so no
+#   - `srun --mpi=none -n 2 ddplm train …` would run two independent single-process trainings (no PMIx, so no
 #     MPI world) into the same --out: both exit 0, metrics.jsonl gets every step twice;
 #   - srun forwards a USR1 sent to it to every process of the step; `scancel --signal=USR1 JOB` (no --full)
 #     reaches the step's tasks only, `scancel --batch --signal=USR1 JOB` the batch shell only, like
@@ -194,6 +195,29 @@ if [[ $resume_auto -eq 1 ]]; then
     ok "USR1 to the batch shell: forwarded to the ranks, latest saved, job requeued and resumed to completion [$(secs "$t0")s]"
   else bad "USR1 to the batch shell: job $job ${slurm_job_state:-} ${slurm_job_exit:-}, restarts ${restarts:-?}"; grep -v '^step\|^valid' <<< "$out" | tail -n 8 || true; fi
 else bad "USR1 to the batch shell is forwarded and the job requeued: $no_auto"; fi
+
+# --- 6. srun --mpi=none -n 2: no MPI world joins the tasks, so each would train alone into the same
+#        directory; every task refuses with one line instead
+set +e; timeout 60 srun --mpi=none -n 2 -O "$bin" train "${data[@]}" "${small[@]}" --max-steps 5 --out "$tmp/none" >"$tmp/none.out" 2>"$tmp/none.err"; rc=$?; set -e
+if [[ $rc -ne 0 ]] && grep -q "no MPI world joins them (srun --mpi=none?); launch with \`srun --mpi=pmix\`" "$tmp/none.err" && [[ ! -e "$tmp/none" ]]; then
+  ok "srun --mpi=none -n 2 is refused (exit $rc): $(grep -m1 error "$tmp/none.err" | cut -c1-120)"
+else bad "srun --mpi=none -n 2: exit $rc, $(head -c 300 "$tmp/none.err")"; fi
+
+# --- 7. a rank stopped with SIGSTOP under srun: the watchdog ends the step within the hang timeout,
+#        naming the rank, and the last latest.safetensors stays whole
+t0=$(date +%s%N)
+srun2 -J ddplm-hang "$bin" train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --hang-timeout 3 --out "$tmp/hang" >/dev/null 2>"$tmp/hang.err" &
+pid=$!
+for _ in $(seq 200); do [[ -f "$tmp/hang/latest.safetensors" ]] && break; sleep 0.1; done
+victim=$(pgrep -f -- "--out $tmp/hang" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && tr '\0' '\n' < "/proc/$p/environ" | grep -q '^PMIX_RANK=1$' && echo "$p"; done | head -n1)
+t1=$(date +%s%N)
+[[ -n "$victim" ]] && kill -STOP "$victim"
+set +e; wait "$pid"; rc=$?; set -e
+line=$(grep -m1 "no progress for" "$tmp/hang.err" || true)
+[[ -n "$victim" ]] && kill -CONT "$victim" 2>/dev/null || true
+if [[ -n "$victim" && $rc -ne 0 && "$line" == *"waiting for rank 1 "* ]] && (( $(secs "$t1" | cut -d. -f1) < 20 )) && "$bin" info "$tmp/hang" | grep -q "latest.safetensors ok"; then
+  ok "kill -STOP of rank 1 under srun: the step ended after $(secs "$t1")s (exit $rc): ${line:0:110}"
+else bad "hang under srun: victim ${victim:-none}, exit $rc, $line"; tail -n 4 "$tmp/hang.err" || true; fi
 
 t0=$(date +%s%N)
 slurm_down

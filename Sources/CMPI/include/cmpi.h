@@ -2,22 +2,34 @@
 #define DDPLM_CMPI_H
 /* OpenMPI for Swift. mpi.h's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE ...) are macros
    Swift cannot import, so this shim hides them: every function works on MPI_COMM_WORLD and returns the MPI
-   return code (MPI_SUCCESS == 0). Errors are set to return, not abort, so Swift can name the failing call. */
+   return code (MPI_SUCCESS == 0). Errors are set to return, not abort, so Swift can name the failing call.
+
+   Watchdog: every collective is posted non-blocking and waited for with a deadline (cmpi_set_timeout).
+   When it passes, the call returns CMPI_TIMEOUT and cmpi_timeout_detail() lists the ranks it was waiting
+   for ("2", "1, 3", or "?" when a collective cannot say). The small double all-reduce gathers on rank 0,
+   so rank 0 names exactly the ranks that never arrived; other ranks wait on rank 0 a little longer, so
+   rank 0 reports first. */
+
+#define CMPI_TIMEOUT (-2)
 
 int cmpi_init(void);
 int cmpi_finalize(void);
 int cmpi_rank(int *rank);
 int cmpi_size(int *size);
+/* Seconds a collective may wait before CMPI_TIMEOUT; 0 = forever. */
+void cmpi_set_timeout(double seconds);
+const char *cmpi_timeout_detail(void);
 int cmpi_allreduce_sum_float(float *buf, long count);
+/* In rank order on rank 0, then sent back: every rank gets the same bits. */
 int cmpi_allreduce_sum_double(double *buf, long count);
 int cmpi_bcast_bytes(void *buf, long count, int root);
 /* Ring reduce-scatter, in place: buf holds size*count floats; afterwards block `rank` (buf + rank*count)
    holds the element-wise sum over ranks of that block. size-1 steps, each exchanging one block with the
-   ring neighbours (MPI_Sendrecv) and adding it: bandwidth-optimal, and on OpenMPI 4.1's shared-memory
-   transport ~3x faster than its MPI_Reduce_scatter_block. tmp holds count floats. */
+   ring neighbours and adding it: bandwidth-optimal, and on OpenMPI 4.1's shared-memory transport ~3x
+   faster than its MPI_Reduce_scatter_block. tmp holds count floats. */
 int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp);
-/* buf holds size*count floats; each rank's block r*count.. is shared with everyone, in place. */
-int cmpi_allgather_float(float *buf, long count);
+/* Ring all-gather, in place: buf holds size*count floats; each rank's block r*count.. reaches everyone. */
+int cmpi_ring_allgather_float(float *buf, long count);
 int cmpi_barrier(void);
 void cmpi_abort(int code);
 void cmpi_error_string(int code, char *buf, int buflen);

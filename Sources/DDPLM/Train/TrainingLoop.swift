@@ -91,6 +91,12 @@ public final class TrainingLoop {
     }
 
     func run() throws -> Summary {
+        do { return try runLoop() } catch let e as CollectiveTimeout {
+            throw DDPLMError("at step \(state.step + 1): \(e)")
+        }
+    }
+
+    private func runLoop() throws -> Summary {
         try prepare()
         if comm.isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
         reporter.note(task.summary)

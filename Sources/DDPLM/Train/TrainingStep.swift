@@ -73,12 +73,15 @@ public final class TrainingStep {
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
+        // loss and stop votes first: a small gather on rank 0, which so learns which ranks are late
+        // (the hang watchdog names them) before the big exchange starts
+        try comm.allReduceSum(control, count: 3)
         if n > 1 {
             try comm.reduceScatterSum(g, countPerRank: shard.chunk)
         }
         lap(1)
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
-        try comm.allReduceSum(control, count: 4)
+        try comm.allReduceSum(control + 3, count: 1)
         lap(2)
         // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
         let loss = control[0] / Double(n)
