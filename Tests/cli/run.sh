@@ -15,29 +15,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d /tmp/ddplm-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok   - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+source Tests/lib.sh
 have_mpi=1; command -v mpirun >/dev/null || have_mpi=0
 mpi() { local n=$1; shift; timeout 120 mpirun -np "$n" --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 -x DDPLM_BLAS_AUTOSELECT "$bin" "$@"; }
-
-# --- corpora: a word cycle with noise (learnable), deterministic
-awk 'BEGIN { srand(7); for (f = 0; f < 3; f++) { n = (f == 0 ? 6000 : 1500); i = 0; s = "";
-       for (k = 0; k < n; k++) { i = (i + 1 + i % 3) % 40; w = (k % 7 == 6) ? int(rand() * 45) : i; s = s "w" w " " }
-       print s > ("'"$tmp"'/" (f == 0 ? "train" : (f == 1 ? "valid" : "test")) ".txt") } }'
-data=(--train "$tmp/train.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt")
-small=(--emb 16 --hidden 16 --batch 8 --bptt 10 --lr 0.01 --log-every 1 --eval-every 10 --save-every 0 --threads 1)
-
-# loss column of metrics.jsonl records of one type
-losses() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/'; }
-# same count and every pair within relative tolerance $4
-close() {
-  paste <(losses "$1" "$3") <(losses "$2" "$3") | awk -v tol="$4" '
-    { n++; d = $1 - $2; if (d < 0) d = -d; m = ($1 < 0 ? -$1 : $1); if (d > tol * (m > 1 ? m : 1)) { bad++; if (bad < 4) print "  step " n ": " $1 " vs " $2 > "/dev/stderr" } }
-    END { exit (n == 0 || bad > 0) }'
-}
-same_count() { [[ $(losses "$1" "$3" | wc -l) -eq $(losses "$2" "$3" | wc -l) ]]; }
-identical() { diff <(losses "$1" train) <(losses "$2" train) >/dev/null; }
 
 # --- 1. equivalence: N ranks with global batch 8 == one process with batch 8
 if [[ $have_mpi -eq 1 ]]; then
@@ -108,7 +88,7 @@ if [[ $have_mpi -eq 1 ]]; then
   mpi 2 train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 5 --out "$tmp/twice" >/dev/null 2>"$tmp/twice.log" &
   pid=$!
   for _ in $(seq 150); do [[ -f "$tmp/twice/latest.safetensors" ]] && break; sleep 0.1; done
-  ranks=($(pgrep -f -- "--out $tmp/twice" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done))
+  ranks=($(ranks_of "$tmp/twice"))
   kill -STOP "${ranks[1]}"; sleep 0.5
   kill -TERM "${ranks[0]}"; sleep 1.3
   t0=$(date +%s.%N); kill -INT "${ranks[0]}"
@@ -204,7 +184,7 @@ if [[ $have_mpi -eq 1 ]]; then
     mpi 3 train "${data[@]}" "${small[@]}" --batch 6 --epochs 1000 --max-steps 100000 --save-every 20 --hang-timeout 3 --out "$tmp/hang$victim" >/dev/null 2>"$tmp/hang$victim.log" &
     pid=$!
     for _ in $(seq 150); do [[ -f "$tmp/hang$victim/latest.safetensors" ]] && break; sleep 0.1; done
-    ranks=($(pgrep -f -- "--out $tmp/hang$victim" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done))
+    ranks=($(ranks_of "$tmp/hang$victim"))
     t0=$(date +%s.%N); kill -STOP "${ranks[$victim]}"
     set +e; wait "$pid"; rc=$?; set -e
     secs=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -218,7 +198,7 @@ if [[ $have_mpi -eq 1 ]]; then
   mpi 2 train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --out "$tmp/kill" >/dev/null 2>"$tmp/kill.log" &
   pid=$!
   for _ in $(seq 150); do [[ -f "$tmp/kill/latest.safetensors" ]] && break; sleep 0.1; done
-  victim=$(pgrep -f -- "--out $tmp/kill" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done | tail -n1)
+  victim=$(ranks_of "$tmp/kill" | tail -n1)
   t0=$(date +%s.%N)
   kill -9 "$victim"
   set +e; wait "$pid"; rc=$?; set -e

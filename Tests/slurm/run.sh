@@ -50,9 +50,7 @@ tmp=$(mktemp -d /tmp/ddplm-slurm.XXXXXX)
 cluster=$(mktemp -d /tmp/ddplm-slurm-cluster.XXXXXX)   # its own dir: user munge must reach its socket
 trap 'slurm_down; rm -rf "$tmp" "$cluster"' EXIT
 trap 'exit 130' INT; trap 'exit 143' TERM
-pass=0; fail=0
-ok() { echo "ok   - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+source Tests/lib.sh
 secs() { echo "$(( ($(date +%s%N) - $1) / 1000000 ))" | awk '{ printf "%.1f", $1 / 1000 }'; }   # since $1 (date +%s%N)
 
 t0=$(date +%s%N)
@@ -62,21 +60,6 @@ if ! slurm_up "$cluster"; then
 fi
 ok "one-node Slurm up in $(secs "$t0")s: munged, slurmctld, slurmd; node $(sinfo -h -N -o '%N %T %c CPUs' | head -n1)"
 
-# --- corpora: a word cycle with noise (learnable), deterministic (as Tests/cli/run.sh)
-awk 'BEGIN { srand(7); for (f = 0; f < 3; f++) { n = (f == 0 ? 6000 : 1500); i = 0; s = "";
-       for (k = 0; k < n; k++) { i = (i + 1 + i % 3) % 40; w = (k % 7 == 6) ? int(rand() * 45) : i; s = s "w" w " " }
-       print s > ("'"$tmp"'/" (f == 0 ? "train" : (f == 1 ? "valid" : "test")) ".txt") } }'
-data=(--train "$tmp/train.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt")
-small=(--emb 16 --hidden 16 --batch 8 --bptt 10 --lr 0.01 --log-every 1 --eval-every 10 --save-every 0 --threads 1)
-
-losses() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/'; }
-close() {
-  paste <(losses "$1" "$3") <(losses "$2" "$3") | awk -v tol="$4" '
-    { n++; d = $1 - $2; if (d < 0) d = -d; m = ($1 < 0 ? -$1 : $1); if (d > tol * (m > 1 ? m : 1)) { bad++; if (bad < 4) print "  step " n ": " $1 " vs " $2 > "/dev/stderr" } }
-    END { exit (n == 0 || bad > 0) }'
-}
-same_count() { [[ $(losses "$1" "$3" | wc -l) -eq $(losses "$2" "$3" | wc -l) ]]; }
-identical() { diff <(losses "$1" train) <(losses "$2" train) >/dev/null; }
 train_steps() { grep -c '"type":"train"' "$1/metrics.jsonl" 2>/dev/null || true; }
 # wait_steps DIR N [JOB]: until DIR/metrics.jsonl holds N train records (20 s at most; stop early if JOB ends)
 wait_steps() {
@@ -209,7 +192,7 @@ t0=$(date +%s%N)
 srun2 -J ddplm-hang "$bin" train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --hang-timeout 3 --out "$tmp/hang" >/dev/null 2>"$tmp/hang.err" &
 pid=$!
 for _ in $(seq 200); do [[ -f "$tmp/hang/latest.safetensors" ]] && break; sleep 0.1; done
-victim=$(pgrep -f -- "--out $tmp/hang" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && tr '\0' '\n' < "/proc/$p/environ" | grep -q '^PMIX_RANK=1$' && echo "$p"; done | head -n1)
+victim=$(ranks_of "$tmp/hang" | while read -r p; do tr '\0' '\n' < "/proc/$p/environ" | grep -q '^PMIX_RANK=1$' && echo "$p"; done | head -n1)
 t1=$(date +%s%N)
 [[ -n "$victim" ]] && kill -STOP "$victim"
 set +e; wait "$pid"; rc=$?; set -e

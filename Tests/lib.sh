@@ -1,0 +1,25 @@
+# Shared by the end-to-end test scripts (source it after setting $tmp): pass/fail counters, the tiny
+# synthetic corpora, and the comparisons of two runs' metrics.jsonl.
+pass=0; fail=0
+ok() { echo "ok   - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+
+# corpora: a word cycle with noise (learnable), deterministic; $tmp/{train,valid,test}.txt
+awk 'BEGIN { srand(7); for (f = 0; f < 3; f++) { n = (f == 0 ? 6000 : 1500); i = 0; s = "";
+       for (k = 0; k < n; k++) { i = (i + 1 + i % 3) % 40; w = (k % 7 == 6) ? int(rand() * 45) : i; s = s "w" w " " }
+       print s > ("'"$tmp"'/" (f == 0 ? "train" : (f == 1 ? "valid" : "test")) ".txt") } }'
+data=(--train "$tmp/train.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt")
+small=(--emb 16 --hidden 16 --batch 8 --bptt 10 --lr 0.01 --log-every 1 --eval-every 10 --save-every 0 --threads 1)
+
+# loss column of metrics.jsonl records of one type
+losses() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/'; }
+# same count and every pair within relative tolerance $4
+close() {
+  paste <(losses "$1" "$3") <(losses "$2" "$3") | awk -v tol="$4" '
+    { n++; d = $1 - $2; if (d < 0) d = -d; m = ($1 < 0 ? -$1 : $1); if (d > tol * (m > 1 ? m : 1)) { bad++; if (bad < 4) print "  step " n ": " $1 " vs " $2 > "/dev/stderr" } }
+    END { exit (n == 0 || bad > 0) }'
+}
+same_count() { [[ $(losses "$1" "$3" | wc -l) -eq $(losses "$2" "$3" | wc -l) ]]; }
+identical() { diff <(losses "$1" train) <(losses "$2" train) >/dev/null; }
+# the pids of the ddplm processes whose command line names --out $1
+ranks_of() { pgrep -f -- "--out $1" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done; }
