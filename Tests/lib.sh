@@ -23,3 +23,10 @@ same_count() { [[ $(losses "$1" "$3" | wc -l) -eq $(losses "$2" "$3" | wc -l) ]]
 identical() { diff <(losses "$1" train) <(losses "$2" train) >/dev/null; }
 # the pids of the ddplm processes whose command line names --out $1
 ranks_of() { pgrep -f -- "--out $1" | while read -r p; do [[ $(ps -o comm= -p "$p") == ddplm ]] && echo "$p"; done; }
+# the pid of rank $2 of the job whose command line names --out $1 (mpirun's or srun's rank variable)
+rank_pid() {
+  local p
+  for p in $(ranks_of "$1"); do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qE "^(OMPI_COMM_WORLD_RANK|PMIX_RANK)=$2\$" && { echo "$p"; return; }
+  done
+}

@@ -192,7 +192,7 @@ t0=$(date +%s%N)
 srun2 -J ddplm-hang "$bin" train "${data[@]}" "${small[@]}" --epochs 1000 --max-steps 100000 --save-every 20 --hang-timeout 3 --out "$tmp/hang" >/dev/null 2>"$tmp/hang.err" &
 pid=$!
 for _ in $(seq 200); do [[ -f "$tmp/hang/latest.safetensors" ]] && break; sleep 0.1; done
-victim=$(ranks_of "$tmp/hang" | while read -r p; do tr '\0' '\n' < "/proc/$p/environ" | grep -q '^PMIX_RANK=1$' && echo "$p"; done | head -n1)
+victim=$(rank_pid "$tmp/hang" 1)
 t1=$(date +%s%N)
 [[ -n "$victim" ]] && kill -STOP "$victim"
 set +e; wait "$pid"; rc=$?; set -e
