@@ -2,7 +2,7 @@ import XCTest
 @testable import DDPLM
 import Foundation
 
-/// End-to-end training on tiny synthetic corpora, through the same Trainer the CLI uses.
+/// End-to-end training on tiny synthetic corpora, through `LanguageModelTraining.run` as the CLI calls it.
 final class TrainingTests: XCTestCase {
     var dir = ""
 
@@ -212,5 +212,28 @@ final class TrainingTests: XCTestCase {
         }
         try FileManager.default.removeItem(atPath: out + "/vocab.txt")
         XCTAssertThrowsError(try Checkpoint.open(out, batch: 1, maxT: 1)) { e in XCTAssertTrue("\(e)".contains("missing vocab.txt")) }
+    }
+
+    /// The same state gives the same bytes: config.json and model.safetensors of two identical runs are
+    /// byte-identical, and latest.safetensors differs only in the wall-clock `elapsed` of its metadata.
+    func testFilesAreByteReproducible() throws {
+        let c = try config(steps: 12)
+        _ = try train(c, options(dir + "/r1"))
+        _ = try train(c, options(dir + "/r2"))
+        for f in ["config.json", "vocab.txt", "model.safetensors"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/r1/\(f)")),
+                           try Data(contentsOf: URL(fileURLWithPath: "\(dir)/r2/\(f)")), f)
+        }
+        let a = try SafeTensors.read(path: dir + "/r1/latest.safetensors"), b = try SafeTensors.read(path: dir + "/r2/latest.safetensors")
+        XCTAssertEqual(a.metadata["ddplm.checksum"], b.metadata["ddplm.checksum"], "the tensors differ")
+        var sa = try Checkpoint.trainerState(in: a, name: "a"), sb = try Checkpoint.trainerState(in: b, name: "b")
+        sa.elapsed = 0
+        sb.elapsed = 0
+        XCTAssertEqual(try sa.encoded(), try sb.encoded())
+        // keys in sorted order, at every level
+        let js = a.metadata["ddplm.trainer"]!
+        let keys = try JSONSerialization.jsonObject(with: Data(js.utf8)) as! [String: Any]
+        let order = keys.keys.sorted().map { js.range(of: "\"\($0)\":")!.lowerBound }
+        XCTAssertEqual(order, order.sorted(), js)
     }
 }
