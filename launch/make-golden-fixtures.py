@@ -16,6 +16,7 @@ Tests/DDPLMTests/Fixtures/golden_<name>.safetensors, every tensor F32:
   step2.<name>             weights after two steps of (zero_grad, forward from h0, mean CE, backward,
                            clip_grad_norm_(0.05), Adam(lr=0.01)) on the same batch
   expected.gradnorm1/2     [1] the norms clip_grad_norm_ returned at steps 1 and 2
+  adam.exp_avg_sq.<name>   Adam's second moment after step 2
   adam.exp_avg.<name>      Adam's first moment after step 2 (the clipped gradients' average: this is
                            what proves the clip coefficient, as the step itself barely depends on it)
 Metadata: cell, ntoken, ninp, nhid, nlayers, tie_weights, batch, bptt, lr, clip, torch_version.
@@ -127,6 +128,7 @@ def make(index, name, rnn_type, ntoken, ninp, nhid, nlayers, tie):
         # Adam is nearly invariant to a constant gradient scale, so step2 alone barely sees the clip
         # coefficient; the first moment (a lerp of the clipped gradients) does.
         out["adam.exp_avg." + k] = opt.state[params[k]]["exp_avg"].detach().clone().float()
+        out["adam.exp_avg_sq." + k] = opt.state[params[k]]["exp_avg_sq"].detach().clone().float()
 
     out = {k: v.contiguous().to(torch.float32) for k, v in out.items()}
     meta = {

@@ -81,12 +81,10 @@ final class DistributedTests: XCTestCase {
         }
     }
 
-    /// The whole loop (validation, LR decay, best model, checkpoints, test) on 2 in-process ranks writes the
-    /// same run as one process.
-    func testTwoRankTrainingLoopEqualsOneRank() throws {
+    /// A learnable corpus in a fresh directory and a small GRU run config over it.
+    func smallRun() throws -> (dir: String, config: RunConfig, corpora: LanguageModelCorpora) {
         let dir = NSTemporaryDirectory() + "ddplm-dist-\(getpid())-\(UUID().uuidString.prefix(8))"
         try AtomicFile.makeDirectory(dir)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         var rng = SplitMix64(seed: 4)
         for (name, n) in [("train", 3000), ("valid", 800), ("test", 800)] {
             try AtomicFile.write((0..<n).map { k in "w\(k % 9 == 8 ? Int(rng.next() % 17) : (k * 5) % 17)" }.joined(separator: " "),
@@ -104,13 +102,30 @@ final class DistributedTests: XCTestCase {
         cfg.stop.epochs = 10
         cfg.logging.logEvery = 1
         cfg.logging.saveEvery = 15
-        let config = cfg
-        @Sendable func options(_ out: String) -> TrainingLoop.Options {
-            var o = TrainingLoop.Options(dir: RunDirectory(out))
-            o.progress = { _ in }
-            o.stopRequested = { false }
-            return o
+        return (dir, cfg, corpora)
+    }
+
+    @Sendable static func options(_ out: String, resume: Bool = false) -> TrainingLoop.Options {
+        var o = TrainingLoop.Options(dir: RunDirectory(out))
+        o.progress = { _ in }
+        o.stopRequested = { false }
+        o.resume = resume
+        return o
+    }
+
+    func losses(_ run: String, _ type: String) throws -> [Double] {
+        try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            return o["type"] as? String == type ? o["loss"] as? Double : nil
         }
+    }
+
+    /// The whole loop (validation, LR decay, best model, checkpoints, test) on 2 in-process ranks writes the
+    /// same run as one process.
+    func testTwoRankTrainingLoopEqualsOneRank() throws {
+        let (dir, config, corpora) = try smallRun()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let options: @Sendable (String) -> TrainingLoop.Options = { Self.options($0) }
         let one = try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/one"), comm: SingleProcessCommunicator())
         let two = try InProcessCommunicator.run(ranks: 2) { comm in
             try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/two"), comm: comm)
@@ -120,14 +135,8 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(two[0].state.schedule.decays, one.state.schedule.decays)
         XCTAssertEqual(two[0].state.lr, one.state.lr)
         XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5)
-        func losses(_ run: String, _ type: String) throws -> [Double] {
-            try String(contentsOfFile: "\(dir)/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
-                let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-                return o["type"] as? String == type ? o["loss"] as? Double : nil
-            }
-        }
         for type in ["train", "valid", "test"] {
-            let a = try losses("one", type), b = try losses("two", type)
+            let a = try losses(dir + "/one", type), b = try losses(dir + "/two", type)
             XCTAssertEqual(a.count, b.count, type)
             for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), type) }
         }
@@ -142,6 +151,35 @@ final class DistributedTests: XCTestCase {
                 let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
                 XCTAssertLessThan(worst, 1e-4, "\(file) \(e.name)")
             }
+        }
+    }
+
+    /// A run checkpointed on 2 ranks continues on 1 and on 3 ranks (carries re-sliced by global column),
+    /// and a 1-rank checkpoint continues on 2: the losses follow the uninterrupted 1-rank run.
+    func testResumeOnAnotherRankCount() throws {
+        let (dir, base, corpora) = try smallRun()
+        var config = base
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        config.data.batch = 6
+        config.stop.maxSteps = 30
+        let full = config
+        _ = try LanguageModelTraining.run(config: full, corpora: corpora, options: Self.options(dir + "/ref"), comm: SingleProcessCommunicator())
+        var half = config
+        half.stop.maxSteps = 15
+        let first = half
+        for (a, b) in [(2, 1), (2, 3), (1, 2)] {
+            let out = "\(dir)/\(a)to\(b)"
+            _ = try InProcessCommunicator.run(ranks: a) { comm in
+                try LanguageModelTraining.run(config: first, corpora: corpora, options: Self.options(out), comm: comm)
+            }
+            let resumed = try InProcessCommunicator.run(ranks: b) { comm in
+                try LanguageModelTraining.run(config: full, corpora: corpora, options: Self.options(out, resume: true), comm: comm)
+            }
+            XCTAssertEqual(resumed[0].state.step, 30)
+            XCTAssertEqual(resumed[0].state.ranks, b)
+            let ref = try losses(dir + "/ref", "train"), got = try losses(out, "train")
+            XCTAssertEqual(ref.count, got.count, "\(a) → \(b) ranks")
+            for (x, y) in zip(ref, got) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), "\(a) → \(b) ranks") }
         }
     }
 }

@@ -116,6 +116,8 @@ final class GoldenFixtureTests: XCTestCase {
                         abs: 2e-5, rel: 1e-4, "\(name) step2.\(spec.name)")
             assertClose(model.store.m.ptr + spec.offset, try tensor(file, "adam.exp_avg." + spec.name, spec.shape),
                         abs: 1e-7, rel: 1e-4, "\(name) adam.exp_avg.\(spec.name)")
+            assertClose(model.store.v.ptr + spec.offset, try tensor(file, "adam.exp_avg_sq." + spec.name, spec.shape),
+                        abs: 1e-9, rel: 1e-4, "\(name) adam.exp_avg_sq.\(spec.name)")
         }
     }
 }
