@@ -10,3 +10,10 @@ int ddplm_affinity_cores(void) {
 }
 
 int ddplm_online_cores(void) { return (int)sysconf(_SC_NPROCESSORS_ONLN); }
+
+#include <sys/ioctl.h>
+int ddplm_terminal_columns(int fd) {
+    struct winsize w;
+    if (ioctl(fd, TIOCGWINSZ, &w) != 0 || w.ws_col == 0) return 0;
+    return w.ws_col;
+}

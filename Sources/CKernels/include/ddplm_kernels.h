@@ -20,6 +20,8 @@ void ddplm_vtanh(const float *x, float *y, long n);
    host's online cores. (Not kernels, but C: glibc's CPU_COUNT is a macro Swift cannot import.) */
 int ddplm_affinity_cores(void);
 int ddplm_online_cores(void);
+/* Columns of the terminal on fd (0 when fd is not a terminal). ioctl is variadic: Swift cannot call it. */
+int ddplm_terminal_columns(int fd);
 #endif
 
 #ifndef DDPLM_KERNELS_OPT_H
@@ -35,4 +37,6 @@ void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float g
    host's online cores. (Not kernels, but C: glibc's CPU_COUNT is a macro Swift cannot import.) */
 int ddplm_affinity_cores(void);
 int ddplm_online_cores(void);
+/* Columns of the terminal on fd (0 when fd is not a terminal). ioctl is variadic: Swift cannot call it. */
+int ddplm_terminal_columns(int fd);
 #endif

@@ -5,7 +5,7 @@ import Glibc
 /// Crash-safe file replacement: write a temp file in the same directory, fsync it, rename it over the
 /// target, fsync the directory. A reader sees the old file or the new one, never a mix; a failure
 /// (disk full, permissions) leaves the old file untouched and removes the temp file.
-enum AtomicFile {
+public enum AtomicFile {
     /// The temp file being written right now (NUL-terminated, empty when none), so a hard-exit signal
     /// handler can remove it (`unlinkInFlight`).
     nonisolated(unsafe) static let inFlight: UnsafeMutablePointer<CChar> = {
@@ -27,7 +27,7 @@ enum AtomicFile {
         try bytes.withUnsafeBytes { try write($0, to: path) }
     }
 
-    static func write(_ text: String, to path: String) throws {
+    public static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
 

@@ -1,12 +1,18 @@
+import CKernels
 import Foundation
 
-/// Everything a run tells the user: progress lines on stderr and the records of metrics.jsonl (the
+/// Everything a run tells the user: progress on stderr and the records of metrics.jsonl (the
 /// machine-readable log; every key is documented in the README). Only rank 0 has a reporter that
 /// writes; other ranks' reporters are silent.
+///
+/// On a terminal (`live`) one status line redraws a few times a second — a bar, step/total, epoch %,
+/// loss, ppl, lr, tok/s, ETA — and validation, test and notes are printed on their own lines above it.
+/// Elsewhere (a log file, CI, a batch job) a plain line is printed every `logEvery` steps.
 final class ProgressReporter {
     private let print: ((String) -> Void)?
     private let metrics: LineLog?
     private let logEvery: Int
+    private let live: Bool
 
     // the current log interval
     private var intervalStart = Date()
@@ -16,19 +22,57 @@ final class ProgressReporter {
     private var intervalFinite = 0
     private var pausedSeconds = 0.0
     private var lastNorm = 0.0
+    // the live status line
+    private var status: String?
+    private var lastDraw = Date.distantPast
+    private var lastRate = 0.0
 
-    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?) {
+    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, live: Bool = false) {
         self.logEvery = logEvery
         self.print = print
         self.metrics = metrics
+        self.live = live && print != nil
     }
 
-    func note(_ line: String) { print?(line) }
+    /// Whether stderr is a terminal that can redraw a line.
+    static var stderrIsTerminal: Bool {
+        isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"].map { $0 != "dumb" } ?? false
+    }
+
+    /// A line of its own (above the live status line, which is then redrawn).
+    func note(_ line: String) {
+        guard let print else { return }
+        if live && status != nil {
+            print("\r\u{1B}[2K" + line)
+            drawStatus()
+        } else {
+            print(line)
+        }
+    }
+
+    private func drawStatus() {
+        guard let s = status else { return }
+        let width = Int(ddplm_terminal_columns(2))
+        let text = width > 1 && s.count >= width ? String(s.prefix(width - 1)) : s
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
+        lastDraw = Date()
+    }
+
+    /// Leaves the terminal on a fresh line (the status line stays as the last word).
+    func endLive() {
+        if live && status != nil { FileHandle.standardError.write(Data("\n".utf8)); status = nil }
+    }
 
     private func record(_ pairs: [(String, Any)]) throws { try metrics?.append(Format.json(pairs)) }
 
     /// Time spent on something other than training (validation) inside the current interval.
     func paused(_ seconds: Double) { pausedSeconds += seconds }
+
+    /// The clock of the first interval starts with the training loop, not at setup.
+    func startInterval() {
+        intervalStart = Date()
+        pausedSeconds = 0
+    }
 
     /// One finished step (loss nil when it was skipped as non-finite).
     func step(loss: Double?, gradNorm: Double, tokens: Int) {
@@ -41,7 +85,7 @@ final class ProgressReporter {
         }
     }
 
-    /// Where the run is, for the interval line.
+    /// Where the run is, for the progress line.
     struct Position {
         var state: TrainerState
         var epochFraction: Double
@@ -52,18 +96,30 @@ final class ProgressReporter {
         var elapsed: Double
     }
 
-    /// Ends the interval with a progress line and a "train" record when `logEvery` steps have passed
-    /// or `force` (epoch end).
-    func endIntervalIfDue(_ p: Position, force: Bool) throws {
-        guard intervalSteps > 0, force || p.state.step % logEvery == 0 else { return }
+    /// After each step: ends the interval with a "train" record (and, off a terminal, a progress line)
+    /// when `logEvery` steps have passed or `force` (epoch end); on a terminal, redraws the status line
+    /// at most four times a second.
+    func afterStep(_ p: Position, force: Bool) throws {
+        guard intervalSteps > 0 else { return }
+        let due = force || p.state.step % logEvery == 0
         let now = Date()
+        guard due || (live && now.timeIntervalSince(lastDraw) >= 0.25) else { return }
         let dt = max(now.timeIntervalSince(intervalStart) - pausedSeconds, 1e-9)
         let tps = Double(intervalTokens) / dt
         let mean = intervalFinite > 0 ? intervalLoss / Double(intervalFinite) : .nan
         var eta = Double(p.stepsLeft) * dt / Double(intervalSteps)
         if let s = p.secondsLeft { eta = min(eta, s) }
         let s = p.state
-        print?("step \(s.step) | epoch \(s.epoch + 1) \(Format.fixed(100 * p.epochFraction, 1))% | loss \(Format.fixed(mean, 4)) | ppl \(Format.fixed(Format.ppl(mean), 2)) | lr \(Format.sci(s.lr)) | \(Int(tps)) tok/s | ETA \(Format.duration(eta))")
+        let fields = "epoch \(s.epoch + 1) \(Format.fixed(100 * p.epochFraction, 1))% | loss \(Format.fixed(mean, 4)) | ppl \(Format.fixed(Format.ppl(mean), 2)) | lr \(Format.sci(s.lr)) | \(Int(tps)) tok/s | ETA \(Format.duration(eta))"
+        if live {
+            let total = s.step + p.stepsLeft, done = Double(s.step) / Double(max(1, total))
+            let filled = Int((done * 24).rounded(.down))
+            status = "[\(String(repeating: "█", count: filled))\(String(repeating: "·", count: 24 - filled))] step \(s.step)/\(total) | " + fields
+            drawStatus()
+        } else if due {
+            print?("step \(s.step) | " + fields)
+        }
+        guard due else { return }
         try record([("type", "train"), ("step", s.step), ("epoch", s.epoch + 1), ("epoch_progress", p.epochFraction),
                     ("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm), ("tokens", s.tokens),
                     ("tokens_per_s", tps), ("elapsed_s", p.elapsed)])
@@ -72,12 +128,6 @@ final class ProgressReporter {
         intervalSteps = 0
         intervalLoss = 0
         intervalFinite = 0
-        pausedSeconds = 0
-    }
-
-    /// The clock of the first interval starts with the training loop, not at setup.
-    func startInterval() {
-        intervalStart = Date()
         pausedSeconds = 0
     }
 
@@ -91,6 +141,7 @@ final class ProgressReporter {
     func skipped(_ what: String) { note("\(what): step skipped, carried state reset") }
 
     func finished(_ s: TrainerState, stop: TrainingLoop.Summary.Stop, latest: String) {
+        endLive()
         note("\(stop == .signal ? "stopped by signal" : "finished (\(stop.rawValue))") at step \(s.step); latest state in \(latest)")
     }
 
@@ -102,7 +153,7 @@ final class ProgressReporter {
         var saved: String?
     }
 
-    func validation(_ s: TrainerState, loss: Double, decision d: Decision) throws {
+    func validation(_ s: TrainerState, loss: Double, decision d: Decision, elapsed: Double) throws {
         var text: String
         switch d.improved {
         case true?: text = "improved"
@@ -110,13 +161,13 @@ final class ProgressReporter {
         case nil: text = d.saved == nil ? "not better than \(Format.fixed(s.bestSavedLoss ?? .nan, 4))" : "improved"
         }
         if let path = d.saved { text += ", saved \(path)" }
-        print?("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(text)")
+        note("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(text)")
         try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), ("ppl", Format.ppl(loss)),
-                    ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss)])
+                    ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss), ("elapsed_s", elapsed)])
     }
 
     func test(_ s: TrainerState, loss: Double) throws {
-        print?("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2))")
+        note("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2))")
         try record([("type", "test"), ("step", s.step), ("loss", loss), ("ppl", Format.ppl(loss)),
                     ("best_valid_loss", s.bestSavedLoss ?? .nan)])
     }

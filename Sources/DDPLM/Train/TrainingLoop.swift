@@ -16,6 +16,8 @@ public final class TrainingLoop {
         public var checkEvery = 0
         /// Progress lines (rank 0 only).
         public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        /// A redrawing status line instead of periodic progress lines (default: stderr is a terminal).
+        public var liveProgress = ProgressReporter.stderrIsTerminal
         public var stopRequested: () -> Bool = { GracefulStop.requested }
         /// Test hook: poison the gradient at this (0-based) step to exercise non-finite handling.
         public var injectNaNAtStep: Int?
@@ -45,6 +47,8 @@ public final class TrainingLoop {
     let bestParams: FloatBuffer
     var haveBest = false
     private var prepared = false
+    /// When this invocation's training began (training seconds = state.elapsed + time since).
+    private var began = Date()
 
     var dir: RunDirectory { options.dir }
     var store: ParameterStore { task.store }
@@ -91,6 +95,7 @@ public final class TrainingLoop {
     }
 
     func run() throws -> Summary {
+        defer { reporter.endLive() }
         do { return try runLoop() } catch let e as CollectiveTimeout {
             throw DDPLMError("at step \(state.step + 1): \(e)")
         }
@@ -98,7 +103,8 @@ public final class TrainingLoop {
 
     private func runLoop() throws -> Summary {
         try prepare()
-        if comm.isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics)) }
+        if comm.isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics),
+                                                         live: options.liveProgress) }
         reporter.note(task.summary)
         let perEpoch = task.batchesPerEpoch
         if options.resume {
@@ -107,7 +113,7 @@ public final class TrainingLoop {
         state.ranks = comm.size
         state.threads = options.threads.count
 
-        let began = Date()
+        began = Date()
         reporter.startInterval()
         var stop: Summary.Stop?
         if state.epoch >= stopAt.epochs { stop = .epochs }
@@ -139,11 +145,15 @@ public final class TrainingLoop {
             let epochEnd = state.window == perEpoch
             var stepsLeft = (stopAt.epochs - state.epoch) * perEpoch - state.window
             if stopAt.maxSteps > 0 { stepsLeft = min(stepsLeft, stopAt.maxSteps - state.step) }
-            try reporter.endIntervalIfDue(.init(state: state, epochFraction: Double(state.window) / Double(perEpoch), stepsLeft: stepsLeft,
+            try reporter.afterStep(.init(state: state, epochFraction: Double(state.window) / Double(perEpoch), stepsLeft: stepsLeft,
                                                 secondsLeft: stopAt.maxMinutes > 0 ? stopAt.maxMinutes * 60 - Date().timeIntervalSince(began) : nil,
                                                 elapsed: state.elapsed + Date().timeIntervalSince(began)),
                                           force: epochEnd)
-            if state.step % training.evalEvery == 0 || epochEnd { try validate(scheduled: true) }
+            // every --eval-every steps and at each epoch's end, but never twice within a quarter of the
+            // interval (an epoch ending at step 188 and the step-200 validation would halve the lr twice)
+            if (state.step % training.evalEvery == 0 || epochEnd) && state.step - state.lastValidatedStep >= max(1, training.evalEvery / 4) {
+                try validate(scheduled: true)
+            }
             if epochEnd {
                 state.epoch += 1
                 state.window = 0
@@ -159,6 +169,7 @@ public final class TrainingLoop {
             if stop == nil && logging.saveEvery > 0 && state.step % logging.saveEvery == 0 { try saveLatest() }
         }
         state.elapsed += Date().timeIntervalSince(began)
+        began = Date()  // what follows (the final validation, the test) is not training time
 
         // the end: make sure the best model reflects the final weights, checkpoint, test
         let finalStop = stop!
@@ -196,7 +207,7 @@ public final class TrainingLoop {
             decision.saved = dir.model
         }
         state.lastValidatedStep = state.step
-        try reporter.validation(state, loss: v, decision: decision)
+        try reporter.validation(state, loss: v, decision: decision, elapsed: state.elapsed + Date().timeIntervalSince(began))
     }
 
     /// latest.safetensors (a collective: moments and carried state are gathered; rank 0 writes).
