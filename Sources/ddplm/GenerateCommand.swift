@@ -19,6 +19,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Always take the most likely next word.") var greedy = false
     @Option(help: "Text to condition on.") var prompt: String?
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 1111
+    @Flag(help: "Also emit <unk> (by default the unknown-word token is never generated).") var allowUnk = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -33,7 +34,7 @@ struct GenerateCommand: ParsableCommand {
             let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: 1, maxT: 1)
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
             let gen = Generator(model: model, vocab: vocab)
-            let out = gen.generate(words: words, prompt: promptWords, temperature: temperature, greedy: greedy, seed: seed)
+            let out = gen.generate(words: words, prompt: promptWords, temperature: temperature, greedy: greedy, seed: seed, allowUnknown: allowUnk)
             let all = promptWords + out
             var lines: [String] = []
             var i = 0

@@ -12,8 +12,10 @@ public struct Generator {
     }
 
     /// Feeds the prompt (or a random start token), then emits `words` tokens sampled from
-    /// softmax(logits / temperature), or the argmax when `greedy`.
-    public func generate(words: Int, prompt: [String], temperature: Float, greedy: Bool, seed: UInt64) -> [String] {
+    /// softmax(logits / temperature), or the argmax when `greedy`. Unless `allowUnknown`, `<unk>` and
+    /// `<pad>` are never emitted (their logits are masked before sampling).
+    public func generate(words: Int, prompt: [String], temperature: Float, greedy: Bool, seed: UInt64,
+                         allowUnknown: Bool = false) -> [String] {
         var rng = SplitMix64(seed: seed)
         let state = model.makeState()
         let v = vocab.count
@@ -27,6 +29,10 @@ public struct Generator {
         }
         var out: [String] = []
         for _ in 0..<words {
+            if !allowUnknown && v > 2 {
+                logits[Vocabulary.unk] = -.infinity
+                logits[Vocabulary.pad] = -.infinity
+            }
             let next: Int
             if greedy {
                 var best = 0
