@@ -167,6 +167,28 @@ else
 fi
 out=$("$bin" generate --checkpoint "$tmp/full" --words 12 --prompt "w1 w2" 2>&1) && [[ $(echo $out | wc -w) -eq 14 ]] && ok "generate: $out" || bad "generate: $out"
 
+# --- 5. what a user sees: info on a run, plots, the live status line on a terminal
+if "$bin" info "$tmp/full" > "$tmp/info.txt" && grep -q "^model: LSTM V=" "$tmp/info.txt" && grep -q "^best validation: loss" "$tmp/info.txt" \
+   && grep -q "files: config.json ok; vocab.txt ok; model.safetensors ok; latest.safetensors ok" "$tmp/info.txt"; then
+  ok "info RUN: $(grep -m1 '^state:' "$tmp/info.txt" | cut -c1-110)"
+else bad "info RUN: $(cat "$tmp/info.txt")"; fi
+out=$("$bin" info "$tmp/flip" 2>&1) && grep -q "checksum mismatch" <<< "$out" && ok "info RUN reports a corrupted file: $(grep -o "model.safetensors'[^;]*" <<< "$out" | head -c 100)" || bad "info on a corrupted run: $out"
+if "$bin" plot "$tmp/full" "$tmp/sig" --out "$tmp/curves.svg" >/dev/null && grep -q "</svg>" "$tmp/curves.svg"; then
+  if command -v rsvg-convert >/dev/null; then
+    rsvg-convert "$tmp/curves.svg" -o "$tmp/curves.png" && [[ $(stat -c %s "$tmp/curves.png") -gt 10000 ]] \
+      && ok "plot of two runs renders to a $(stat -c %s "$tmp/curves.png")-byte PNG (rsvg-convert)" || bad "plot: rsvg-convert failed"
+  else ok "plot of two runs writes an SVG (rsvg-convert not installed: not rendered)"; fi
+else bad "plot"; fi
+expect_error "plot of a directory without metrics" "is missing: is" "$bin" plot "$tmp/adir" --out "$tmp/x.svg"
+# a terminal (script gives the run a pty): one status line redrawn in place, validations on their own lines
+if command -v script >/dev/null; then
+  TERM=xterm script -qec "$bin train ${data[*]} ${small[*]} --max-steps 30 --out $tmp/tty" /dev/null > "$tmp/tty.txt" 2>&1 || true
+  if grep -q $'\r\e\[2K\[[█·]*\] step [0-9]*/30 |' "$tmp/tty.txt" && grep -q "^valid step 10 " <(tr '\r' '\n' < "$tmp/tty.txt" | sed 's/\x1b\[2K//') \
+     && ! grep -q "^step 1 |" <(tr '\r' '\n' < "$tmp/tty.txt"); then
+    ok "on a terminal: a redrawn status line ($(tr '\r' '\n' < "$tmp/tty.txt" | sed 's/\x1b\[2K//' | grep -m1 -o '\[.*step 30/30 | epoch[^|]*')), no periodic lines"
+  else bad "terminal status line: $(head -c 300 "$tmp/tty.txt" | cat -v)"; fi
+fi
+
 if [[ $have_mpi -eq 1 ]]; then
   expect_error "batch not divisible by ranks" "divisible by the number of ranks" mpi 3 train "${data[@]}" "${small[@]}" --out "$tmp/e3"
   start=$(date +%s)
