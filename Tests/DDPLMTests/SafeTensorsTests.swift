@@ -153,4 +153,23 @@ final class SafeTensorsTests: XCTestCase {
         }
         XCTAssertEqual(try String(contentsOfFile: dir + "/f", encoding: .utf8), "two")
     }
+
+    /// The checksum of a file's data is computed while streaming its tensors: hashing in pieces of any
+    /// length must equal hashing the whole (FNV1a64 carries a partial word across pieces).
+    func testChecksumOfPiecesEqualsChecksumOfWhole() {
+        var rng = SplitMix64(seed: 12)
+        let bytes = (0..<1000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let whole = bytes.withUnsafeBytes { FNV1a64.hash($0) }
+        for _ in 0..<50 {
+            var h = FNV1a64()
+            var i = 0
+            while i < bytes.count {
+                let n = min(bytes.count - i, Int(rng.next() % 13))
+                bytes[i..<(i + n)].withUnsafeBytes { h.add($0) }
+                i += n
+            }
+            XCTAssertEqual(h.value, whole)
+        }
+        XCTAssertNotEqual(bytes.dropLast().withUnsafeBytes { FNV1a64.hash($0) }, whole)
+    }
 }

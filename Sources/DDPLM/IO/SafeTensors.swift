@@ -154,40 +154,48 @@ public struct SafeTensors {
         }
     }
 
-    /// Builds a complete file image: header (names in the given order, padded to 8 bytes), then data.
-    static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
+    /// The 8-byte length and the header (names in the given order, padded to 8 bytes) for `tensors`,
+    /// whose data follows in the same order; the metadata records the data's checksum.
+    static func header(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
         var offset = 0
         var fields: [String] = []
+        var checksum = FNV1a64()
         for t in tensors {
             let bytes = t.shape.reduce(1, *) * 4
             fields.append("\(JSONValue.quote(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
-        }
-        var data = [UInt8](repeating: 0, count: offset)
-        data.withUnsafeMutableBytes { raw in
-            var o = 0
-            for t in tensors {
-                let n = t.shape.reduce(1, *) * 4
-                (raw.baseAddress! + o).copyMemory(from: t.data, byteCount: n)
-                o += n
-            }
+            checksum.add(UnsafeRawBufferPointer(start: t.data, count: bytes))
         }
         var meta = metadata
         meta["format"] = meta["format"] ?? "pt"
-        meta[checksumKey] = data.withUnsafeBytes { hex16(FNV1a64.hash($0)) }
+        meta[checksumKey] = checksum.hex
         let metaJSON = "\"__metadata__\":{" + meta.keys.sorted().map { "\(JSONValue.quote($0)):\(JSONValue.quote(meta[$0]!))" }.joined(separator: ",") + "}"
         var header = Array(("{" + ([metaJSON] + fields).joined(separator: ",") + "}").utf8)
         while header.count % 8 != 0 { header.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + data.count)
         var n = UInt64(header.count)
         for _ in 0..<8 { out.append(UInt8(n & 0xff)); n >>= 8 }
-        out += header
-        out += data
+        return out + header
+    }
+
+    /// A complete file image in memory (for tests and small files).
+    static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
+        var out = header(tensors, metadata: metadata)
+        for t in tensors {
+            out += UnsafeRawBufferPointer(start: t.data, count: t.shape.reduce(1, *) * 4)
+        }
         return out
     }
 
+    /// Writes the file atomically, streaming each tensor from its own buffer: no file-sized copy in
+    /// memory (latest.safetensors of the default model is 120 MB).
     static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws {
-        try AtomicFile.write(serialize(tensors, metadata: metadata), to: path)
+        let head = header(tensors, metadata: metadata)
+        try AtomicFile.write(to: path) { fd in
+            try head.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
+            for t in tensors {
+                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(start: t.data, count: t.shape.reduce(1, *) * 4), path: path)
+            }
+        }
     }
 }

@@ -3,33 +3,57 @@ import Glibc
 /// FNV-1a 64-bit: cheap, stable across runs and machines. Used for vocabulary hashes, checkpoint data
 /// checksums and the cross-rank "same weights?" check.
 struct FNV1a64 {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// The state after every whole 8-byte word so far; `value` also folds in the pending tail.
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Up to 7 bytes not yet part of a word (little-endian), so that adding a buffer in pieces gives
+    /// the hash of the whole.
+    private var pending: UInt64 = 0
+    private var pendingCount = 0
 
     public init() {}
 
+    @inline(__always) private static func word(_ h: UInt64, _ w: UInt64) -> UInt64 {
+        let x = (h ^ w) &* 0x0000_0100_0000_01b3
+        return x ^ (x >> 29)
+    }
+
+    /// Eight bytes at a time folded as one word, the final tail byte-wise: ~8x faster than byte FNV on
+    /// hundreds of MB while still order-sensitive.
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var h = value
-        // Eight bytes at a time folded as one word, then the tail byte-wise: ~8x faster than byte FNV on
-        // hundreds of MB while still order-sensitive.
+        guard let base = bytes.baseAddress else { return }
         let n = bytes.count
         var i = 0
-        if let base = bytes.baseAddress {
-            while i + 8 <= n {
-                let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                h = (h ^ w) &* 0x0000_0100_0000_01b3
-                h ^= h >> 29
-                i += 8
-            }
-            while i < n {
-                h = (h ^ UInt64(base.load(fromByteOffset: i, as: UInt8.self))) &* 0x0000_0100_0000_01b3
-                i += 1
-            }
+        var h = state
+        while pendingCount > 0 && pendingCount < 8 && i < n {
+            pending |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
         }
-        value = h
+        if pendingCount == 8 {
+            h = Self.word(h, pending)
+            pending = 0
+            pendingCount = 0
+        }
+        while i + 8 <= n {
+            h = Self.word(h, base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < n {
+            pending |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
+        }
+        state = h
     }
 
     mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
     mutating func add(_ s: String) { add(Array(s.utf8)) }
+
+    var value: UInt64 {
+        var h = state
+        for k in 0..<pendingCount { h = (h ^ ((pending >> (8 * UInt64(k))) & 0xff)) &* 0x0000_0100_0000_01b3 }
+        return h
+    }
 
     var hex: String { hex16(value) }
 
