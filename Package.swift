@@ -16,6 +16,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // TensorBoard event files (Sources/DDPLM/IO/TensorBoard); the generated code is committed,
+        // see proto/README.md, so no build step runs protoc.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS: cblas_sgemm plus openblas_get_corename / openblas_set_num_threads.
@@ -48,7 +51,10 @@ let package = Package(
         // Everything testable without MPI: data, model, optimiser, IO, trainer.
         .target(
             name: "DDPLM",
-            dependencies: ["CBLAS", "CKernels"],
+            dependencies: [
+                "CBLAS", "CKernels",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: fast
         ),
         // The thin CLI; the only Swift file that knows MPI is MPICommunicator.swift.
@@ -62,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DDPLMTests",
-            dependencies: ["DDPLM"],
+            dependencies: ["DDPLM", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             // the PyTorch golden fixtures, found through #filePath (launch/make-golden-fixtures.py)
             exclude: ["Fixtures"]
         ),

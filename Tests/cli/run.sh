@@ -4,6 +4,7 @@
 #     losses, validation losses and checkpoints within float-summation tolerance
 #   - bit-exact resume (1 and 2 ranks), resume on a different rank count, SIGTERM then resume
 #   - failures: bad input (one clear line, exit != 0), ranks that disagree, NaN, a rank killed with -9
+#   - --tensorboard event files read back by TensorBoard's reader (when Python has the tensorboard package)
 # Tiny synthetic corpora, a few seconds each. Usage: Tests/cli/run.sh [path/to/ddplm]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -230,6 +231,23 @@ if [[ $have_mpi -eq 1 ]]; then
      && "$bin" eval --checkpoint "$tmp/kill" --split valid >/dev/null; then
     ok "kill -9 of one rank: mpirun exited $rc after ${secs%.*}s; the latest checkpoint resumed cleanly"
   else bad "kill -9 of one rank: exit $rc after $secs s"; tail -5 "$tmp/kill.log"; fi
+fi
+
+# --- 6. TensorBoard: --tensorboard event files read back by TensorBoard's own reader; a resumed run's new
+#     file replaces the points logged after the checkpoint (skipped when Python has no tensorboard package;
+#     DDPLM_TB_PYTHON names an interpreter that has it, e.g. a venv's)
+tbpy=${DDPLM_TB_PYTHON:-python3}
+if "$tbpy" -c "import tensorboard" 2>/dev/null; then
+  run="$tmp/tb"
+  "$bin" train "${data[@]}" "${small[@]}" --max-steps 40 --save-every 10 --debug-nan-at-step 25 --out "$run" --tensorboard 2>/dev/null || true
+  "$bin" train --resume "$run" 2>/dev/null || true
+  tags=(train/loss train/ppl train/lr train/grad_norm valid/loss valid/ppl test/loss test/ppl)
+  if out=$("$tbpy" Tests/tensorboard/check_events.py "$run/tensorboard" "${tags[@]}" 2>&1) \
+     && grep -qx "train/loss: 40 points, last step 40 value .*" <<< "$out" && [[ $(ls "$run/tensorboard" | wc -l) -eq 2 ]]; then
+    ok "--tensorboard: TensorBoard reads ${#tags[@]} tags; after a failure at step 25 and --resume from step 20, train/loss has steps 1-40 once"
+  else bad "--tensorboard: $out"; fi
+else
+  echo "skip - --tensorboard check: $tbpy has no tensorboard package"
 fi
 
 echo "# $pass passed, $fail failed"

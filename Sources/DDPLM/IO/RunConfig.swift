@@ -89,6 +89,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var saveEvery = 200
         /// Skip a step whose loss or gradient is NaN/Inf instead of stopping.
         public var skipNonFinite = false
+        /// Also write the metrics as TensorBoard scalars in RUN/tensorboard.
+        public var tensorboard = false
         public init() {}
 
         public func validate() throws {

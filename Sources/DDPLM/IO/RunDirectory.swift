@@ -7,7 +7,8 @@ import Glibc
 ///   model.safetensors  the best weights under PyTorch state_dict names
 ///   latest.safetensors full trainer state for --resume (see Checkpoint)
 ///   metrics.jsonl      one JSON object per log interval / validation / test
-/// Every file but metrics.jsonl is replaced atomically; only rank 0 writes.
+///   tensorboard/       with --tensorboard: events.out.tfevents.* (the same metrics as TensorBoard scalars)
+/// Every file but metrics.jsonl and the event files is replaced atomically; only rank 0 writes.
 public struct RunDirectory: Sendable {
     public let path: String
     public init(_ path: String) { self.path = path }
@@ -17,6 +18,7 @@ public struct RunDirectory: Sendable {
     var model: String { path + "/model.safetensors" }
     public var latest: String { path + "/latest.safetensors" }
     var metrics: String { path + "/metrics.jsonl" }
+    public var tensorboard: String { path + "/tensorboard" }
 
     public var hasRun: Bool {
         FileManager.default.fileExists(atPath: model) || FileManager.default.fileExists(atPath: latest)
@@ -32,7 +34,7 @@ public struct RunDirectory: Sendable {
         }
         try AtomicFile.makeDirectory(path)
         if overwrite {
-            for f in [model, latest, metrics] { try? FileManager.default.removeItem(atPath: f) }
+            for f in [model, latest, metrics, tensorboard] { try? FileManager.default.removeItem(atPath: f) }
         }
         for f in files { try AtomicFile.write(f.contents, to: f.path) }
         AtomicFile.removeStaleTemporaries(in: path)

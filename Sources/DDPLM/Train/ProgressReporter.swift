@@ -11,6 +11,7 @@ import Foundation
 final class ProgressReporter {
     private let print: ((String) -> Void)?
     private let metrics: LineLog?
+    private let tensorboard: TensorBoardWriter?
     private let logEvery: Int
     private let live: Bool
 
@@ -27,10 +28,11 @@ final class ProgressReporter {
     private var lastDraw = Date.distantPast
     private var lastRate = 0.0
 
-    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, live: Bool = false) {
+    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, tensorboard: TensorBoardWriter? = nil, live: Bool = false) {
         self.logEvery = logEvery
         self.print = print
         self.metrics = metrics
+        self.tensorboard = tensorboard
         self.live = live && print != nil
     }
 
@@ -64,6 +66,13 @@ final class ProgressReporter {
     }
 
     private func record(_ pairs: [(String, Any)]) throws { try metrics?.append(Format.json(pairs)) }
+
+    /// The same numbers as TensorBoard scalars, tagged "PREFIX/KEY" (--tensorboard).
+    private func scalars(_ prefix: String, step: Int, _ pairs: [(String, Double)]) throws {
+        guard let tensorboard else { return }
+        let now = Date().timeIntervalSince1970
+        for (key, value) in pairs { try tensorboard.scalar(tag: "\(prefix)/\(key)", value: value, step: step, wallTime: now) }
+    }
 
     /// Time spent on something other than training (validation) inside the current interval.
     func paused(_ seconds: Double) { pausedSeconds += seconds }
@@ -123,6 +132,8 @@ final class ProgressReporter {
         try record([("type", "train"), ("step", s.step), ("epoch", s.epoch + 1), ("epoch_progress", p.epochFraction),
                     ("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm), ("tokens", s.tokens),
                     ("tokens_per_s", tps), ("elapsed_s", p.elapsed)])
+        try scalars("train", step: s.step, [("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm),
+                                            ("tokens_per_s", tps)])
         intervalStart = now
         intervalTokens = 0
         intervalSteps = 0
@@ -164,11 +175,13 @@ final class ProgressReporter {
         note("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(text)")
         try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), ("ppl", Format.ppl(loss)),
                     ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss), ("elapsed_s", elapsed)])
+        try scalars("valid", step: s.step, [("loss", loss), ("ppl", Format.ppl(loss))])
     }
 
     func test(_ s: TrainerState, loss: Double) throws {
         note("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2))")
         try record([("type", "test"), ("step", s.step), ("loss", loss), ("ppl", Format.ppl(loss)),
                     ("best_valid_loss", s.bestSavedLoss ?? .nan)])
+        try scalars("test", step: s.step, [("loss", loss), ("ppl", Format.ppl(loss))])
     }
 }

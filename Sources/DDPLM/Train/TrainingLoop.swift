@@ -103,8 +103,13 @@ public final class TrainingLoop {
 
     private func runLoop() throws -> Summary {
         try prepare()
-        if comm.isRoot { reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics),
-                                                         live: options.liveProgress) }
+        if comm.isRoot {
+            // a resumed run's new event file starts after the checkpoint's step: TensorBoard drops the
+            // points the interrupted run logged past it
+            let tb = logging.tensorboard ? try TensorBoardWriter(directory: dir.tensorboard, firstStep: state.step + 1) : nil
+            reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics),
+                                        tensorboard: tb, live: options.liveProgress)
+        }
         reporter.note(task.summary)
         let perEpoch = task.batchesPerEpoch
         if options.resume {
