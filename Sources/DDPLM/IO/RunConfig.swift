@@ -93,6 +93,18 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var tensorboard = false
         public init() {}
 
+        enum CodingKeys: String, CodingKey { case logEvery, saveEvery, skipNonFinite, tensorboard }
+
+        /// A key a config.json lacks (written before the setting existed) keeps its default.
+        public init(from decoder: any Swift.Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = LoggingConfig()
+            logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+            saveEvery = try c.decodeIfPresent(Int.self, forKey: .saveEvery) ?? d.saveEvery
+            skipNonFinite = try c.decodeIfPresent(Bool.self, forKey: .skipNonFinite) ?? d.skipNonFinite
+            tensorboard = try c.decodeIfPresent(Bool.self, forKey: .tensorboard) ?? d.tensorboard
+        }
+
         public func validate() throws {
             try positive(logEvery, "--log-every")
             try nonNegative(saveEvery, "--save-every")
