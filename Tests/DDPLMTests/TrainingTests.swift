@@ -236,4 +236,15 @@ final class TrainingTests: XCTestCase {
         let order = keys.keys.sorted().map { js.range(of: "\"\($0)\":")!.lowerBound }
         XCTAssertEqual(order, order.sorted(), js)
     }
+
+    /// A config.json written before a logging setting existed still loads; the setting keeps its default.
+    func testLoggingSectionWithoutNewerKeysKeepsDefaults() throws {
+        let old = #"{"logEvery": 5, "saveEvery": 0, "skipNonFinite": true}"#
+        let l = try JSONDecoder().decode(RunConfig.LoggingConfig.self, from: Data(old.utf8))
+        XCTAssertEqual(l.logEvery, 5)
+        XCTAssertEqual(l.saveEvery, 0)
+        XCTAssertTrue(l.skipNonFinite)
+        XCTAssertFalse(l.tensorboard)
+        XCTAssertThrowsError(try JSONDecoder().decode(RunConfig.LoggingConfig.self, from: Data(#"{"logEvery": "x"}"#.utf8)))
+    }
 }
