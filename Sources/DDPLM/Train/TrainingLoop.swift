@@ -194,8 +194,8 @@ public final class TrainingLoop {
 
     /// Validation (all ranks), the schedule (scheduled validations only) and the best model.
     private func validate(scheduled: Bool) throws {
-        let began = Date()
-        defer { reporter.paused(Date().timeIntervalSince(began)) }
+        let validationStart = Date()
+        defer { reporter.paused(Date().timeIntervalSince(validationStart)) }
         // rank 0's value decides, so every rank takes the same branch
         let v = try comm.broadcast([try task.evaluate(.valid)])[0]
         var decision = ProgressReporter.Decision()
