@@ -35,7 +35,7 @@ struct InfoCommand: ParsableCommand {
             print("cpu_features: \(simd.joined(separator: " "))")
             print("cores_available: \(ProcessInfo.processInfo.activeProcessorCount)")
             let l = Runtime.launch
-            print("launch: \(l.kind.rawValue)\(l.usesMPI ? ", rank \(l.rank), \(l.localRanks) rank\(l.localRanks == 1 ? "" : "s") on this host" : "")")
+            print("launch: \(l.kind.rawValue)\(l.usesMPI ? ", rank \(l.rank) of \(l.size), \(l.localRanks) rank\(l.localRanks == 1 ? "" : "s") on this host" : "")")
             print("threads_per_rank: \(BLASInfo.threads) (\(Runtime.threadsReason))")
         }
     }

@@ -14,11 +14,13 @@ final class LaunchEnvironmentTests: XCTestCase {
                              "PMIX_RANK": "3", "SLURM_PROCID": "0", "SLURM_STEP_ID": "0"])  // mpirun inside sbatch
         XCTAssertEqual(mpirun.kind, .mpirun)
         XCTAssertEqual(mpirun.rank, 3, "SLURM_PROCID is 0 on every rank under mpirun: never use it")
+        XCTAssertEqual(mpirun.size, 4)
         let srun = launch(["PMIX_RANK": "1", "SLURM_PROCID": "1", "SLURM_STEP_ID": "0", "SLURM_NODEID": "1",
                            "SLURM_STEP_NUM_TASKS": "5", "SLURM_STEP_TASKS_PER_NODE": "3,2"])
         XCTAssertEqual(srun.kind, .srun)
         XCTAssertEqual(srun.rank, 1)
         XCTAssertEqual(srun.localRanks, 2)
+        XCTAssertEqual(srun.size, 5)
         XCTAssertNil(srun.refusal)
     }
 

@@ -83,6 +83,12 @@ if [[ -f "$tmp/srun/metrics.jsonl" ]] && same_count "$tmp/ref" "$tmp/srun" train
   ok "srun --mpi=pmix -n 2 matches 1 process over 40 steps (losses, validation, test, weights) [$(secs "$t0")s]"
 else bad "srun --mpi=pmix -n 2 differs from 1 process"; tail -n 5 "$tmp/srun.err" || true; fi
 
+# --- 1b. ddplm info under srun: the launch, the rank of the size, and why the threads per rank
+if out=$(timeout 60 srun --mpi=pmix -n 2 -c 1 -O "$bin" info 2>&1) && grep -q "^launch: srun (PMIx), rank 0 of 2" <<< "$out" \
+   && grep -q "^launch: srun (PMIx), rank 1 of 2" <<< "$out" && grep -q "^threads_per_rank: 1 (SLURM_CPUS_PER_TASK=1)" <<< "$out"; then
+  ok "info under srun -n 2 -c 1: $(grep -m1 '^launch' <<< "$out"); $(grep -m1 '^threads_per_rank' <<< "$out")"
+else bad "info under srun: $out"; fi
+
 # --- 2./3./5. need `--resume auto` (launch/ddplm.sbatch runs `ddplm train --out RUN --resume auto …`)
 resume_auto=1
 if ! "$bin" train "${data[@]}" "${small[@]}" --max-steps 1 --out "$tmp/probe" --resume auto >/dev/null 2>"$tmp/probe.err"; then

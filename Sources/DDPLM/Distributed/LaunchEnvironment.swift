@@ -11,7 +11,8 @@ public struct LaunchEnvironment: Sendable {
     public let kind: Kind
     /// The launcher's rank for this process (before MPI starts; MPI's own rank is authoritative).
     public let rank: Int
-    /// Ranks on this host, as far as the launcher says.
+    /// Ranks in the job and on this host, as far as the launcher says.
+    public let size: Int
     public let localRanks: Int
     let env: [String: String]
     let onlineCores: Int
@@ -25,18 +26,22 @@ public struct LaunchEnvironment: Sendable {
         if env["OMPI_COMM_WORLD_SIZE"] != nil {
             kind = .mpirun
             rank = int("OMPI_COMM_WORLD_RANK") ?? 0
+            size = int("OMPI_COMM_WORLD_SIZE") ?? 1
             localRanks = int("OMPI_COMM_WORLD_LOCAL_SIZE") ?? 1
         } else if env["PMIX_RANK"] != nil && env["SLURM_STEP_ID"] != nil {
             kind = .srun
             rank = int("PMIX_RANK") ?? 0   // never SLURM_PROCID: it is 0 on every rank under mpirun in sbatch
+            size = int("SLURM_STEP_NUM_TASKS") ?? int("SLURM_NTASKS") ?? 1
             localRanks = LaunchEnvironment.tasksOnNode(env["SLURM_STEP_TASKS_PER_NODE"], node: int("SLURM_NODEID") ?? 0) ?? 1
         } else if env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil {
             kind = .pmi
             rank = int("PMIX_RANK") ?? int("PMI_RANK") ?? 0
+            size = int("PMI_SIZE") ?? 1
             localRanks = int("PMI_LOCAL_SIZE") ?? 1
         } else {
             kind = .single
             rank = 0
+            size = 1
             localRanks = 1
         }
     }
