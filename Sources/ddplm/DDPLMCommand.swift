@@ -13,7 +13,7 @@ struct DDPLMCommand: ParsableCommand {
         safetensors; a run resumes bit-identically.
 
         Examples:
-          ddplm train --out runs/first                 # data/text8.*.txt, else data/sample
+          ddplm train --out runs/first                 # text8, else the sample
           mpirun -np 2 ddplm train --out runs/two      # 2 ranks, global batch 32
           ddplm train --resume runs/first --epochs 3   # continue
           ddplm info runs/first                        # what a run holds
