@@ -110,8 +110,7 @@ public enum LearningCurvePlot {
     }
 
     static func trim(_ v: Double) -> String {
-        let s = String(format: v < 10 && v != v.rounded() ? "%.1f" : "%.0f", v)
-        return s
+        String(format: v < 10 && v != v.rounded() ? "%.1f" : "%.0f", v)
     }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }

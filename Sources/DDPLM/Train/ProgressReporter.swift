@@ -26,7 +26,6 @@ final class ProgressReporter {
     // the live status line
     private var status: String?
     private var lastDraw = Date.distantPast
-    private var lastRate = 0.0
 
     init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, tensorboard: TensorBoardWriter? = nil, live: Bool = false) {
         self.logEvery = logEvery
