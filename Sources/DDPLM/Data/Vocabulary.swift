@@ -74,6 +74,19 @@ public struct Vocabulary {
         return out
     }
 
+    /// Id of a token exactly as given (the classifier's tokens are already normalised); `<unk>` if absent.
+    func id(exactly token: String) -> Int32 {
+        let i = table.find(token)
+        return Int32(i < 0 ? Vocabulary.unk : i)
+    }
+
+    /// Most frequent first, ties by code point; `<unk>`, `<pad>` first. (`counts` need not hold them.)
+    static func build(counts: [String: Int], maxSize: Int) throws -> Vocabulary {
+        var order = counts.filter { !specials.contains($0.key) }.map { ($0.key, $0.value) }
+        order.sort { a, b in a.1 != b.1 ? a.1 > b.1 : Array(a.0.utf8).lexicographicallyPrecedes(Array(b.0.utf8)) }
+        return try Vocabulary(words: specials + order.prefix(max(0, maxSize)).map(\.0))
+    }
+
     func id(of word: String) -> Int {
         let i = table.find(word.lowercased())
         return i < 0 ? Vocabulary.unk : i

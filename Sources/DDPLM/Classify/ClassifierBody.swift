@@ -1,0 +1,85 @@
+/// The part of a classifier between the token ids and the final Linear: embeds a batch and turns each
+/// document into a feature row; backward takes the features' gradient back to the weights (the
+/// embedding's included). `WordAverageBody`, `BiLSTMBody`, `ConvolutionBody`.
+protocol ClassifierBody: AnyObject {
+    /// Width of a document's feature row.
+    var featureWidth: Int { get }
+    /// [columns, featureWidth], valid after `forward`.
+    var features: UnsafeMutablePointer<Float> { get }
+    /// `dropout`: the masks' key when training (nil: evaluation).
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?)
+    /// dFeatures: [columns, featureWidth] (may be overwritten). Accumulates into the store's gradients.
+    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>)
+}
+
+/// The embedding lookups every body shares, with `nn.Embedding(padding_idx=<pad>)` semantics: the pad row
+/// reads as zero and gets no gradient, and positions past a document's end read as zero.
+enum DocumentEmbedding {
+    /// Batch-major: out[(j·t + s)·E …] for every column j and position s < t.
+    static func gatherBatchMajor(_ batch: DocumentBatch, table: UnsafePointer<Float>, dim: Int, out: UnsafeMutablePointer<Float>) {
+        let t = batch.t
+        for j in 0..<batch.columns {
+            let n = Int(batch.lengths[j])
+            for s in 0..<t {
+                let o = out + (j * t + s) * dim, id = Int(batch.ids[j * t + s])
+                if s < n && id != Vocabulary.pad { o.update(from: table + id * dim, count: dim) } else { o.update(repeating: 0, count: dim) }
+            }
+        }
+    }
+
+    /// Time-major: out[(s·b + j)·E …].
+    static func gatherTimeMajor(_ batch: DocumentBatch, table: UnsafePointer<Float>, dim: Int, out: UnsafeMutablePointer<Float>) {
+        let t = batch.t, b = batch.columns
+        for j in 0..<b {
+            let n = Int(batch.lengths[j])
+            for s in 0..<t {
+                let o = out + (s * b + j) * dim, id = Int(batch.ids[j * t + s])
+                if s < n && id != Vocabulary.pad { o.update(from: table + id * dim, count: dim) } else { o.update(repeating: 0, count: dim) }
+            }
+        }
+    }
+
+    /// dTable[id] += d[row of (j, s)] for every real position; `timeMajor` picks the layout of d.
+    static func scatter(_ batch: DocumentBatch, d: UnsafePointer<Float>, timeMajor: Bool, dim: Int, dTable: UnsafeMutablePointer<Float>) {
+        let t = batch.t, b = batch.columns
+        for j in 0..<b {
+            for s in 0..<Int(batch.lengths[j]) {
+                let id = Int(batch.ids[j * t + s])
+                if id == Vocabulary.pad { continue }
+                let src = d + (timeMajor ? s * b + j : j * t + s) * dim, dst = dTable + id * dim
+                for k in 0..<dim { dst[k] += src[k] }
+            }
+        }
+    }
+}
+
+/// Dropout on a [rows, width] block at one site of a classifier (inverted, counter-based masks keyed by
+/// the document's global column, so any rank count draws the same mask).
+final class DropoutSite {
+    let site: UInt64
+    let p: Float
+    let mask: FloatBuffer
+    let out: FloatBuffer
+    private var applied = false
+
+    init(site: UInt64, p: Float, capacity: Int) {
+        self.site = site
+        self.p = p
+        mask = FloatBuffer(count: p > 0 ? capacity : 0)
+        out = FloatBuffer(count: p > 0 ? capacity : 0)
+    }
+
+    /// The dropped-out copy of x ([t·b, width] time-major, or t = 1 for one row per column), or x itself.
+    func forward(_ x: UnsafeMutablePointer<Float>, t: Int, b: Int, width: Int, firstColumn: Int, key: DropoutKey?) -> UnsafeMutablePointer<Float> {
+        guard let key, p > 0 else { applied = false; return x }
+        applied = true
+        Dropout.makeMask(mask.ptr, t: t, b: b, width: width, p: p, seed: key.seed, step: key.step, site: site, firstColumn: firstColumn)
+        Dropout.apply(x, mask.ptr, out.ptr, t * b * width)
+        return out.ptr
+    }
+
+    /// In place: the gradient w.r.t. the site's input, from the gradient w.r.t. its output.
+    func backward(_ d: UnsafeMutablePointer<Float>, count: Int) {
+        if applied { Dropout.backward(d, mask.ptr, count) }
+    }
+}
