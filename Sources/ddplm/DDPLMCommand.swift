@@ -22,6 +22,6 @@ struct DDPLMCommand: ParsableCommand {
           ddplm generate --checkpoint runs/first --words 50 --prompt "the city"
           ddplm bench --gemm
         """,
-        subcommands: [TrainCommand.self, EvalCommand.self, GenerateCommand.self, PlotCommand.self, BenchCommand.self, CompareCommand.self, InfoCommand.self]
+        subcommands: [TrainCommand.self, ClassifyCommand.self, EvalCommand.self, GenerateCommand.self, PlotCommand.self, BenchCommand.self, CompareCommand.self, InfoCommand.self]
     )
 }

@@ -40,38 +40,19 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Logging (may change on resume)") var logging: LoggingOptions
     @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
-    func validate() throws {
-        if resume != nil && overwrite { throw DDPLMError("--overwrite cannot be combined with --resume") }
-        if resume == "auto" && out == nil { throw DDPLMError("--resume auto needs --out DIR (the run to start or continue)") }
-        if let r = resume, r != "auto", let o = out, o != r {
-            throw DDPLMError("--out and --resume name different directories; --resume continues in place")
-        }
-    }
+    func validate() throws { try RunStart.check(out: out, resume: resume, overwrite: overwrite) }
 
     func run() throws {
         Runtime.guarded { comm in
             let c = try Runtime.communicator(&comm, hangTimeout: runtime.hangTimeout)
-            let dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? defaultOut(comm: c))
-            // rank 0 decides, so all ranks agree even if their views of the file system differ
-            let resuming = try c.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1
-            if resume == "auto" && !resuming && dir.hasRun {
-                throw DDPLMError("'\(dir.path)' holds a model.safetensors but no latest.safetensors to continue from (the run stopped before its first checkpoint); remove it or choose another --out")
-            }
-            var requested = runtime.threads
-            if resuming, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-                requested = Checkpoint.savedState(dir.latest)?.threads  // resume as the run was
-            }
-            let threads = try Runtime.configureThreads(requested)
+            let start = try RunStart(out: out, resume: resume, requestedThreads: runtime.threads, comm: c)
             GracefulStop.install()
-            let note: (String) -> Void = { if c.isRoot { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
+            let note = RunStart.note(c)
             note("ddplm train: \(Runtime.blasLine); \(c.size) rank\(c.size == 1 ? "" : "s")")
-            let (config, corpora) = try resuming ? resumedRun(dir, comm: c) : newRun(comm: c, note: note)
-            var options = TrainingLoop.Options(dir: dir)
-            options.resume = resuming
-            options.threads = threads
-            options.checkEvery = logging.checkEvery
-            options.injectNaNAtStep = logging.debugNanAtStep.map { $0 - 1 }
-            _ = try LanguageModelTraining.run(config: config, corpora: corpora, options: options, overwrite: overwrite, comm: c)
+            let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
+            _ = try LanguageModelTraining.run(config: config, corpora: corpora,
+                                              options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
+                                              overwrite: overwrite, comm: c)
         }
     }
 
@@ -92,9 +73,6 @@ struct TrainCommand: ParsableCommand {
     /// A resumed run: the recorded config; fixed options must repeat their recorded values, the stop and
     /// logging options may change.
     private func resumedRun(_ dir: RunDirectory, comm: Communicator) throws -> (RunConfig, LanguageModelCorpora) {
-        guard FileManager.default.fileExists(atPath: dir.config) else {
-            throw DDPLMError("nothing to resume in '\(dir.path)': no config.json")
-        }
         var config = try RunConfig.load(dir.config)
         try model.bindings.refuseChanges(from: config.model, run: dir.path)
         try data.bindings.refuseChanges(from: config.data, run: dir.path)
@@ -104,15 +82,5 @@ struct TrainCommand: ParsableCommand {
         try config.validate(ranks: comm.size)
         let corpora = try LanguageModelCorpora.load(config.data, vocab: try Vocabulary.load(dir.vocab))
         return (config, corpora)
-    }
-
-    /// runs/<date-time>, agreed on by all ranks (rank 0's clock).
-    private func defaultOut(comm: Communicator) -> String {
-        var stamp = [Double(Int(Date().timeIntervalSince1970))]
-        if let s = try? comm.broadcast(stamp) { stamp = s }
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        f.timeZone = TimeZone(identifier: "UTC")
-        return "runs/" + f.string(from: Date(timeIntervalSince1970: stamp[0]))
     }
 }

@@ -21,8 +21,7 @@ final class ClassifierGradientCheckTests: XCTestCase {
     }
 
     static func batch(_ docs: DocumentSet, minLength: Int, firstColumn: Int = 0) -> DocumentBatch {
-        var order = (0..<docs.count).map { Int32($0) }
-        order.sort { docs.length(Int($0)) > docs.length(Int($1)) || (docs.length(Int($0)) == docs.length(Int($1)) && $0 < $1) }
+        let order = docs.longestFirst((0..<docs.count).map { Int32($0) })
         let b = DocumentBatch(maxColumns: docs.count, maxT: max(docs.longest, minLength))
         b.fill(docs, order: order, count: docs.count, firstColumn: firstColumn, minLength: minLength)
         return b

@@ -22,11 +22,7 @@ struct DocumentBatcher {
         let pool = batch * DocumentBatcher.poolBatches
         var start = 0
         while start < n {
-            var p = Array(order[start..<min(n, start + pool)])
-            p.sort { a, b in
-                let la = docs.length(Int(a)), lb = docs.length(Int(b))
-                return la != lb ? la > lb : a < b
-            }
+            let p = docs.longestFirst(order[start..<min(n, start + pool)])
             var s = 0
             while s < p.count {
                 batches.append(Array(p[s..<min(p.count, s + batch)]))

@@ -25,6 +25,14 @@ public struct DocumentSet: Sendable {
         return n
     }
 
+    /// The documents `indices`, longest first (ties by index): the order a batch is laid out in.
+    func longestFirst<S: Sequence>(_ indices: S) -> [Int32] where S.Element == Int32 {
+        indices.sorted { a, b in
+            let la = length(Int(a)), lb = length(Int(b))
+            return la != lb ? la > lb : a < b
+        }
+    }
+
     var longest: Int { (0..<count).map(length).max() ?? 0 }
 
     /// Fingerprint of ids, boundaries and labels: ranks check they read the same data.

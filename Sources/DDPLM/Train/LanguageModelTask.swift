@@ -49,11 +49,14 @@ final class LanguageModelTask: TrainingTask {
         return "ddplm: \(m.cell.torchName) V=\(m.vocabSize) E=\(m.embedding) H=\(m.hidden) layers=\(m.layers) params=\(store.count) | batch \(split.batch) (\(n) rank\(n == 1 ? "" : "s") × \(split.columns)) bptt \(train.bptt) | \(train.windowCount) steps/epoch | \(train.ids.count) train tokens tokenised in \(Format.fixed(corporaSeconds, 2))s"
     }
 
-    func items(inBatch index: Int) -> Int { train.window(index).length * split.batch }
+    var showsPerplexity: Bool { true }
+    var hasTestSplit: Bool { true }
+
+    func items(inBatch index: Int, epoch: Int) -> Int { train.window(index).length * split.batch }
 
     func initializeWeights() { model.initialize(seed: config.training.seed) }
 
-    func computeGradients(batch index: Int, step: Int) -> Double {
+    func computeGradients(batch index: Int, epoch: Int, step: Int) -> Double {
         let t = train.fill(window: index, firstColumn: split.firstColumn, columns: split.columns, x: x, y: y)
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: split.firstColumn)
         return model.trainStep(x: x, y: y, t: t, state: carry, dropout: key)
@@ -61,8 +64,8 @@ final class LanguageModelTask: TrainingTask {
 
     func resetCarriedState() { carry.reset() }
 
-    func evaluate(_ which: EvalSplit) throws -> Double {
-        try Evaluator.meanLoss(model: model, data: which == .valid ? valid : test, split: split, comm: comm).loss
+    func evaluate(_ which: EvalSplit) throws -> Evaluation {
+        Evaluation(loss: try Evaluator.meanLoss(model: model, data: which == .valid ? valid : test, split: split, comm: comm).loss)
     }
 
     func carriedStateTensors() throws -> [SafeTensors.Tensor] {

@@ -14,6 +14,8 @@ final class ProgressReporter {
     private let tensorboard: TensorBoardWriter?
     private let logEvery: Int
     private let live: Bool
+    /// Show perplexity (a language model's per-token loss) next to the loss.
+    private let perplexity: Bool
 
     // the current log interval
     private var intervalStart = Date()
@@ -27,7 +29,9 @@ final class ProgressReporter {
     private var status: String?
     private var lastDraw = Date.distantPast
 
-    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, tensorboard: TensorBoardWriter? = nil, live: Bool = false) {
+    init(logEvery: Int, print: ((String) -> Void)?, metrics: LineLog?, perplexity: Bool = true, tensorboard: TensorBoardWriter? = nil,
+         live: Bool = false) {
+        self.perplexity = perplexity
         self.logEvery = logEvery
         self.print = print
         self.metrics = metrics
@@ -118,7 +122,8 @@ final class ProgressReporter {
         var eta = Double(p.stepsLeft) * dt / Double(intervalSteps)
         if let s = p.secondsLeft { eta = min(eta, s) }
         let s = p.state
-        let fields = "epoch \(s.epoch + 1) \(Format.fixed(100 * p.epochFraction, 1))% | loss \(Format.fixed(mean, 4)) | ppl \(Format.fixed(Format.ppl(mean), 2)) | lr \(Format.sci(s.lr)) | \(Int(tps)) tok/s | ETA \(Format.duration(eta))"
+        let ppl = perplexity ? " | ppl \(Format.fixed(Format.ppl(mean), 2))" : ""
+        let fields = "epoch \(s.epoch + 1) \(Format.fixed(100 * p.epochFraction, 1))% | loss \(Format.fixed(mean, 4))\(ppl) | lr \(Format.sci(s.lr)) | \(Int(tps)) tok/s | ETA \(Format.duration(eta))"
         if live {
             let total = s.step + p.stepsLeft, done = Double(s.step) / Double(max(1, total))
             let filled = Int((done * 24).rounded(.down))
@@ -128,11 +133,11 @@ final class ProgressReporter {
             print?("step \(s.step) | " + fields)
         }
         guard due else { return }
-        try record([("type", "train"), ("step", s.step), ("epoch", s.epoch + 1), ("epoch_progress", p.epochFraction),
-                    ("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm), ("tokens", s.tokens),
-                    ("tokens_per_s", tps), ("elapsed_s", p.elapsed)])
-        try scalars("train", step: s.step, [("loss", mean), ("ppl", Format.ppl(mean)), ("lr", s.lr), ("grad_norm", lastNorm),
-                                            ("tokens_per_s", tps)])
+        try record([("type", "train"), ("step", s.step), ("epoch", s.epoch + 1), ("epoch_progress", p.epochFraction), ("loss", mean)]
+                   + (perplexity ? [("ppl", Format.ppl(mean))] : [])
+                   + [("lr", s.lr), ("grad_norm", lastNorm), ("tokens", s.tokens), ("tokens_per_s", tps), ("elapsed_s", p.elapsed)])
+        try scalars("train", step: s.step, [("loss", mean)] + (perplexity ? [("ppl", Format.ppl(mean))] : [])
+                                           + [("lr", s.lr), ("grad_norm", lastNorm), ("tokens_per_s", tps)])
         intervalStart = now
         intervalTokens = 0
         intervalSteps = 0
@@ -163,7 +168,14 @@ final class ProgressReporter {
         var saved: String?
     }
 
-    func validation(_ s: TrainerState, loss: Double, decision d: Decision, elapsed: Double) throws {
+    /// "ppl" for a language model, "accuracy" for a classifier: the second number of a split.
+    private func quality(_ e: Evaluation) -> (text: String, key: String, value: Double) {
+        if let a = e.accuracy { return ("acc \(Format.fixed(100 * a, 2))%", "accuracy", a) }
+        return ("ppl \(Format.fixed(Format.ppl(e.loss), 2))", "ppl", Format.ppl(e.loss))
+    }
+
+    func validation(_ s: TrainerState, _ e: Evaluation, decision d: Decision, elapsed: Double) throws {
+        let loss = e.loss, q = quality(e)
         var text: String
         switch d.improved {
         case true?: text = "improved"
@@ -171,16 +183,17 @@ final class ProgressReporter {
         case nil: text = d.saved == nil ? "not better than \(Format.fixed(s.bestSavedLoss ?? .nan, 4))" : "improved"
         }
         if let path = d.saved { text += ", saved \(path)" }
-        note("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2)) | \(text)")
-        try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), ("ppl", Format.ppl(loss)),
+        note("valid step \(s.step) | loss \(Format.fixed(loss, 4)) | \(q.text) | \(text)")
+        try record([("type", "valid"), ("step", s.step), ("epoch", s.epoch + 1), ("loss", loss), (q.key, q.value),
                     ("lr", s.lr), ("tokens", s.tokens), ("best", s.bestSavedLoss ?? loss), ("elapsed_s", elapsed)])
-        try scalars("valid", step: s.step, [("loss", loss), ("ppl", Format.ppl(loss))])
+        try scalars("valid", step: s.step, [("loss", loss), (q.key, q.value)])
     }
 
-    func test(_ s: TrainerState, loss: Double) throws {
-        note("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(loss, 4)) | ppl \(Format.fixed(Format.ppl(loss), 2))")
-        try record([("type", "test"), ("step", s.step), ("loss", loss), ("ppl", Format.ppl(loss)),
+    func test(_ s: TrainerState, _ e: Evaluation) throws {
+        let q = quality(e)
+        note("test (best model, valid loss \(Format.fixed(s.bestSavedLoss ?? .nan, 4))) | loss \(Format.fixed(e.loss, 4)) | \(q.text)")
+        try record([("type", "test"), ("step", s.step), ("loss", e.loss), (q.key, q.value),
                     ("best_valid_loss", s.bestSavedLoss ?? .nan)])
-        try scalars("test", step: s.step, [("loss", loss), ("ppl", Format.ppl(loss))])
+        try scalars("test", step: s.step, [("loss", e.loss), (q.key, q.value)])
     }
 }

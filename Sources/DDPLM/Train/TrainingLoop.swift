@@ -31,6 +31,7 @@ public final class TrainingLoop {
         public var state: TrainerState
         public var stop: Stop
         public var testLoss: Double?
+        public var testAccuracy: Double?
         public var tokensPerSecond: Double
     }
 
@@ -63,7 +64,7 @@ public final class TrainingLoop {
         self.options = options
         self.comm = comm
         stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip)
-        reporter = ProgressReporter(logEvery: logging.logEvery, print: nil, metrics: nil)
+        reporter = ProgressReporter(logEvery: logging.logEvery, print: nil, metrics: nil, perplexity: task.showsPerplexity)
         state = TrainerState(runIdentity: identity, schedule: LRSchedule(lr: training.lr, factor: training.lrDecay))
         bestParams = FloatBuffer(count: task.store.count)
     }
@@ -108,6 +109,7 @@ public final class TrainingLoop {
             // points the interrupted run logged past it
             let tb = logging.tensorboard ? try TensorBoardWriter(directory: dir.tensorboard, firstStep: state.step + 1) : nil
             reporter = ProgressReporter(logEvery: logging.logEvery, print: options.progress, metrics: try LineLog(path: dir.metrics),
+                                        perplexity: task.showsPerplexity,
                                         tensorboard: tb, live: options.liveProgress)
         }
         reporter.note(task.summary)
@@ -125,11 +127,11 @@ public final class TrainingLoop {
         if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
         while stop == nil {
             let minutes = Date().timeIntervalSince(began) / 60
-            let index = state.window, step = state.step
+            let index = state.window, step = state.step, epoch = state.epoch
             let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
                                     timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
                                     poison: options.injectNaNAtStep == step) {
-                task.computeGradients(batch: index, step: step)
+                task.computeGradients(batch: index, epoch: epoch, step: step)
             }
             if r.finite {
                 state.adamStep += 1
@@ -141,7 +143,7 @@ public final class TrainingLoop {
                 reporter.skipped(what)
                 task.resetCarriedState()
             }
-            let items = task.items(inBatch: index)
+            let items = task.items(inBatch: index, epoch: epoch)
             state.step += 1
             state.window += 1
             state.tokens += items
@@ -181,14 +183,15 @@ public final class TrainingLoop {
         if finalStop != .signal && state.lastValidatedStep != state.step { try validate(scheduled: false) }
         try saveLatest()
         reporter.finished(state, stop: finalStop, latest: dir.latest)
-        var testLoss: Double?
-        if finalStop != .signal && haveBest {
+        var testLoss: Double?, testAccuracy: Double?
+        if finalStop != .signal && haveBest && task.hasTestSplit {
             store.params.ptr.update(from: bestParams.ptr, count: store.count)
-            let loss = try task.evaluate(.test)
-            testLoss = loss
-            try reporter.test(state, loss: loss)
+            let e = try task.evaluate(.test)
+            testLoss = e.loss
+            testAccuracy = e.accuracy
+            try reporter.test(state, e)
         }
-        return Summary(state: state, stop: finalStop, testLoss: testLoss,
+        return Summary(state: state, stop: finalStop, testLoss: testLoss, testAccuracy: testAccuracy,
                        tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
     }
 
@@ -197,7 +200,10 @@ public final class TrainingLoop {
         let validationStart = Date()
         defer { reporter.paused(Date().timeIntervalSince(validationStart)) }
         // rank 0's value decides, so every rank takes the same branch
-        let v = try comm.broadcast([try task.evaluate(.valid)])[0]
+        let e = try task.evaluate(.valid)
+        let agreed = try comm.broadcast([e.loss, e.accuracy ?? .nan])
+        let evaluation = Evaluation(loss: agreed[0], accuracy: e.accuracy == nil ? nil : agreed[1])
+        let v = evaluation.loss
         var decision = ProgressReporter.Decision()
         if scheduled { decision.improved = state.schedule.observe(validationLoss: v) }
         if state.bestSavedLoss.map({ v < $0 }) ?? true {
@@ -212,7 +218,7 @@ public final class TrainingLoop {
             decision.saved = dir.model
         }
         state.lastValidatedStep = state.step
-        try reporter.validation(state, loss: v, decision: decision, elapsed: state.elapsed + Date().timeIntervalSince(began))
+        try reporter.validation(state, evaluation, decision: decision, elapsed: state.elapsed + Date().timeIntervalSince(began))
     }
 
     /// latest.safetensors (a collective: moments and carried state are gathered; rank 0 writes).

@@ -9,21 +9,35 @@ protocol TrainingTask: AnyObject {
     var batchesPerEpoch: Int { get }
     /// One line describing model and data, for the start of the log.
     var summary: String { get }
-    /// Items (tokens) in global batch `index`: the throughput and `tokens` counters.
-    func items(inBatch index: Int) -> Int
+    /// Whether the loss is a per-token cross-entropy whose exp (perplexity) the progress lines show.
+    var showsPerplexity: Bool { get }
+    /// Items (tokens) in global batch `index` of `epoch`: the throughput and `tokens` counters.
+    func items(inBatch index: Int, epoch: Int) -> Int
     /// Initial weights of a new run, deterministic in the seed.
     func initializeWeights()
-    /// Forward and backward of this rank's share of global batch `index` at global step `step`:
-    /// accumulates into `store.grads` the gradient of this rank's mean loss and returns that mean.
-    /// Must not allocate.
-    func computeGradients(batch index: Int, step: Int) -> Double
+    /// Forward and backward of this rank's share of global batch `index` of `epoch` at global step
+    /// `step`: accumulates into `store.grads` a gradient whose sum over ranks, ÷ the rank count, is the
+    /// gradient of the global batch's mean loss, and returns this rank's part of that mean likewise (its
+    /// own mean when every rank has an equal share). Allocates nothing.
+    func computeGradients(batch index: Int, epoch: Int, step: Int) -> Double
     /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
     func resetCarriedState()
-    /// Mean loss over the validation or test split, over all ranks (a collective).
-    func evaluate(_ split: EvalSplit) throws -> Double
+    /// Whether there is a test split to evaluate the best model on at the end.
+    var hasTestSplit: Bool { get }
+    /// Mean loss (and accuracy, for a classifier) over the validation or test split, over all ranks (a
+    /// collective).
+    func evaluate(_ split: EvalSplit) throws -> Evaluation
     /// The carried state as checkpoint tensors, whole (a collective; rank 0's result is written).
     /// The tensors point into buffers the task keeps until the next call.
     func carriedStateTensors() throws -> [SafeTensors.Tensor]
     /// Restores this rank's carried state from a latest checkpoint written with any rank count.
     func restoreCarriedState(from file: SafeTensors, name: String) throws
+}
+
+/// What an evaluation of a split measured.
+struct Evaluation: Equatable {
+    /// Mean loss per item (token or document).
+    var loss: Double
+    /// Fraction classified right (classifiers only).
+    var accuracy: Double?
 }

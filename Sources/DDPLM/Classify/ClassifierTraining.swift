@@ -1,0 +1,117 @@
+import Foundation
+
+/// Starting or continuing a classification run: checks the settings and that every rank agrees, restores
+/// or initialises the state (with pretrained vectors for a new run), prepares the run directory (rank 0),
+/// then runs the same `TrainingLoop` as the language model.
+public enum ClassifierTraining {
+    public static func run(config: ClassifierRunConfig, corpora: ClassificationCorpora, options: TrainingLoop.Options,
+                           overwrite: Bool = false, comm: Communicator) throws -> TrainingLoop.Summary {
+        try config.validate(ranks: comm.size)
+        let dir = options.dir
+        if options.resume {
+            let recorded = try ClassifierRunConfig.load(dir.config)
+            guard recorded.fixedParts == config.fixedParts else {
+                throw DDPLMError("the model, data or training settings differ from the run's '\(dir.config)'; only the stop and logging settings may change on resume")
+            }
+        }
+        guard corpora.vocab.count == config.model.vocabSize, corpora.vocab.hash == config.vocabHash, corpora.labels == config.labels else {
+            throw DDPLMError("the vocabulary or labels do not match the ones config.json records")
+        }
+        let task = ClassificationTask(config: config, corpora: corpora, comm: comm)
+        try corpora.verifySame(comm)
+        try comm.verifySame(config.hash, what: "the configuration (flags differ between ranks)")
+        let loop = TrainingLoop(task: task, training: config.training, stop: config.stop, logging: config.logging,
+                                identity: config.identity, options: options, comm: comm)
+        try loop.prepare()
+        if !options.resume {
+            try task.loadVectors()
+            try comm.verifySame(task.store.weightsHash, what: "the initial weights with pretrained vectors")
+        }
+        if comm.isRoot {
+            if options.resume {
+                try AtomicFile.write(try config.encoded(), to: dir.config)
+                AtomicFile.removeStaleTemporaries(in: dir.path)
+            } else {
+                try dir.create(overwrite: overwrite, files: [(dir.config, try config.encoded()), (dir.vocab, corpora.vocab.fileContents)])
+            }
+        }
+        try comm.barrier()
+        return try loop.run()
+    }
+
+    /// Model settings and the data's vocabulary and labels → the run's config (a new run).
+    public static func makeConfig(kind: ClassifierKind, corpora: ClassificationCorpora, data: ClassifierRunConfig.DataConfig,
+                                  shape: (inout ClassifierConfig) -> Void) -> ClassifierRunConfig {
+        var model = ClassifierConfig(kind: kind, vocabSize: corpora.vocab.count, classes: corpora.labels.count)
+        shape(&model)
+        return ClassifierRunConfig(model: model, labels: corpora.labels, vocabHash: corpora.vocab.hash, data: data)
+    }
+}
+
+/// A saved classifier, opened for `eval` and `predict`: config, vocabulary and best weights, cross-checked.
+public final class SavedClassifier {
+    public let config: ClassifierRunConfig
+    public let vocab: Vocabulary
+    let store: ParameterStore
+    let maxColumns: Int
+
+    public init(_ dir: String, maxColumns: Int = 64) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw DDPLMError("run directory '\(dir)' does not exist")
+        }
+        let run = RunDirectory(dir)
+        for f in [run.config, run.vocab, run.model] where !FileManager.default.fileExists(atPath: f) {
+            throw DDPLMError("run directory '\(dir)' is missing \((f as NSString).lastPathComponent)")
+        }
+        config = try ClassifierRunConfig.load(run.config)
+        try config.model.validate()
+        vocab = try Vocabulary.load(run.vocab)
+        guard vocab.count == config.model.vocabSize, vocab.hash == config.vocabHash else {
+            throw DDPLMError("'\(run.vocab)' does not match the vocabulary the model was trained with")
+        }
+        store = ParameterStore(layout: TextClassifier.layout(config.model))
+        try Checkpoint.load(store.layout, from: try SafeTensors.read(path: run.model), into: store.params.ptr, name: "'\(run.model)'")
+        self.maxColumns = maxColumns
+    }
+
+    /// The model with buffers for documents up to `maxT` tokens.
+    private func model(maxT: Int) -> (TextClassifier, DocumentBatch) {
+        let m = TextClassifier(config: config.model, store: store, maxColumns: maxColumns, maxT: maxT)
+        return (m, DocumentBatch(maxColumns: maxColumns, maxT: m.maxT))
+    }
+
+    /// Labelled documents in this run's vocabulary and labels (a file or a directory).
+    public func documents(_ path: String, role: String) throws -> DocumentSet {
+        try ClassificationCorpora.load(path, role: role, vocab: vocab, labels: config.labels, maxTokens: config.data.maxTokens)
+    }
+
+    /// Loss and accuracy over labelled documents (a collective over `comm`'s ranks).
+    public func evaluate(_ docs: DocumentSet, comm: Communicator) throws -> ClassifierEvaluator.Result {
+        let (m, b) = model(maxT: docs.longest)
+        return try ClassifierEvaluator.evaluate(model: m, batch: b, docs: docs, comm: comm)
+    }
+
+    /// The predicted label and its probability for each text.
+    public func predict(_ texts: [String]) -> [(label: String, probability: Double)] {
+        var docs = DocumentSet()
+        for t in texts {
+            docs.append(ClassificationCorpora.truncate(Tokenizer.tokenize(t), config.data.maxTokens).map { vocab.id(exactly: $0) }, label: 0)
+        }
+        let (model, batch) = model(maxT: docs.longest)
+        var out = [(label: String, probability: Double)](repeating: ("", 0), count: texts.count)
+        var start = 0
+        while start < docs.count {
+            let count = min(batch.maxColumns, docs.count - start)
+            let order = docs.longestFirst((start..<(start + count)).map { Int32($0) })
+            order.withUnsafeBufferPointer { batch.fill(docs, order: $0.baseAddress!, count: count, firstColumn: 0, minLength: config.model.minLength) }
+            model.forward(batch, dropout: nil)
+            for (j, doc) in order.enumerated() {
+                let p = ClassifierLoss.predict(logits: model.logits.ptr, row: j, outputs: config.model.outputs)
+                out[Int(doc)] = (config.labels[p.label], p.probability)
+            }
+            start += count
+        }
+        return out
+    }
+}

@@ -1,0 +1,60 @@
+import DDPLM
+import Foundation
+
+/// How `train` and `classify train` begin: the run directory (--out, --resume DIR|auto, or
+/// runs/<date-time>), whether this is a resume (rank 0 decides, so all ranks agree), and the threads
+/// (a resumed run keeps its recorded count unless --threads or $OPENBLAS_NUM_THREADS say otherwise).
+struct RunStart {
+    let dir: RunDirectory
+    let resuming: Bool
+    let threads: ComputeThreads
+
+    /// The flag rules both commands share.
+    static func check(out: String?, resume: String?, overwrite: Bool) throws {
+        if resume != nil && overwrite { throw DDPLMError("--overwrite cannot be combined with --resume") }
+        if resume == "auto" && out == nil { throw DDPLMError("--resume auto needs --out DIR (the run to start or continue)") }
+        if let r = resume, r != "auto", let o = out, o != r {
+            throw DDPLMError("--out and --resume name different directories; --resume continues in place")
+        }
+    }
+
+    init(out: String?, resume: String?, requestedThreads: Int?, comm: Communicator) throws {
+        dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? RunStart.defaultOut(comm: comm))
+        resuming = try comm.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1
+        if resume == "auto" && !resuming && dir.hasRun {
+            throw DDPLMError("'\(dir.path)' holds a model.safetensors but no latest.safetensors to continue from (the run stopped before its first checkpoint); remove it or choose another --out")
+        }
+        if resuming && !FileManager.default.fileExists(atPath: dir.config) {
+            throw DDPLMError("nothing to resume in '\(dir.path)': no config.json")
+        }
+        var requested = requestedThreads
+        if resuming, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            requested = Checkpoint.savedState(dir.latest)?.threads  // resume as the run was
+        }
+        threads = try Runtime.configureThreads(requested)
+    }
+
+    func options(checkEvery: Int, debugNanAtStep: Int?) -> TrainingLoop.Options {
+        var o = TrainingLoop.Options(dir: dir)
+        o.resume = resuming
+        o.threads = threads
+        o.checkEvery = checkEvery
+        o.injectNaNAtStep = debugNanAtStep.map { $0 - 1 }
+        return o
+    }
+
+    /// runs/<date-time>, agreed on by all ranks (rank 0's clock).
+    static func defaultOut(comm: Communicator) -> String {
+        var stamp = [Double(Int(Date().timeIntervalSince1970))]
+        if let s = try? comm.broadcast(stamp) { stamp = s }
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return "runs/" + f.string(from: Date(timeIntervalSince1970: stamp[0]))
+    }
+
+    /// A line on stderr from rank 0.
+    static func note(_ comm: Communicator) -> (String) -> Void {
+        { if comm.isRoot { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
+    }
+}
