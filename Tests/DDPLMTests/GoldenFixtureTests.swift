@@ -17,28 +17,6 @@ final class GoldenFixtureTests: XCTestCase {
             .appendingPathComponent("Fixtures/golden_\(name).safetensors").path
     }
 
-    /// A whole F32 tensor of the fixture, its shape checked.
-    func tensor(_ file: SafeTensors, _ name: String, _ shape: [Int]) throws -> [Float] {
-        var out = [Float](repeating: 0, count: shape.reduce(1, *))
-        try out.withUnsafeMutableBufferPointer {
-            try file.copyFloats(name, shape: shape, into: $0.baseAddress!, file: "fixture")
-        }
-        return out
-    }
-
-    /// |actual − expected| ≤ abs + rel·|expected| for every element; reports the worst one.
-    func assertClose(_ actual: UnsafePointer<Float>, _ expected: [Float], abs: Float, rel: Float,
-                     _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        var worst = -1, worstExcess: Float = 0
-        for i in expected.indices {
-            let excess = Swift.abs(actual[i] - expected[i]) - (abs + rel * Swift.abs(expected[i]))
-            if !(excess <= worstExcess) { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
-        }
-        if worst >= 0 {
-            XCTFail("\(what)[\(worst)]: ddplm \(actual[worst]), PyTorch \(expected[worst])", file: file, line: line)
-        }
-    }
-
     func check(_ name: String, cell: CellType) throws {
         let file = try SafeTensors.read(path: Self.fixture(name))
         let meta = file.metadata
@@ -118,6 +96,31 @@ final class GoldenFixtureTests: XCTestCase {
                         abs: 1e-7, rel: 1e-4, "\(name) adam.exp_avg.\(spec.name)")
             assertClose(model.store.v.ptr + spec.offset, try tensor(file, "adam.exp_avg_sq." + spec.name, spec.shape),
                         abs: 1e-9, rel: 1e-4, "\(name) adam.exp_avg_sq.\(spec.name)")
+        }
+    }
+}
+
+/// Reading fixture tensors and comparing against them (also used by ClassifierGoldenTests).
+extension XCTestCase {
+    /// A whole F32 tensor of the fixture, its shape checked.
+    func tensor(_ file: SafeTensors, _ name: String, _ shape: [Int]) throws -> [Float] {
+        var out = [Float](repeating: 0, count: shape.reduce(1, *))
+        try out.withUnsafeMutableBufferPointer {
+            try file.copyFloats(name, shape: shape, into: $0.baseAddress!, file: "fixture")
+        }
+        return out
+    }
+
+    /// |actual − expected| ≤ abs + rel·|expected| for every element; reports the worst one.
+    func assertClose(_ actual: UnsafePointer<Float>, _ expected: [Float], abs: Float, rel: Float,
+                     _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        var worst = -1, worstExcess: Float = 0
+        for i in expected.indices {
+            let excess = Swift.abs(actual[i] - expected[i]) - (abs + rel * Swift.abs(expected[i]))
+            if !(excess <= worstExcess) { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+        }
+        if worst >= 0 {
+            XCTFail("\(what)[\(worst)]: ddplm \(actual[worst]), PyTorch \(expected[worst])", file: file, line: line)
         }
     }
 }
