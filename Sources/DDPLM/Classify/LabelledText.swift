@@ -34,9 +34,9 @@ public struct LabelledText {
         let text = try utf8(data, "\(role) data '\(path)'")
         var out = LabelledText()
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // lines end in \n, \r\n or \r (Python's universal newlines; "\r\n" is one Character)
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             lineNumber += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy({ $0.isWhitespace }) { continue }
             guard let tab = line.firstIndex(of: "\t") else {
                 throw DDPLMError("\(role) data '\(path)' line \(lineNumber): expected 'label<TAB>text' (no tab)")
@@ -57,14 +57,18 @@ public struct LabelledText {
             return name != "unsup" && !name.hasPrefix(".") && fm.fileExists(atPath: path + "/" + name, isDirectory: &d) && d.boolValue
         }.sorted()
         guard !classes.isEmpty else {
-            let hint = entries.contains("train") ? " (for aclImdb, give '\(path)/train' and '\(path)/test')" : ""
-            throw DDPLMError("\(role) data '\(path)' has no label subdirectories (expected e.g. pos/ and neg/ holding .txt files)\(hint)")
+            throw DDPLMError("\(role) data '\(path)' has no label subdirectories (expected e.g. pos/ and neg/ holding .txt files)")
         }
         var out = LabelledText()
         for label in classes {
             let dir = path + "/" + label
             let files = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".txt") }.sorted()
-            guard !files.isEmpty else { throw DDPLMError("\(role) data '\(path)': class '\(label)' is empty (no .txt files in '\(dir)')") }
+            guard !files.isEmpty else {
+                var sub: ObjCBool = false
+                let nested = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).contains { fm.fileExists(atPath: dir + "/" + $0, isDirectory: &sub) && sub.boolValue }
+                if nested { throw DDPLMError("\(role) data '\(path)' holds directories of directories, like the aclImdb root: give e.g. '\(path)/train' and '\(path)/test'") }
+                throw DDPLMError("\(role) data '\(path)': class '\(label)' is empty (no .txt files in '\(dir)')")
+            }
             for f in files {
                 let file = dir + "/" + f
                 guard let data = fm.contents(atPath: file) else { throw DDPLMError("\(role) document '\(file)' cannot be read") }
