@@ -12,14 +12,20 @@ struct BenchCommand: ParsableCommand {
         (V = 50002, batch 32, bptt 50, E = H = 100, LSTM). Under mpirun, --batch is global and the JSON \
         (printed by rank 0) covers all ranks. --gemm also times the decoder's three cblas_sgemm calls \
         alone at the same shapes and chunking: the ceiling the step could reach.
+
+        --task classify times a classifier's step instead (--model wordavg|bilstm|cnn, the lecture's sizes \
+        by default: V = 25002, batch 64, E = 100, BiLSTM H = 256 × 2 layers, CNN 100 filters × 3,4,5) on \
+        documents of random lengths in [--len-min, --len-max], bucketed as in training; tokens/s counts \
+        document tokens. launch/torch-classify.py bench times PyTorch's reference models the same way.
         """
     )
 
-    @Option(help: "Vocabulary size V.") var vocab: Int = 50002
-    @Option(help: "Global batch.") var batch: Int = ConfigDefaults.data.batch
+    @Option(help: "lm (the language model) or classify.") var task: BenchTask = .lm
+    @Option(help: "Vocabulary size V (default 50002; classify 25002).") var vocab: Int?
+    @Option(help: "Global batch (default \(ConfigDefaults.data.batch); classify 64).") var batch: Int?
     @Option(help: "Window length.") var bptt: Int = ConfigDefaults.data.bptt
     @Option(help: "Embedding size.") var emb: Int = ConfigDefaults.model.embedding
-    @Option(help: "Hidden size.") var hidden: Int = ConfigDefaults.model.hidden
+    @Option(help: "Hidden size (default \(ConfigDefaults.model.hidden); classify: the model's).") var hidden: Int?
     @Option(help: "Layers.") var layers: Int = ConfigDefaults.model.layers
     @Option(help: "lstm, gru or rnn_tanh.") var cell: CellType = ConfigDefaults.model.cell
     @Option(help: "Dropout (masks drawn as in training).") var dropout: Float = ConfigDefaults.model.dropout
@@ -28,23 +34,48 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
     @Option(help: "Rows per decoder chunk.") var chunkRows: Int = ConfigDefaults.training.chunkRows
     @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
+    @Option(help: "classify: wordavg, bilstm or cnn.") var model: ClassifierKind = .bilstm
+    @Option(help: "classify: CNN filters per width.") var filters: Int = 100
+    @Option(help: "classify: shortest document.") var lenMin: Int = 50
+    @Option(help: "classify: longest document.") var lenMax: Int = 400
     @OptionGroup var runtime: RuntimeOptions
 
-    var model: ModelConfig {
-        ModelConfig(vocabSize: vocab, embedding: emb, hidden: hidden, layers: layers, cell: cell, dropout: dropout, tieWeights: tieWeights)
+    enum BenchTask: String, ExpressibleByArgument { case lm, classify }
+
+    var vocabSize: Int { vocab ?? (task == .lm ? 50002 : 25002) }
+    var globalBatch: Int { batch ?? (task == .lm ? ConfigDefaults.data.batch : 64) }
+
+    var languageModel: ModelConfig {
+        ModelConfig(vocabSize: vocabSize, embedding: emb, hidden: hidden ?? ConfigDefaults.model.hidden, layers: layers, cell: cell,
+                    dropout: dropout, tieWeights: tieWeights)
+    }
+
+    /// The classifier: the lecture's sizes unless given (layers and dropout keep the model's defaults
+    /// unless --layers/--dropout differ from the language model's).
+    var classifier: ClassifierConfig {
+        var c = ClassifierConfig(kind: model, vocabSize: vocabSize, classes: 2)
+        c.embedding = emb
+        if let hidden { c.hidden = hidden }
+        if layers != ConfigDefaults.model.layers { c.layers = layers }
+        if dropout != ConfigDefaults.model.dropout { c.dropout = dropout }
+        c.filters = filters
+        return c
     }
 
     func validate() throws {
         for (v, name) in [(bptt, "--bptt"), (steps, "--steps"), (chunkRows, "--chunk-rows")] where v <= 0 {
             throw DDPLMError("\(name) must be positive (got \(v))")
         }
-        try model.validate()
+        if task == .lm { try languageModel.validate() } else { try classifier.validate() }
+        if lenMin <= 0 || lenMax < lenMin { throw DDPLMError("--len-min must be positive and at most --len-max") }
     }
 
     func run() throws {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, runtime)
-            let model = self.model
+            if task == .classify { return try runClassifier(c, threads) }
+            let model = self.languageModel
+            let batch = globalBatch, vocab = vocabSize, hidden = model.hidden
             let cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
                                        warmup: max(0, warmup), threads: threads)
             let timing = try Benchmark.timeSteps(cfg, comm: c)
@@ -83,5 +114,28 @@ struct BenchCommand: ParsableCommand {
             }
             if c.rank == 0 { print(Format.json(fields)) }
         }
+    }
+
+    private func runClassifier(_ c: Communicator, _ threads: ComputeThreads) throws {
+        let m = classifier
+        let cfg = ClassifierBenchmark.Config(model: m, batch: globalBatch, minLength: lenMin, maxLength: lenMax, steps: steps, warmup: max(0, warmup))
+        let timing = try ClassifierBenchmark.timeSteps(cfg, threads: threads, comm: c)
+        let rss = try c.allReduceSum([Benchmark.peakRSSMegabytes])
+        var fields: [(String, Any)] = [
+            ("impl", "ddplm"), ("task", "classify"), ("model", m.kind.rawValue), ("ranks", c.size), ("threads_per_rank", threads.count),
+            ("blas_core", BLASInfo.coreName), ("vocab", m.vocabSize), ("batch", globalBatch), ("emb", m.embedding),
+        ]
+        switch m.kind {
+        case .wordavg: fields.append(("hidden", m.hidden))
+        case .bilstm: fields += [("hidden", m.hidden), ("layers", m.layers), ("dropout", Double("\(m.dropout)") ?? 0)]
+        case .cnn: fields += [("filters", m.filters), ("filter_sizes", m.filterSizes.map(String.init).joined(separator: ",")),
+                              ("dropout", Double("\(m.dropout)") ?? 0)]
+        }
+        fields += [("len_min", lenMin), ("len_max", lenMax), ("steps", steps),
+                   ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
+                   ("tokens_per_s", (timing.tokensPerSecond * 10).rounded() / 10),
+                   ("peak_rss_mb", (rss[0] * 10).rounded() / 10)]
+        for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) { fields.append(("ms_" + name, (secs * 1e5).rounded() / 100)) }
+        if c.rank == 0 { print(Format.json(fields)) }
     }
 }

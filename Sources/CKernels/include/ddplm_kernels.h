@@ -22,6 +22,8 @@ int ddplm_affinity_cores(void);
 int ddplm_online_cores(void);
 /* Columns of the terminal on fd (0 when fd is not a terminal). ioctl is variadic: Swift cannot call it. */
 int ddplm_terminal_columns(int fd);
+/* Flush denormal floats to zero in this thread (and threads it creates later): MXCSR FTZ|DAZ. */
+void ddplm_flush_denormals(void);
 #endif
 
 #ifndef DDPLM_KERNELS_OPT_H
@@ -39,4 +41,6 @@ int ddplm_affinity_cores(void);
 int ddplm_online_cores(void);
 /* Columns of the terminal on fd (0 when fd is not a terminal). ioctl is variadic: Swift cannot call it. */
 int ddplm_terminal_columns(int fd);
+/* Flush denormal floats to zero in this thread (and threads it creates later): MXCSR FTZ|DAZ. */
+void ddplm_flush_denormals(void);
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// The one owner of the per-rank thread count. `configure` sets OpenBLAS's threads; the same value splits
@@ -9,8 +10,11 @@ public struct ComputeThreads: Sendable, Equatable {
     /// A value for code that does not touch OpenBLAS's setting (tests, one-off tools).
     init(_ count: Int) { self.count = max(1, count) }
 
-    /// Sets OpenBLAS to `n` threads and returns the matching value for the elementwise work.
+    /// Sets OpenBLAS to `n` threads and returns the matching value for the elementwise work. Also flushes
+    /// denormal floats to zero (a BiLSTM's gradients vanishing over hundreds of steps become denormal and
+    /// slow every GEMM that touches them ~6×; see `ddplm_flush_denormals`).
     public static func configure(_ n: Int) -> ComputeThreads {
+        ddplm_flush_denormals()
         BLASInfo.setThreads(n)
         return ComputeThreads(n)
     }
