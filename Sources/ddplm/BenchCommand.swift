@@ -28,6 +28,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
     @Option(help: "Rows per decoder chunk.") var chunkRows: Int = ConfigDefaults.training.chunkRows
     @Flag(help: "Also measure the sgemm ceiling on the decoder's shapes.") var gemm = false
+    @Flag(help: ArgumentHelp("Barrier after each rank's backward pass, timed apart (ms_rank_wait).",
+                             discussion: "The exchange phases then time the network alone, not the wait for the slowest rank's compute: for emulated hosts oversubscribed on few cores (launch/bench-scaleout).")) var syncBeforeExchange = false
     @OptionGroup var runtime: RuntimeOptions
 
     var model: ModelConfig {
@@ -45,8 +47,9 @@ struct BenchCommand: ParsableCommand {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, runtime)
             let model = self.model
-            let cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
+            var cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
                                        warmup: max(0, warmup), threads: threads)
+            cfg.syncBeforeExchange = syncBeforeExchange
             let timing = try Benchmark.timeSteps(cfg, comm: c)
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
@@ -62,9 +65,21 @@ struct BenchCommand: ParsableCommand {
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
                 ("gflops", (flops / timing.medianSeconds / 1e7).rounded() / 100),
                 ("peak_rss_mb", (rss[0] * 10).rounded() / 10),
+                ("parameters", timing.parameters),
+                ("ms_compute_median", (timing.computeMedianSeconds * 1e5).rounded() / 100),
             ]
-            for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) {
+            for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) where name != "rank_wait" || syncBeforeExchange {
                 fields.append(("ms_" + name, (secs * 1e5).rounded() / 100))
+            }
+            if c.size > 1 {
+                // the median step's exchange, of the slowest rank (every rank waits for it)
+                var ex = [Double](repeating: 0, count: c.size)
+                ex[c.rank] = timing.exchangeMedianSeconds
+                ex = try c.allReduceSum(ex)
+                fields.append(("ms_exchange_median", ((ex.max() ?? 0) * 1e5).rounded() / 100))
+                // what one rank sends per step: N−1 blocks in the reduce-scatter, N−1 in the all-gather
+                // (fp32), plus the two small all-reduces (a few doubles)
+                fields.append(("exchange_payload_bytes_per_rank", 2 * (c.size - 1) * timing.shardFloats * 4))
             }
             if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time
                 var perRank = [Double](repeating: 0, count: c.size)

@@ -19,8 +19,13 @@ public final class TrainingStep {
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
     /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
-    /// weight all-gather.
-    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather"]
+    /// weight all-gather; and the barrier of `barrierAfterCompute` (0 unless set).
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait"]
+    static let exchangePhases = [1, 2, 4]
+    /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
+    /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
+    /// oversubscribed on few cores finish their compute far apart). Off in training.
+    var barrierAfterCompute = false
     private var phaseClock: UInt64 = 0
     private let phaseBuffer: UnsafeMutablePointer<Double>
 
@@ -44,8 +49,8 @@ public final class TrainingStep {
         self.comm = comm
         self.clip = clip
         control = .allocate(capacity: 4)
-        phaseBuffer = .allocate(capacity: 5)
-        phaseBuffer.initialize(repeating: 0, count: 5)
+        phaseBuffer = .allocate(capacity: 6)
+        phaseBuffer.initialize(repeating: 0, count: 6)
     }
 
     deinit { control.deallocate(); phaseBuffer.deallocate() }
@@ -57,8 +62,8 @@ public final class TrainingStep {
     }
 
     /// Per-phase seconds accumulated so far (see `phaseNames`).
-    var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
-    func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
+    var phases: [Double] { (0..<6).map { phaseBuffer[$0] } }
+    func resetPhases() { for i in 0..<6 { phaseBuffer[i] = 0 } }
 
     /// `adamStep` is the number this update gets if it is applied (1 for the first). `signalled`/`timeUp`
     /// are this rank's stop votes; the result says whether any rank voted. `poison` (tests) turns the
@@ -73,6 +78,7 @@ public final class TrainingStep {
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
+        if barrierAfterCompute { try comm.barrier(); lap(5) }
         // loss and stop votes first: a small gather on rank 0, which so learns which ranks are late
         // (the hang watchdog names them) before the big exchange starts
         try comm.allReduceSum(control, count: 3)
