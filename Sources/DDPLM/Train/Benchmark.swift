@@ -16,6 +16,8 @@ public enum Benchmark {
         var seed: UInt64 = 1
         /// A barrier after each rank's compute (see `TrainingStep.barrierAfterCompute`).
         public var syncBeforeExchange = false
+        /// The gradient reduce-scatter's wire format.
+        public var gradientWire = GradientWire.fp32
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
             self.batch = batch
@@ -59,7 +61,7 @@ public enum Benchmark {
         let b = split.columns
         let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank)
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
-        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5)
+        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire)
         stepper.barrierAfterCompute = c.syncBeforeExchange
         model.initialize(seed: c.seed)
         let carry = model.makeState()

@@ -15,6 +15,8 @@ public final class TrainingStep {
     let adam: Adam
     let comm: Communicator
     let clip: Double
+    /// The gradient reduce-scatter's wire format (`GradientWire`).
+    let wire: GradientWire
     let control: UnsafeMutablePointer<Double>
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
@@ -42,12 +44,13 @@ public final class TrainingStep {
         var finite: Bool
     }
 
-    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double) {
+    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double, wire: GradientWire = .fp32) {
         precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
         self.store = store
         self.adam = Adam(threads: threads)
         self.comm = comm
         self.clip = clip
+        self.wire = wire
         control = .allocate(capacity: 4)
         phaseBuffer = .allocate(capacity: 6)
         phaseBuffer.initialize(repeating: 0, count: 6)
@@ -83,7 +86,10 @@ public final class TrainingStep {
         // (the hang watchdog names them) before the big exchange starts
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
-            try comm.reduceScatterSum(g, countPerRank: shard.chunk)
+            switch wire {
+            case .fp32: try comm.reduceScatterSum(g, countPerRank: shard.chunk)
+            case .bf16: try comm.reduceScatterSumBF16(g, countPerRank: shard.chunk)
+            }
         }
         lap(1)
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
