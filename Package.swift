@@ -35,6 +35,7 @@ let package = Package(
         // OpenMPI behind a tiny C shim: Swift never sees mpi.h or its macros.
         .target(
             name: "CMPI",
+            dependencies: ["CKernels"],  // the bf16 wire format's conversions
             cSettings: [
                 .unsafeFlags([
                     "-O2",

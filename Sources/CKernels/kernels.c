@@ -115,6 +115,32 @@ MAP_KERNEL(ddplm_vexp, EXP16)
 MAP_KERNEL(ddplm_vsigmoid, SIGMOID16)
 MAP_KERNEL(ddplm_vtanh, TANH16)
 
+DISPATCH void ddplm_f32_to_bf16(const float *restrict x, unsigned short *restrict y, long n) {
+    for (long i = 0; i < n; i++) {
+        unsigned u;
+        memcpy(&u, x + i, 4);
+        unsigned rounded = u + 0x7fffu + ((u >> 16) & 1u);          /* to nearest, ties to even */
+        unsigned nan = (u & 0x7fffffffu) > 0x7f800000u;             /* keep NaN a (quiet) NaN */
+        y[i] = (unsigned short)((nan ? (u | 0x00400000u) : rounded) >> 16);
+    }
+}
+
+DISPATCH void ddplm_bf16_to_f32(const unsigned short *restrict x, float *restrict y, long n) {
+    for (long i = 0; i < n; i++) {
+        unsigned u = (unsigned)x[i] << 16;
+        memcpy(y + i, &u, 4);
+    }
+}
+
+DISPATCH void ddplm_add_bf16(float *restrict y, const unsigned short *restrict x, long n) {
+    for (long i = 0; i < n; i++) {
+        unsigned u = (unsigned)x[i] << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        y[i] += f;
+    }
+}
+
 DISPATCH double ddplm_sumsq(const float *x, long n) {
     double total = 0;
     long i = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <mpi.h>
 #include "cmpi.h"
+#include "ddplm_kernels.h"
 
 /* The watchdog: every collective is posted non-blocking and waited for with a deadline. */
 static double g_timeout = 0;   /* seconds; 0 = wait forever */
@@ -128,16 +129,18 @@ int cmpi_bcast_bytes(void *buf, long count, int root) {
     return MPI_SUCCESS;
 }
 
-/* One ring step: send `count` floats to the right neighbour, receive as many from the left. */
-static int ring_step(const float *send, float *recv, long count) {
+/* One ring step: send `count` elements to the right neighbour, receive as many from the left. */
+static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatype type) {
     int right = (g_rank + 1) % g_size, left = (g_rank + g_size - 1) % g_size;
     MPI_Request req[2];
     int peer[2] = {left, right};
-    int rc = MPI_Irecv(recv, (int)count, MPI_FLOAT, left, TAG_RING, MPI_COMM_WORLD, &req[0]);
+    int rc = MPI_Irecv(recv, (int)count, type, left, TAG_RING, MPI_COMM_WORLD, &req[0]);
     if (rc != MPI_SUCCESS) return rc;
-    if ((rc = MPI_Isend(send, (int)count, MPI_FLOAT, right, TAG_RING, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Isend(send, (int)count, type, right, TAG_RING, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
     return wait_all(req, peer, 2, g_timeout);
 }
+
+static int ring_step(const float *send, float *recv, long count) { return ring_step_typed(send, recv, count, MPI_FLOAT); }
 
 int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
@@ -150,6 +153,21 @@ int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
         if (rc != MPI_SUCCESS) return rc;
         float *dst = buf + recv_block * count;
         for (long i = 0; i < count; i++) dst[i] += tmp[i];
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_ring_reduce_scatter_bf16(float *buf, long count, unsigned short *wire) {
+    if (count > INT_MAX) return MPI_ERR_COUNT;
+    int rank = g_rank, size = g_size;
+    for (int s = 0; s < size - 1; s++) {
+        /* the blocks of cmpi_ring_reduce_scatter_float; only what travels is bf16 */
+        long send_block = ((rank - s - 1) % size + size) % size;
+        long recv_block = ((rank - s - 2) % size + size) % size;
+        ddplm_f32_to_bf16(buf + send_block * count, wire, count);
+        int rc = ring_step_typed(wire, wire + count, count, MPI_UNSIGNED_SHORT);
+        if (rc != MPI_SUCCESS) return rc;
+        ddplm_add_bf16(buf + recv_block * count, wire + count, count);
     }
     return MPI_SUCCESS;
 }

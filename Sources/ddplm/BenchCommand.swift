@@ -38,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "classify: CNN filters per width.") var filters: Int = 100
     @Option(help: "classify: shortest document.") var lenMin: Int = 50
     @Option(help: "classify: longest document.") var lenMax: Int = 400
+    @Flag(help: ArgumentHelp("Barrier after each rank's backward pass, timed apart (ms_rank_wait).",
+                             discussion: "The exchange phases then time the network alone, not the wait for the slowest rank's compute: for emulated hosts oversubscribed on few cores (launch/bench-scaleout).")) var syncBeforeExchange = false
+    @Option(help: "Gradient reduce-scatter wire format: fp32 or bf16.") var gradWire: GradientWire = .fp32
     @OptionGroup var runtime: RuntimeOptions
 
     enum BenchTask: String, ExpressibleByArgument { case lm, classify }
@@ -76,8 +79,10 @@ struct BenchCommand: ParsableCommand {
             if task == .classify { return try runClassifier(c, threads) }
             let model = self.languageModel
             let batch = globalBatch, vocab = vocabSize, hidden = model.hidden
-            let cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
+            var cfg = Benchmark.Config(model: model, batch: batch, bptt: bptt, chunkRows: chunkRows, steps: steps,
                                        warmup: max(0, warmup), threads: threads)
+            cfg.syncBeforeExchange = syncBeforeExchange
+            cfg.gradientWire = gradWire
             let timing = try Benchmark.timeSteps(cfg, comm: c)
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
@@ -88,14 +93,26 @@ struct BenchCommand: ParsableCommand {
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", layers),
                 ("dropout", Double("\(dropout)") ?? 0), ("tie_weights", tieWeights),
-                ("chunk_rows", chunkRows), ("steps", steps),
+                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
                 ("gflops", (flops / timing.medianSeconds / 1e7).rounded() / 100),
                 ("peak_rss_mb", (rss[0] * 10).rounded() / 10),
+                ("parameters", timing.parameters),
+                ("ms_compute_median", (timing.computeMedianSeconds * 1e5).rounded() / 100),
             ]
-            for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) {
+            for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) where name != "rank_wait" || syncBeforeExchange {
                 fields.append(("ms_" + name, (secs * 1e5).rounded() / 100))
+            }
+            if c.size > 1 {
+                // the median step's exchange, of the slowest rank (every rank waits for it)
+                var ex = [Double](repeating: 0, count: c.size)
+                ex[c.rank] = timing.exchangeMedianSeconds
+                ex = try c.allReduceSum(ex)
+                fields.append(("ms_exchange_median", ((ex.max() ?? 0) * 1e5).rounded() / 100))
+                // what one rank sends per step: N−1 blocks in the reduce-scatter (in the wire format), N−1
+                // in the all-gather (fp32), plus the two small all-reduces (a few doubles)
+                fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4)))
             }
             if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time
                 var perRank = [Double](repeating: 0, count: c.size)

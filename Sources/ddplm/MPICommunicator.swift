@@ -9,6 +9,8 @@ final class MPICommunicator: Communicator {
     let size: Int
     private var finalized = false
     private var scratch = FloatBuffer(count: 0)
+    private var wire: UnsafeMutablePointer<UInt16>?
+    private var wireCount = 0
 
     let hangTimeout: Double
 
@@ -26,6 +28,8 @@ final class MPICommunicator: Communicator {
         size = Int(s)
         cmpi_set_timeout(hangTimeout)
     }
+
+    deinit { wire?.deallocate() }
 
     static func message(_ rc: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 512)
@@ -58,6 +62,17 @@ final class MPICommunicator: Communicator {
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         if scratch.count < countPerRank { scratch = FloatBuffer(count: countPerRank) }
         try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, scratch.ptr), "ring reduce-scatter (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+    }
+
+    /// The same ring with a bf16 wire; its send and receive buffers (2 × countPerRank halves) are
+    /// allocated once, on first use.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        if wireCount < countPerRank {
+            wire?.deallocate()
+            wire = .allocate(capacity: 2 * countPerRank)
+            wireCount = countPerRank
+        }
+        try check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, wire), "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv)", "the gradient reduce-scatter")
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {

@@ -13,8 +13,12 @@ struct TrainingOptions: ConfigOptionGroup {
     @Option(help: "Seed for initialisation and dropout (default \(ConfigDefaults.training.seed)).") var seed: UInt64?
     @Option(help: "Rows per chunk of the fused decoder/softmax (default \(ConfigDefaults.training.chunkRows): 160 MB of logits at V = 50002).") var chunkRows: Int?
 
+    @Option(help: ArgumentHelp("Gradient reduce-scatter wire format: fp32 or bf16 (default \(ConfigDefaults.training.gradientWire.rawValue)).",
+                               discussion: "bf16 halves the reduce-scatter's bytes (fp32 accumulation; weights, norm and Adam stay fp32), but rounds every partial sum to 8 significant bits (0.4%) on its way: N ranks no longer train exactly what one process trains. No effect on one rank.")) var gradWire: GradientWire?
+
     var bindings: [ConfigBinding<RunConfig.TrainingConfig>] {
         [.option("--lr", lr, \.lr), .option("--lr-decay", lrDecay, \.lrDecay), .option("--clip", clip, \.clip),
-         .option("--eval-every", evalEvery, \.evalEvery), .option("--seed", seed, \.seed), .option("--chunk-rows", chunkRows, \.chunkRows)]
+         .option("--eval-every", evalEvery, \.evalEvery), .option("--seed", seed, \.seed), .option("--chunk-rows", chunkRows, \.chunkRows),
+         .option("--grad-wire", gradWire, \.gradientWire)]
     }
 }

@@ -14,6 +14,13 @@ double ddplm_softmax_xent_row(float *row, long v, const float *bias, long target
 double ddplm_xent_row(float *row, long v, const float *bias, long target);
 
 void ddplm_vexp(const float *x, float *y, long n);
+
+/* bfloat16, the gradients' optional wire format: the top 16 bits of an IEEE float (8 exponent bits, 7
+   stored mantissa bits). To bf16 rounds to nearest, ties to even (finite values past the largest bf16
+   become ±Inf; NaN stays NaN); back to float is exact. ddplm_add_bf16: y[i] += float(x[i]). */
+void ddplm_f32_to_bf16(const float *x, unsigned short *y, long n);
+void ddplm_bf16_to_f32(const unsigned short *x, float *y, long n);
+void ddplm_add_bf16(float *y, const unsigned short *x, long n);
 void ddplm_vsigmoid(const float *x, float *y, long n);
 void ddplm_vtanh(const float *x, float *y, long n);
 /* Cores this process may run on (its affinity mask; a launcher that binds ranks narrows it), and the

@@ -28,6 +28,11 @@ int cmpi_bcast_bytes(void *buf, long count, int root);
    ring neighbours and adding it: bandwidth-optimal, and on OpenMPI 4.1's shared-memory transport ~3x
    faster than its MPI_Reduce_scatter_block. tmp holds count floats. */
 int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp);
+/* The same ring with a bfloat16 wire: each partial sum is rounded to bf16 (nearest, ties to even) before
+   it is sent and added in fp32 where it arrives. Half the bytes; block b's sum is rounded size-1 times on
+   its way (ranks b+1, b+2, ..., b), the last addition (rank b's own part) is exact fp32.
+   wire holds 2*count unsigned shorts (send and receive halves). */
+int cmpi_ring_reduce_scatter_bf16(float *buf, long count, unsigned short *wire);
 /* Ring all-gather, in place: buf holds size*count floats; each rank's block r*count.. reaches everyone. */
 int cmpi_ring_allgather_float(float *buf, long count);
 int cmpi_barrier(void);

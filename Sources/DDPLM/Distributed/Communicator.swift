@@ -13,6 +13,10 @@ public protocol Communicator: AnyObject {
     /// In place: `buffer` holds size·countPerRank floats; afterwards this rank's block (starting at
     /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
+    /// As `reduceScatterSum`, with a bfloat16 wire (`GradientWire.bf16`): as in a ring, block b's partial
+    /// sum starts as rank b+1's part and travels through ranks b+2, …, b (mod size), rounded to bf16 before
+    /// each hop and added in fp32 on arrival; the result on rank b is exactly what that ring computes.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     /// `buffer` holds size·countPerRank floats; afterwards every rank has every rank's own block.
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     func barrier() throws

@@ -109,6 +109,26 @@ final class InProcessCommunicator: Communicator {
         sum(buffer, from: rank * countPerRank, count: countPerRank)
     }
 
+    /// The ring's arithmetic, computed by the owner: start from rank b+1's block, then for ranks b+2, …, b
+    /// round the partial sum to bf16 and add it to that rank's block in fp32.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        publish(buffer)
+        let n = countPerRank, lo = rank * n
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1)), wire = UnsafeMutablePointer<UInt16>.allocate(capacity: max(n, 1))
+        defer { acc.deallocate(); wire.deallocate() }
+        acc.update(from: peer((rank + 1) % size, Float.self) + lo, count: n)
+        if size > 1 {
+            for k in 2...size {
+                BFloat16.encode(acc, wire, count: n)
+                acc.update(from: peer((rank + k) % size, Float.self) + lo, count: n)
+                BFloat16.add(wire, into: acc, count: n)
+            }
+        }
+        group.barrier()  // everyone has read every buffer
+        (buffer + lo).update(from: acc, count: n)
+        group.barrier()
+    }
+
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         publish(buffer)
         for r in 0..<size where r != rank {

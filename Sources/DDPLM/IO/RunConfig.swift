@@ -54,7 +54,36 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var seed: UInt64 = 53113
         /// Rows per chunk of the fused decoder/softmax (changes float summation order, so it is fixed).
         public var chunkRows = 800
+        /// The gradient reduce-scatter's wire format (`GradientWire`; bf16 changes the trajectory).
+        public var gradientWire = GradientWire.fp32
         public init() {}
+
+        enum CodingKeys: String, CodingKey { case lr, lrDecay, clip, evalEvery, seed, chunkRows, gradientWire }
+
+        /// A config.json without `gradientWire` (written before it existed, or fp32) means fp32.
+        public init(from decoder: any Swift.Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lr = try c.decode(Double.self, forKey: .lr)
+            lrDecay = try c.decode(Double.self, forKey: .lrDecay)
+            clip = try c.decode(Double.self, forKey: .clip)
+            evalEvery = try c.decode(Int.self, forKey: .evalEvery)
+            seed = try c.decode(UInt64.self, forKey: .seed)
+            chunkRows = try c.decode(Int.self, forKey: .chunkRows)
+            gradientWire = try c.decodeIfPresent(GradientWire.self, forKey: .gradientWire) ?? .fp32
+        }
+
+        /// fp32 is not written, so the config (and the run identity it hashes to) of an fp32 run is what it
+        /// was before the setting existed.
+        public func encode(to encoder: any Swift.Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(lr, forKey: .lr)
+            try c.encode(lrDecay, forKey: .lrDecay)
+            try c.encode(clip, forKey: .clip)
+            try c.encode(evalEvery, forKey: .evalEvery)
+            try c.encode(seed, forKey: .seed)
+            try c.encode(chunkRows, forKey: .chunkRows)
+            if gradientWire != .fp32 { try c.encode(gradientWire, forKey: .gradientWire) }
+        }
 
         public func validate() throws {
             if !(lr > 0 && lr.isFinite) { throw DDPLMError("--lr must be positive (got \(lr))") }

@@ -14,6 +14,10 @@ public enum Benchmark {
         var warmup: Int
         var threads: ComputeThreads
         var seed: UInt64 = 1
+        /// A barrier after each rank's compute (see `TrainingStep.barrierAfterCompute`).
+        public var syncBeforeExchange = false
+        /// The gradient reduce-scatter's wire format.
+        public var gradientWire = GradientWire.fp32
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
             self.batch = batch
@@ -41,6 +45,14 @@ public enum Benchmark {
         public var medianSeconds: Double
         /// Mean seconds per timed step in each phase (TrainingStep.phaseNames).
         public var phases: [Double]
+        /// Median over the timed steps of one step's exchange: gradient reduce-scatter (with the small
+        /// loss/stop all-reduce before it), norm all-reduce and weight all-gather.
+        public var exchangeMedianSeconds: Double
+        /// Median over the timed steps of the compute phase (forward + backward).
+        public var computeMedianSeconds: Double
+        /// Parameters, and the floats of one rank's shard (what each ring step of the exchange moves).
+        public var parameters: Int
+        public var shardFloats: Int
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
@@ -49,14 +61,17 @@ public enum Benchmark {
         let b = split.columns
         let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank)
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
-        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5)
+        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire)
+        stepper.barrierAfterCompute = c.syncBeforeExchange
         model.initialize(seed: c.seed)
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
         defer { x.deallocate(); y.deallocate() }
         var rng = SplitMix64(seed: c.seed &+ UInt64(comm.rank))
-        var times: [Double] = []
+        var times: [Double] = [], exchanges: [Double] = [], computes: [Double] = []
         times.reserveCapacity(c.steps)
+        func exchangeSoFar() -> Double { let p = stepper.phases; return TrainingStep.exchangePhases.reduce(0) { $0 + p[$1] } }
+        func computeSoFar() -> Double { stepper.phases[0] }
         for s in 0..<(c.warmup + c.steps) {
             for i in 0..<(b * c.bptt) {
                 x[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))
@@ -64,15 +79,18 @@ public enum Benchmark {
             }
             try comm.barrier()
             if s == c.warmup { stepper.resetPhases() }
+            let e0 = exchangeSoFar(), c0 = computeSoFar()
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) {
                 model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn))
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if s >= c.warmup { times.append(dt) }
+            if s >= c.warmup { times.append(dt); exchanges.append(exchangeSoFar() - e0); computes.append(computeSoFar() - c0) }
         }
-        times.sort()
-        return Timing(medianSeconds: times[times.count / 2], phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })
+        func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
+        return Timing(medianSeconds: median(times), phases: stepper.phases.map { $0 / Double(max(1, c.steps)) },
+                      exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
+                      parameters: store.count, shardFloats: store.shard.chunk)
     }
 
     /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.

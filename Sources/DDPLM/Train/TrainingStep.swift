@@ -15,12 +15,19 @@ public final class TrainingStep {
     let adam: Adam
     let comm: Communicator
     let clip: Double
+    /// The gradient reduce-scatter's wire format (`GradientWire`).
+    let wire: GradientWire
     let control: UnsafeMutablePointer<Double>
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
     /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
-    /// weight all-gather.
-    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather"]
+    /// weight all-gather; and the barrier of `barrierAfterCompute` (0 unless set).
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait"]
+    static let exchangePhases = [1, 2, 4]
+    /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
+    /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
+    /// oversubscribed on few cores finish their compute far apart). Off in training.
+    var barrierAfterCompute = false
     private var phaseClock: UInt64 = 0
     private let phaseBuffer: UnsafeMutablePointer<Double>
 
@@ -37,15 +44,16 @@ public final class TrainingStep {
         var finite: Bool
     }
 
-    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double) {
+    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double, wire: GradientWire = .fp32) {
         precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
         self.store = store
         self.adam = Adam(threads: threads)
         self.comm = comm
         self.clip = clip
+        self.wire = wire
         control = .allocate(capacity: 4)
-        phaseBuffer = .allocate(capacity: 5)
-        phaseBuffer.initialize(repeating: 0, count: 5)
+        phaseBuffer = .allocate(capacity: 6)
+        phaseBuffer.initialize(repeating: 0, count: 6)
     }
 
     deinit { control.deallocate(); phaseBuffer.deallocate() }
@@ -57,8 +65,8 @@ public final class TrainingStep {
     }
 
     /// Per-phase seconds accumulated so far (see `phaseNames`).
-    var phases: [Double] { (0..<5).map { phaseBuffer[$0] } }
-    func resetPhases() { for i in 0..<5 { phaseBuffer[i] = 0 } }
+    var phases: [Double] { (0..<6).map { phaseBuffer[$0] } }
+    func resetPhases() { for i in 0..<6 { phaseBuffer[i] = 0 } }
 
     /// `adamStep` is the number this update gets if it is applied (1 for the first). `signalled`/`timeUp`
     /// are this rank's stop votes; the result says whether any rank voted. `poison` (tests) turns the
@@ -73,11 +81,15 @@ public final class TrainingStep {
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
+        if barrierAfterCompute { try comm.barrier(); lap(5) }
         // loss and stop votes first: a small gather on rank 0, which so learns which ranks are late
         // (the hang watchdog names them) before the big exchange starts
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
-            try comm.reduceScatterSum(g, countPerRank: shard.chunk)
+            switch wire {
+            case .fp32: try comm.reduceScatterSum(g, countPerRank: shard.chunk)
+            case .bf16: try comm.reduceScatterSumBF16(g, countPerRank: shard.chunk)
+            }
         }
         lap(1)
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
