@@ -59,6 +59,9 @@ final class GradientWireTests: XCTestCase {
         for (x, h) in zip(xs, got) {
             let want = Self.naiveBF16(x)
             if x.isNaN { XCTAssertTrue(Float(bitPattern: UInt32(h) << 16).isNaN); continue }
+            // ddplm runs with denormals flushed to zero (FTZ|DAZ, CKernels/system.c): a subnormal's rounding
+            // depends on which arithmetic touched it, and training never sees one
+            if x.isSubnormal { continue }
             XCTAssertEqual(h, want, "\(x) (bits \(String(x.bitPattern, radix: 16)))")
             let y = Float(bitPattern: UInt32(h) << 16)
             if x.isFinite && y.isFinite && x.isNormal {
