@@ -312,7 +312,7 @@ def cmd_bench(a):
     tokens, t0 = 0, None
     for step, order in enumerate(batches):
         if step == warmup:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
         text, lengths, y = collate(ids, ys, order)
         opt.zero_grad(set_to_none=True)
         loss = loss_sum(model(text, lengths), y) / len(order)
@@ -320,9 +320,10 @@ def cmd_bench(a):
         opt.step()
         if step >= warmup:
             tokens += int(lengths.sum())
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"# {cls} {json.dumps(args)} batch {a.batch} threads {a.threads} steps {a.steps} "
-          f"tokens {tokens} seconds {dt:.2f} torch {torch.__version__}", file=sys.stderr)
+          f"tokens {tokens} seconds {dt:.2f} cpu-seconds {cpu:.2f} ({tokens / cpu:.0f} tokens per cpu-second) "
+          f"torch {torch.__version__}", file=sys.stderr)
     print(f"tokens/s {tokens / dt:.0f}")
 
 
