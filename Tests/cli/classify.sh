@@ -46,6 +46,12 @@ else bad "classify predict: $out"; fi
 head -1 "$tmp/docs.txt" > "$tmp/one.txt"
 if out=$("$bin" classify predict "$tmp/cnn" "$tmp/one.txt" 2>&1) && [[ "$out" == *"$tmp/one.txt" ]]; then ok "classify predict FILE names the file"; else bad "predict FILE: $out"; fi
 
+if out=$("$bin" info "$tmp/cnn" 2>&1) && [[ "$out" == "model: cnn classifier"* && "$out" == *"latest.safetensors ok"* ]]; then
+  ok "info on a classifier run: $(echo "$out" | head -1)"
+else bad "info: $out"; fi
+check_plot=$("$bin" plot "$tmp/cnn" --out "$tmp/p.svg" 2>&1 || true)
+if [[ "$check_plot" == *"is a classifier run"* ]]; then ok "plot on a classifier run says what it is"; else bad "plot: $check_plot"; fi
+
 # --- 3. under mpirun: 2 ranks train what 1 process trains, and eval splits the documents
 if [[ $have_mpi -eq 1 ]]; then
   small=(--train "$train" --test "$test" --batch 16 --epochs 1 --max-steps 40 --eval-every 20 --log-every 1 --threads 1)

@@ -4,6 +4,10 @@ import Foundation
 /// validation and where it came from, how it was trained, and whether every file verifies.
 public enum RunInfo {
     public static func describe(_ path: String) throws -> [String] {
+        if let data = FileManager.default.contents(atPath: RunDirectory(path).config),
+           String(decoding: data, as: UTF8.self).contains("\"\(ClassifierRunConfig.currentFormat)\"") {
+            return try describeClassifier(path)
+        }
         let dir = RunDirectory(path)
         let config = try Checkpoint.config(path)
         let m = config.model
@@ -13,16 +17,40 @@ public enum RunInfo {
         out.append("data: train \(config.data.train) | valid \(config.data.valid) | test \(config.data.test) | vocabulary \(m.vocabSize) | batch \(config.data.batch) bptt \(config.data.bptt)")
         out.append("training: lr \(config.training.lr) ×\(config.training.lrDecay) on plateau, clip \(config.training.clip), validate every \(config.training.evalEvery) steps, seed \(config.training.seed)"
                    + (config.training.gradientWire == .fp32 ? "" : ", \(config.training.gradientWire.rawValue) gradient wire"))
+        return out + files(dir, vocabHash: config.vocabHash, vocabSize: m.vocabSize, perplexity: true)
+    }
+
+    static func describeClassifier(_ path: String) throws -> [String] {
+        let dir = RunDirectory(path)
+        let config = try ClassifierRunConfig.load(dir.config)
+        let m = config.model, d = config.data
+        let params = TextClassifier.layout(m).count
+        let shape: String
+        switch m.kind {
+        case .wordavg: shape = "E=\(m.embedding) hidden=\(m.hidden)"
+        case .bilstm: shape = "E=\(m.embedding) H=\(m.hidden) layers=\(m.layers) bidirectional dropout=\(m.dropout)"
+        case .cnn: shape = "E=\(m.embedding) filters=\(m.filters)×\(m.filterSizes.map(String.init).joined(separator: ",")) dropout=\(m.dropout)"
+        }
+        var out = ["model: \(m.kind.rawValue) classifier V=\(m.vocabSize) \(shape), labels \(config.labels.joined(separator: "/")) | \(params) parameters (\(Format.fixed(Double(params) * 4 / 1e6, 1)) MB)"]
+        out.append("data: train \(d.train) | valid \(d.valid.isEmpty ? "\(Int((d.validFraction * 100).rounded()))% held out of train" : d.valid) | test \(d.test.isEmpty ? "none" : d.test) | vocabulary \(m.vocabSize) | batch \(d.batch) | max \(d.maxTokens) tokens\(d.vectors.isEmpty ? "" : " | vectors \(d.vectors)")")
+        out.append("training: lr \(config.training.lr) ×\(config.training.lrDecay) on plateau, clip \(config.training.clip), validate every \(config.training.evalEvery) steps, seed \(config.training.seed)")
+        return out + files(dir, vocabHash: config.vocabHash, vocabSize: m.vocabSize, perplexity: false)
+    }
+
+    /// The best model, the state and the file checks, for either kind of run.
+    static func files(_ dir: RunDirectory, vocabHash: String, vocabSize: Int, perplexity: Bool) -> [String] {
+        var out: [String] = []
+        func ppl(_ loss: Double) -> String { perplexity ? ", ppl \(Format.fixed(Format.ppl(loss), 2))" : "" }
         var checks: [String] = ["config.json ok"]
         do {
             let vocab = try Vocabulary.load(dir.vocab)
-            checks.append(vocab.hash == config.vocabHash && vocab.count == m.vocabSize ? "vocab.txt ok" : "vocab.txt DOES NOT MATCH config.json")
+            checks.append(vocab.hash == vocabHash && vocab.count == vocabSize ? "vocab.txt ok" : "vocab.txt DOES NOT MATCH config.json")
         } catch { checks.append("vocab.txt: \(error)") }
         do {
             let f = try SafeTensors.read(path: dir.model)
             checks.append("model.safetensors ok")
             if let step = f.metadata["ddplm.step"], let loss = f.metadata["ddplm.val_loss"].flatMap(Double.init) {
-                out.append("best model: step \(step), validation loss \(Format.fixed(loss, 4)), ppl \(Format.fixed(Format.ppl(loss), 2)) (model.safetensors)")
+                out.append("best model: step \(step), validation loss \(Format.fixed(loss, 4))\(ppl(loss)) (model.safetensors)")
             }
         } catch { checks.append("\(error)") }
         if FileManager.default.fileExists(atPath: dir.latest) {
@@ -33,7 +61,7 @@ public enum RunInfo {
                 out.append("state: step \(s.step): \(s.epoch) epoch\(s.epoch == 1 ? "" : "s") and \(s.window) batches done, lr \(Format.sci(s.lr)) after \(s.schedule.decays) decay\(s.schedule.decays == 1 ? "" : "s"), \(s.tokens) tokens in \(Format.duration(s.elapsed))")
                 out.append("trained on: \(s.ranks) rank\(s.ranks == 1 ? "" : "s") × \(s.threads.map(String.init) ?? "?") thread\(s.threads == 1 ? "" : "s")")
                 if let b = s.bestSavedLoss {
-                    out.append("best validation: loss \(Format.fixed(b, 4)), ppl \(Format.fixed(Format.ppl(b), 2))\(s.bestSavedStep.map { " at step \($0)" } ?? "")")
+                    out.append("best validation: loss \(Format.fixed(b, 4))\(ppl(b))\(s.bestSavedStep.map { " at step \($0)" } ?? "")")
                 }
             } catch { checks.append("\(error)") }
         } else {

@@ -26,7 +26,7 @@ public struct RunCurves {
         }
         var c = RunCurves(name: (dir as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? dir, detail: "")
         var lr: Double?
-        var lastSeconds = 0.0
+        var lastSeconds = 0.0, accuracies = false
         for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
             guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
                 throw DDPLMError("'\(run.metrics)' line \(n + 1) is not a JSON object")
@@ -35,6 +35,7 @@ public struct RunCurves {
             guard let type = o["type"] as? String, let step = num("step").map(Int.init) else { continue }
             let seconds = num("elapsed_s") ?? lastSeconds
             lastSeconds = seconds
+            if num("accuracy") != nil { accuracies = true }
             guard let ppl = num("ppl"), ppl.isFinite, ppl > 0 else { continue }
             let p = Point(step: step, tokens: num("tokens") ?? 0, seconds: seconds, ppl: ppl)
             switch type {
@@ -51,6 +52,9 @@ public struct RunCurves {
                 c.valid.append(p)
             default: break
             }
+        }
+        if accuracies && c.valid.isEmpty {
+            throw DDPLMError("'\(dir)' is a classifier run: ddplm plot draws language-model perplexity (its loss and accuracy are in '\(run.metrics)')")
         }
         guard !c.train.isEmpty || !c.valid.isEmpty else { throw DDPLMError("'\(run.metrics)' has no training or validation records yet") }
         var parts: [String] = []
