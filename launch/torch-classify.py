@@ -8,7 +8,9 @@ Subcommands (each has --help):
   eval RUN --data FILE|DIR     load a ddplm run directory (config.json, vocab.txt, model.safetensors) into the
                                module its config names and print `accuracy A | loss L | N documents`
   bench --model M              training throughput (forward, loss, backward, Adam) on synthetic documents:
-                               prints `tokens/s N` (tokens = non-pad tokens)
+                               prints `tokens/s N` (tokens = non-pad tokens). Note for bilstm: on CPU,
+                               PyTorch 2.15's LSTM backward on a packed batch of unequal lengths is ~3x slower
+                               than on equal lengths, and grows faster than linearly past ~180 steps
   train --model M --train F --test F
                                plain PyTorch training with the same tokenizer and vocabulary rules (learnability
                                check of a corpus; prints valid/test accuracy per epoch)

@@ -33,7 +33,8 @@ public enum ClassifierBenchmark {
         let total = c.warmup + c.steps
         var rng = SplitMix64(seed: c.seed)
         var docs = DocumentSet()
-        for _ in 0..<(total * c.batch) {
+        // a fixed pool of documents, whatever the step count (so launch/count-step-allocs sees only the step)
+        for _ in 0..<(32 * c.batch) {
             let n = c.minLength + Int(rng.next() % UInt64(c.maxLength - c.minLength + 1))
             docs.append((0..<n).map { _ in Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2)) }, label: Int32(rng.next() % UInt64(c.model.classes)))
         }
@@ -45,8 +46,9 @@ public enum ClassifierBenchmark {
         let batch = DocumentBatch(maxColumns: columns, maxT: model.maxT)
         let stepper = TrainingStep(store: store, threads: threads, comm: comm, clip: 5)
         var times: [Double] = [], tokens = 0
+        times.reserveCapacity(total)
         for s in 0..<total {
-            let global = plan[s]
+            let global = plan[s % plan.count]
             let share = DocumentBatcher.slice(count: global.count, rank: comm.rank, ranks: comm.size)
             global.withUnsafeBufferPointer {
                 batch.fill(docs, order: $0.baseAddress! + share.lowerBound, count: share.count, firstColumn: share.lowerBound, minLength: c.model.minLength)
