@@ -118,14 +118,17 @@ def build_vocab(token_lists, max_size=25000):
     return ["<unk>", "<pad>"] + [t for t, _ in ranked]
 
 
-def numericalize(docs, stoi, labels):
-    """docs [(label, text)] -> (list of id lists, list of class indices); unknown label -> error exit."""
+def numericalize(docs, stoi, labels, max_tokens=0):
+    """docs [(label, text)] -> (list of id lists, list of class indices); unknown label -> error exit.
+    max_tokens > 0 keeps a document's first max_tokens tokens (ddplm's --max-tokens, config data.maxTokens)."""
     index = {l: i for i, l in enumerate(labels)}
     ids, ys = [], []
     for label, text in docs:
         if label not in index:
             sys.exit(f"error: label {label!r} is not one of the model's labels {labels}")
         toks = tokenize(text)
+        if max_tokens > 0:
+            toks = toks[:max_tokens]
         ids.append([stoi.get(t, UNK) for t in toks] or [UNK])
         ys.append(index[label])
     return ids, ys
@@ -290,7 +293,7 @@ def cmd_eval(a):
     stoi = {}
     for i, t in enumerate(itos):
         stoi.setdefault(t, i)
-    ids, ys = numericalize(read_corpus(a.data), stoi, labels)
+    ids, ys = numericalize(read_corpus(a.data), stoi, labels, cfg.get("data", {}).get("maxTokens", 0))
     acc, loss = evaluate(model, ids, ys, a.batch)
     print(f"accuracy {acc:.4f} | loss {loss:.6f} | {len(ids)} documents")
 

@@ -34,8 +34,8 @@ public struct LabelledText {
         let text = try utf8(data, "\(role) data '\(path)'")
         var out = LabelledText()
         var lineNumber = 0
-        // lines end in \n, \r\n or \r (Python's universal newlines; "\r\n" is one Character)
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+        // lines end in \n or \r\n ("\r\n" is one Character in Swift)
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             if line.allSatisfy({ $0.isWhitespace }) { continue }
             guard let tab = line.firstIndex(of: "\t") else {

@@ -32,7 +32,7 @@ public enum Tokenizer {
             if c.value >= 0x41 && c.value <= 0x5A { c = Unicode.Scalar(c.value | 0x20)! }
             if isWordCharacter(c) {
                 word.append(c)
-            } else if c.properties.isWhitespace {
+            } else if isSpace(c) {
                 flushWord()
             } else if c == "'" && !word.isEmpty && i + 1 < scalars.count && isWordCharacter(scalars[i + 1]) {
                 word.append(c)
@@ -46,7 +46,8 @@ public enum Tokenizer {
         return out
     }
 
-    /// Letters (Unicode categories L*) and numbers (N*): Python's `str.isalnum` for one code point.
+    /// Letters (Unicode categories L*) and characters with a numeric value: Python's `str.isalnum` for one
+    /// code point.
     @inline(__always)
     static func isWordCharacter(_ c: Unicode.Scalar) -> Bool {
         if c.value < 0x80 {
@@ -54,12 +55,17 @@ public enum Tokenizer {
             return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
         }
         switch c.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .decimalNumber, .letterNumber, .otherNumber:
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             return true
         default:
-            return false
+            return c.properties.numericType != nil
         }
+    }
+
+    /// Python's `str.isspace` (what `str.split()` splits on): Unicode White_Space plus U+001C–001F.
+    @inline(__always)
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        (c.value >= 0x1C && c.value <= 0x1F) || c.properties.isWhitespace
     }
 
     /// Replaces the HTML line breaks IMDB reviews are full of by spaces.
