@@ -111,8 +111,11 @@ struct BenchCommand: ParsableCommand {
                 ex = try c.allReduceSum(ex)
                 fields.append(("ms_exchange_median", ((ex.max() ?? 0) * 1e5).rounded() / 100))
                 // what one rank sends per step: N−1 blocks in the reduce-scatter (in the wire format), N−1
-                // in the all-gather (fp32), plus the two small all-reduces (a few doubles)
-                fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4)))
+                // in the all-gather (fp32), the sparse embedding's row marks and its packed rows (both ways,
+                // fp32), plus the small all-reduces (a few doubles)
+                let sparseBytes = 4 * timing.tableRows + 2 * 4 * timing.sparsePackedFloats * (c.size - 1) / c.size
+                fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4) + sparseBytes))
+                if timing.tableRows > 0 { fields.append(("embedding_rows_exchanged", timing.sparseRows)) }
             }
             if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time
                 var perRank = [Double](repeating: 0, count: c.size)

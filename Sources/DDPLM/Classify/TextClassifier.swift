@@ -17,7 +17,7 @@ final class TextClassifier {
 
     static func layout(_ c: ClassifierConfig) -> ParameterLayout {
         var l = ParameterLayout()
-        l.add("embedding.weight", [c.vocabSize, c.embedding])
+        l.add("embedding.weight", [c.vocabSize, c.embedding], sparseRows: true)
         switch c.kind {
         case .wordavg: WordAverageBody.declare(c, &l)
         case .bilstm: BiLSTMBody.declare(c, &l)

@@ -35,7 +35,7 @@ public final class LanguageModel {
     static func layout(_ c: ModelConfig) -> ParameterLayout {
         var l = ParameterLayout()
         let g = c.cell.gates * c.hidden
-        l.add("encoder.weight", [c.vocabSize, c.embedding])
+        l.add("encoder.weight", [c.vocabSize, c.embedding], sparseRows: true)
         for k in 0..<c.layers {
             l.add("rnn.weight_ih_l\(k)", [g, c.inputSize(layer: k)])
             l.add("rnn.weight_hh_l\(k)", [g, c.hidden])

@@ -5,13 +5,21 @@ struct ParameterLayout: Sendable {
     private(set) var specs: [TensorSpec] = []
     /// Floats in the flat buffer (aliases not counted twice).
     private(set) var count = 0
+    /// The first tensor's shape when it is an embedding table whose gradient touches only the rows of
+    /// the batch's tokens (declared with `sparseRows: true`; a tied weight is not one): N ranks exchange
+    /// only those rows (see `ParameterStore.replicated`).
+    private(set) var sparseRows: (rows: Int, width: Int)?
 
     init() {}
 
     /// Appends a tensor; returns its offset.
     @discardableResult
-    mutating func add(_ name: String, _ shape: [Int]) -> Int {
+    mutating func add(_ name: String, _ shape: [Int], sparseRows: Bool = false) -> Int {
         let s = TensorSpec(name: name, shape: shape, offset: count, isAlias: false)
+        if sparseRows {
+            precondition(count == 0 && shape.count == 2, "only the first tensor, a table, can have sparse rows")
+            self.sparseRows = (shape[0], shape[1])
+        }
         specs.append(s)
         count += s.count
         return s.offset
@@ -20,6 +28,7 @@ struct ParameterLayout: Sendable {
     /// A second name for an existing tensor's storage.
     mutating func alias(_ name: String, of target: String) {
         guard let t = spec(target) else { preconditionFailure("alias of unknown tensor \(target)") }
+        if t.offset == 0 { sparseRows = nil }  // a tied table's gradient is dense
         specs.append(TensorSpec(name: name, shape: t.shape, offset: t.offset, isAlias: true))
     }
 

@@ -7,6 +7,10 @@ final class ParameterStore {
     /// This rank's optimizer shard (the whole buffer on one rank).
     let shard: OptimizerShard
     let ranks: Int
+    /// Floats at the start that every rank updates whole, so they need no all-gather: on N ranks, the
+    /// layout's sparse-row embedding table, whose gradient rows are exchanged sparsely (only rows some
+    /// rank touched). 0 on one rank, or without such a table.
+    let replicated: Int
     let params: FloatBuffer
     let grads: FloatBuffer
     /// Adam's first and second moments (exp_avg, exp_avg_sq).
@@ -17,8 +21,9 @@ final class ParameterStore {
         precondition(ranks >= 1 && rank >= 0 && rank < ranks)
         self.layout = layout
         self.ranks = ranks
-        shard = OptimizerShard(parameters: layout.count, ranks: ranks, rank: rank)
-        let n = max(layout.count, shard.padded)
+        replicated = ranks > 1 ? layout.sparseRows.map { $0.rows * $0.width } ?? 0 : 0
+        shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
+        let n = max(layout.count, replicated + shard.padded)
         params = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
         m = FloatBuffer(count: n)

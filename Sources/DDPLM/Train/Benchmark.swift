@@ -53,6 +53,11 @@ public enum Benchmark {
         /// Parameters, and the floats of one rank's shard (what each ring step of the exchange moves).
         public var parameters: Int
         public var shardFloats: Int
+        /// The sparse embedding exchange at the last step (N ranks, untied table): rows in the union, the
+        /// floats their packed block was padded to, and the table's rows (the marks all-reduced).
+        public var sparseRows = 0
+        public var sparsePackedFloats = 0
+        public var tableRows = 0
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
@@ -90,7 +95,8 @@ public enum Benchmark {
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         return Timing(medianSeconds: median(times), phases: stepper.phases.map { $0 / Double(max(1, c.steps)) },
                       exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
-                      parameters: store.count, shardFloats: store.shard.chunk)
+                      parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
+                      sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, tableRows: stepper.sparse?.rows ?? 0)
     }
 
     /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.

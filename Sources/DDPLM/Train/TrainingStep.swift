@@ -10,6 +10,11 @@ import Dispatch
 /// the loss and the stop flags → Adam on this rank's shard only → all-gather of the updated parameters.
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
 /// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
+///
+/// An untied embedding table (the store's `replicated` prefix) is not sharded: its gradient rows are
+/// summed by `SparseRowExchange` (only the rows some rank's tokens touched travel), and every rank
+/// updates the whole table itself, so it needs no all-gather either. At the lecture's config that is
+/// half the bytes of the exchange.
 public final class TrainingStep {
     let store: ParameterStore
     let adam: Adam
@@ -18,6 +23,8 @@ public final class TrainingStep {
     /// The gradient reduce-scatter's wire format (`GradientWire`).
     let wire: GradientWire
     let control: UnsafeMutablePointer<Double>
+    /// The sparse exchange of the replicated embedding (N ranks with an untied table only).
+    let sparse: SparseRowExchange?
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
     /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
@@ -52,6 +59,7 @@ public final class TrainingStep {
         self.clip = clip
         self.wire = wire
         control = .allocate(capacity: 4)
+        sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
         phaseBuffer = .allocate(capacity: 6)
         phaseBuffer.initialize(repeating: 0, count: 6)
     }
@@ -86,13 +94,16 @@ public final class TrainingStep {
         // (the hang watchdog names them) before the big exchange starts
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
+            try sparse?.sum(g, comm: comm)
             switch wire {
-            case .fp32: try comm.reduceScatterSum(g, countPerRank: shard.chunk)
-            case .bf16: try comm.reduceScatterSumBF16(g, countPerRank: shard.chunk)
+            case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
+            case .bf16: try comm.reduceScatterSumBF16(g + shard.base, countPerRank: shard.chunk)
             }
         }
         lap(1)
+        // each rank's shard, and the replicated table once (rank 0's copy; every rank holds the same)
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
+            + (comm.rank == 0 && store.replicated > 0 ? GradClip.sumOfSquares(g, count: store.replicated) : 0)
         try comm.allReduceSum(control + 3, count: 1)
         lap(2)
         // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
@@ -102,8 +113,9 @@ public final class TrainingStep {
         if finite {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
             adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
+            if store.replicated > 0 { adam.update(store, range: 0..<store.replicated, step: adamStep, lr: lr, gradScale: scale) }
             lap(3)
-            if n > 1 { try comm.allGather(store.params.ptr, countPerRank: shard.chunk) }
+            if n > 1 { try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk) }
             lap(4)
         }
         return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
@@ -112,7 +124,7 @@ public final class TrainingStep {
     /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
     func gatherOptimizerState() throws {
         guard comm.size > 1 else { return }
-        try comm.allGather(store.m.ptr, countPerRank: store.shard.chunk)
-        try comm.allGather(store.v.ptr, countPerRank: store.shard.chunk)
+        try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
+        try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
     }
 }
