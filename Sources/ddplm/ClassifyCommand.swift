@@ -40,10 +40,7 @@ struct ClassifyTrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Run directory (default: runs/<date-time>).") var out: String?
-    @Option(help: ArgumentHelp("Continue the run in DIR from its latest.safetensors; 'auto': continue --out if it holds a checkpoint, else start it.", valueName: "DIR|auto"))
-    var resume: String?
-    @Flag(help: "Replace an existing run in --out.") var overwrite = false
+    @OptionGroup var runDirectory: RunDirectoryOptions
 
     @OptionGroup(title: "Model (fixed for a run)") var model: ClassifierModelOptions
     @OptionGroup(title: "Data (fixed for a run)") var data: ClassifierDataOptions
@@ -52,19 +49,17 @@ struct ClassifyTrainCommand: ParsableCommand {
     @OptionGroup(title: "Logging (may change on resume)") var logging: LoggingOptions
     @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
-    func validate() throws { try RunStart.check(out: out, resume: resume, overwrite: overwrite) }
-
     func run() throws {
         Runtime.guarded { comm in
             let c = try Runtime.communicator(&comm, hangTimeout: runtime.hangTimeout)
-            let start = try RunStart(out: out, resume: resume, requestedThreads: runtime.threads, comm: c)
+            let start = try RunStart(runDirectory, requestedThreads: runtime.threads, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
             note("ddplm classify train: \(Runtime.blasLine); \(c.size) rank\(c.size == 1 ? "" : "s")")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
             _ = try ClassifierTraining.run(config: config, corpora: corpora,
                                            options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
-                                           overwrite: overwrite, comm: c)
+                                           overwrite: runDirectory.overwrite, comm: c)
         }
     }
 

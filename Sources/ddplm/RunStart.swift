@@ -9,16 +9,8 @@ struct RunStart {
     let resuming: Bool
     let threads: ComputeThreads
 
-    /// The flag rules both commands share.
-    static func check(out: String?, resume: String?, overwrite: Bool) throws {
-        if resume != nil && overwrite { throw DDPLMError("--overwrite cannot be combined with --resume") }
-        if resume == "auto" && out == nil { throw DDPLMError("--resume auto needs --out DIR (the run to start or continue)") }
-        if let r = resume, r != "auto", let o = out, o != r {
-            throw DDPLMError("--out and --resume name different directories; --resume continues in place")
-        }
-    }
-
-    init(out: String?, resume: String?, requestedThreads: Int?, comm: Communicator) throws {
+    init(_ options: RunDirectoryOptions, requestedThreads: Int?, comm: Communicator) throws {
+        let out = options.out, resume = options.resume
         dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? RunStart.defaultOut(comm: comm))
         resuming = try comm.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1
         if resume == "auto" && !resuming && dir.hasRun {

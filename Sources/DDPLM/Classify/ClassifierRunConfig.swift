@@ -4,7 +4,9 @@ import Foundation
 /// `labels`, `vocabHash`, `data` and `training` are fixed for the life of a run; `stop` and `logging` may
 /// change on resume (the same sections, and the same rules, as the language model's `RunConfig`). The
 /// `pytorch` block names the module class of `launch/torch-classify.py` and its constructor arguments.
-public struct ClassifierRunConfig: Codable, Equatable, Sendable {
+public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
+    static let kind = "a classifier run"
+    static let command = "ddplm classify eval"
     static let currentFormat = "ddplm-classify-1"
     var format = ClassifierRunConfig.currentFormat
     public var model: ClassifierConfig
@@ -112,26 +114,6 @@ public struct ClassifierRunConfig: Codable, Equatable, Sendable {
         if ranks > data.batch { throw DDPLMError("--batch \(data.batch) is the global batch; it needs at least one document per rank (\(ranks) ranks)") }
     }
 
-    func encoded() throws -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try enc.encode(self), as: UTF8.self) + "\n"
-    }
-
-    public static func load(_ path: String) throws -> ClassifierRunConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DDPLMError("'\(path)' is missing or unreadable")
-        }
-        struct Header: Decodable { var format: String? }
-        if let h = try? JSONDecoder().decode(Header.self, from: data), let f = h.format, f != currentFormat {
-            let what = f == RunConfig.currentFormat ? " (a language-model run: use 'ddplm eval')" : ""
-            throw DDPLMError("'\(path)' is a \(f) config, not a classifier run\(what)")
-        }
-        do { return try JSONDecoder().decode(ClassifierRunConfig.self, from: data) } catch {
-            throw DDPLMError("'\(path)' is not a valid ddplm classifier config.json (\(RunConfig.describe(error)))")
-        }
-    }
-
     struct FixedParts: Codable, Equatable {
         var model: ClassifierConfig
         var labels: [String]
@@ -142,20 +124,8 @@ public struct ClassifierRunConfig: Codable, Equatable, Sendable {
 
     var fixedParts: FixedParts { FixedParts(model: model, labels: labels, vocabHash: vocabHash, data: data, training: training) }
 
-    /// Fingerprint of the fixed parts: ties a checkpoint to its run.
-    public var identity: String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var h = FNV1a64()
-        h.add("classify")
-        h.add(Array((try? enc.encode(fixedParts)) ?? Data()))
-        return h.hex
-    }
+    public static func load(_ path: String) throws -> ClassifierRunConfig { try loadFile(path) }
 
-    /// Fingerprint of the settings every rank must share.
-    var hash: UInt64 {
-        var h = FNV1a64()
-        h.add((try? encoded()) ?? "")
-        return h.value
-    }
+    /// Fingerprint of the fixed parts: ties a checkpoint to its run.
+    public var identity: String { fixedFingerprint(salt: "classify") }
 }

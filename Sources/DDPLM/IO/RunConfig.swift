@@ -5,7 +5,9 @@ import Foundation
 /// `logging` may change when it is resumed. The `pytorch` block repeats the model shape under the
 /// argument names of PyTorch's word_language_model `RNNModel`, so a PyTorch user can rebuild the module
 /// and `load_state_dict` the safetensors file. Defaults live here, once: the CLI's help shows them.
-public struct RunConfig: Codable, Equatable, Sendable {
+public struct RunConfig: RunConfigFile, Equatable, Sendable {
+    static let kind = "a language-model run"
+    static let command = "ddplm eval"
     static let currentFormat = "ddplm-run-2"
     var format = RunConfig.currentFormat
     public var model: ModelConfig
@@ -181,36 +183,6 @@ public struct RunConfig: Codable, Equatable, Sendable {
         _ = try BatchSplit(batch: data.batch, ranks: ranks, rank: 0)
     }
 
-    /// Pretty-printed with sorted keys: the same config always gives the same bytes.
-    func encoded() throws -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try enc.encode(self), as: UTF8.self) + "\n"
-    }
-
-    public static func load(_ path: String) throws -> RunConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DDPLMError("'\(path)' is missing or unreadable")
-        }
-        struct Header: Decodable { var format: String? }
-        if let h = try? JSONDecoder().decode(Header.self, from: data), let f = h.format, f != currentFormat {
-            throw DDPLMError("'\(path)' is a \(f) config; this ddplm reads \(currentFormat) (retrain, or use the ddplm that wrote it)")
-        }
-        do { return try JSONDecoder().decode(RunConfig.self, from: data) } catch {
-            throw DDPLMError("'\(path)' is not a valid ddplm config.json (\(describe(error)))")
-        }
-    }
-
-    static func describe(_ error: Error) -> String {
-        func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case DecodingError.keyNotFound(let k, let c): return "missing key '\((c.codingPath + [k]).map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c): return "bad value at '\(path(c))'"
-        case DecodingError.dataCorrupted(let c): return c.codingPath.isEmpty ? "not JSON" : "bad value at '\(path(c))'"
-        default: return "\(error)"
-        }
-    }
-
     /// The parts fixed for the life of a run (model, vocabulary, data, training); stop and logging may
     /// change on resume.
     struct FixedParts: Codable, Equatable {
@@ -222,21 +194,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     var fixedParts: FixedParts { FixedParts(model: model, vocabHash: vocabHash, data: data, training: training) }
 
-    /// Fingerprint of the fixed parts: what ties a checkpoint to its run.
-    public var identity: String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var h = FNV1a64()
-        h.add(Array((try? enc.encode(fixedParts)) ?? Data()))
-        return h.hex
-    }
+    public static func load(_ path: String) throws -> RunConfig { try loadFile(path) }
 
-    /// Fingerprint of the settings every rank must share.
-    var hash: UInt64 {
-        var h = FNV1a64()
-        h.add((try? encoded()) ?? "")
-        return h.value
-    }
+    /// Fingerprint of the fixed parts: what ties a checkpoint to its run.
+    public var identity: String { fixedFingerprint() }
 }
 
 func positive(_ v: Int, _ flag: String) throws { if v <= 0 { throw DDPLMError("\(flag) must be positive (got \(v))") } }
