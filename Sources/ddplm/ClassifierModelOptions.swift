@@ -8,7 +8,7 @@ struct ClassifierModelOptions: ConfigOptionGroup {
     static var defaults: ClassifierConfig { ClassifierConfig(kind: .bilstm, vocabSize: 2, classes: 2) }
     static func check(_ root: ClassifierConfig) throws { try root.validate() }
 
-    @Option(help: "wordavg, bilstm or cnn (default bilstm).") var model: ClassifierKind?
+    @Option(help: "The model (default bilstm).") var model: ClassifierKind?
     @Option(help: "Embedding size (default 100, GloVe 6B 100d's).") var emb: Int?
     @Option(help: "WordAVG: width of its first Linear (default 100); BiLSTM: hidden units per direction (default 256).") var hidden: Int?
     @Option(help: "BiLSTM layers (default 2).") var layers: Int?
