@@ -111,9 +111,9 @@ struct BenchCommand: ParsableCommand {
                 ex = try c.allReduceSum(ex)
                 fields.append(("ms_exchange_median", ((ex.max() ?? 0) * 1e5).rounded() / 100))
                 // what one rank sends per step: N−1 blocks in the reduce-scatter (in the wire format), N−1
-                // in the all-gather (fp32), the sparse embedding's row marks and its packed rows (both ways,
-                // fp32), plus the small all-reduces (a few doubles)
-                let sparseBytes = 4 * timing.tableRows + 2 * 4 * timing.sparsePackedFloats * (c.size - 1) / c.size
+                // in the all-gather (fp32), the sparse embedding's row marks and its packed rows (each a ring
+                // reduce-scatter + all-gather, fp32), plus the small all-reduces (a few doubles)
+                let sparseBytes = 2 * 4 * (timing.tableRows + timing.sparsePackedFloats) * (c.size - 1) / c.size
                 fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4) + sparseBytes))
                 if timing.tableRows > 0 { fields.append(("embedding_rows_exchanged", timing.sparseRows)) }
             }
