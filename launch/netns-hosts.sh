@@ -69,6 +69,9 @@ netns_up() {
     ip -n "$ns" addr add "10.77.0.$i/24" dev "$NETNS_TAG-v$i"
     ip -n "$ns" link set lo up
     ip -n "$ns" link set "$NETNS_TAG-v$i" up
+    # NETNS_IDLE_SLOW_START=0: TCP keeps its window across the compute's idle gap, as HPC hosts are often
+    # tuned (net.ipv4.tcp_slow_start_after_idle=0); the default keeps Linux's default (1)
+    [[ -n "${NETNS_IDLE_SLOW_START:-}" ]] && ip netns exec "$ns" sysctl -qw "net.ipv4.tcp_slow_start_after_idle=$NETNS_IDLE_SLOW_START"
     mkdir -p "/etc/netns/$ns"   # ip netns exec bind-mounts these over /etc
     printf '%s' "$hosts" > "/etc/netns/$ns/hosts"
   done
