@@ -3,7 +3,8 @@
 #   - it learns the bundled sample, whose labels need word order: CNN and BiLSTM high, WordAVG clearly lower
 #   - 2 ranks train what 1 process trains (CNN and BiLSTM: losses, accuracies, weights)
 #   - eval reproduces the run's test accuracy (alone and under mpirun); predict labels stdin and files
-#   - bit-exact resume; pretrained vectors; bad input gets one clear line and a non-zero exit
+#   - bit-exact resume (also after SIGTERM); info; pretrained vectors; bad input gets one clear line and a
+#     non-zero exit
 # Usage: Tests/cli/classify.sh [path/to/ddplm]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -79,6 +80,17 @@ args=(--model cnn --emb 16 --filters 8 --batch 16 --epochs 2 --log-every 1 --thr
 if identical "$tmp/full" "$tmp/part" && "$bin" compare "$tmp/full/latest.safetensors" "$tmp/part/latest.safetensors" --tolerance 0 --quiet >/dev/null; then
   ok "classify resume (100 of $(grep -c '"type":"train"' "$tmp/full/metrics.jsonl") steps, then --resume) is bit-identical"
 else bad "classify resume"; fi
+# SIGTERM mid-run: stops after the step with latest saved; --resume finishes the uninterrupted run's way
+"$bin" classify train "${args[@]}" --epochs 12 --out "$tmp/sigref" 2>/dev/null
+"$bin" classify train "${args[@]}" --epochs 12 --out "$tmp/sig" > "$tmp/sig.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^step 40 ' "$tmp/sig.log" && break; sleep 0.1; done
+kill -TERM "$pid"; wait "$pid" || true
+"$bin" classify train --resume "$tmp/sig" 2>/dev/null
+if grep -q 'stopped by signal at step' "$tmp/sig.log" && identical "$tmp/sigref" "$tmp/sig" \
+   && "$bin" compare "$tmp/sigref/latest.safetensors" "$tmp/sig/latest.safetensors" --tolerance 0 --quiet >/dev/null; then
+  ok "classify: SIGTERM at $(grep -o 'stopped by signal at step [0-9]*' "$tmp/sig.log" | grep -o '[0-9]*$'), then --resume: bit-identical to the uninterrupted run"
+else bad "classify SIGTERM + resume"; tail -3 "$tmp/sig.log"; fi
 printf 'good 0.5 0.5 0.5 0.5\nthe 0.1 0.2 0.3 0.4\nnotaword 1 1 1 1\n' > "$tmp/vec.txt"
 if "$bin" classify train --model wordavg --emb 4 --vectors "$tmp/vec.txt" --max-steps 2 --threads 1 --out "$tmp/vec" 2>"$tmp/err" \
    && grep -q 'vectors for 2 of' "$tmp/err"; then ok "--vectors: $(grep -o 'vectors for [^|]*' "$tmp/err")"; else bad "--vectors"; cat "$tmp/err"; fi
