@@ -26,9 +26,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Window length.") var bptt: Int = ConfigDefaults.data.bptt
     @Option(help: "Embedding size.") var emb: Int = ConfigDefaults.model.embedding
     @Option(help: "Hidden size (default \(ConfigDefaults.model.hidden); classify: the model's).") var hidden: Int?
-    @Option(help: "Layers.") var layers: Int = ConfigDefaults.model.layers
+    @Option(help: "Layers (default \(ConfigDefaults.model.layers); classify: the model's).") var layers: Int?
     @Option(help: "lstm, gru or rnn_tanh.") var cell: CellType = ConfigDefaults.model.cell
-    @Option(help: "Dropout (masks drawn as in training).") var dropout: Float = ConfigDefaults.model.dropout
+    @Option(help: "Dropout, masks drawn as in training (default \(ConfigDefaults.model.dropout); classify: the model's).") var dropout: Float?
     @Flag(help: "Tie the decoder weight to the embedding.") var tieWeights = false
     @Option(help: "Timed steps.") var steps: Int = 20
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
@@ -49,18 +49,18 @@ struct BenchCommand: ParsableCommand {
     var globalBatch: Int { batch ?? (task == .lm ? ConfigDefaults.data.batch : 64) }
 
     var languageModel: ModelConfig {
-        ModelConfig(vocabSize: vocabSize, embedding: emb, hidden: hidden ?? ConfigDefaults.model.hidden, layers: layers, cell: cell,
-                    dropout: dropout, tieWeights: tieWeights)
+        ModelConfig(vocabSize: vocabSize, embedding: emb, hidden: hidden ?? ConfigDefaults.model.hidden,
+                    layers: layers ?? ConfigDefaults.model.layers, cell: cell, dropout: dropout ?? ConfigDefaults.model.dropout,
+                    tieWeights: tieWeights)
     }
 
-    /// The classifier: the lecture's sizes unless given (layers and dropout keep the model's defaults
-    /// unless --layers/--dropout differ from the language model's).
+    /// The classifier: the lecture's sizes unless given.
     var classifier: ClassifierConfig {
         var c = ClassifierConfig(kind: model, vocabSize: vocabSize, classes: 2)
         c.embedding = emb
         if let hidden { c.hidden = hidden }
-        if layers != ConfigDefaults.model.layers { c.layers = layers }
-        if dropout != ConfigDefaults.model.dropout { c.dropout = dropout }
+        if let layers { c.layers = layers }
+        if let dropout { c.dropout = dropout }
         c.filters = filters
         return c
     }
@@ -91,8 +91,8 @@ struct BenchCommand: ParsableCommand {
             var fields: [(String, Any)] = [
                 ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads.count), ("blas_core", BLASInfo.coreName),
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
-                ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", layers),
-                ("dropout", Double("\(dropout)") ?? 0), ("tie_weights", tieWeights),
+                ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
+                ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
