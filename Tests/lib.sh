@@ -11,6 +11,10 @@ awk 'BEGIN { srand(7); for (f = 0; f < 3; f++) { n = (f == 0 ? 6000 : 1500); i =
 data=(--train "$tmp/train.txt" --valid "$tmp/valid.txt" --test "$tmp/test.txt")
 small=(--emb 16 --hidden 16 --batch 8 --bptt 10 --lr 0.01 --log-every 1 --eval-every 10 --save-every 0 --threads 1)
 
+# $bin under mpirun with N ranks, one OpenBLAS thread each, ended after $MPI_TIMEOUT seconds (default 120)
+have_mpi=1; command -v mpirun >/dev/null || have_mpi=0
+mpi() { local n=$1; shift; timeout "${MPI_TIMEOUT:-120}" mpirun -np "$n" --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 -x DDPLM_BLAS_AUTOSELECT "$bin" "$@"; }
+
 # loss column of metrics.jsonl records of one type
 losses() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/'; }
 # same count and every pair within relative tolerance $4

@@ -50,18 +50,7 @@ final class ClassifierGradientCheckTests: XCTestCase {
         // ReLU and max over time have kinks; the seed is chosen (deterministically) so that every
         // pre-activation and every max-vs-runner-up gap is ≥ 0.05 away from one, and h keeps the
         // stencil (±2h, moving any pre-activation by ≤ 0.03) on one side
-        let h: Float = config.kind == .bilstm ? 0.03 : 0.005
-        var num = [Double](repeating: 0, count: model.store.count)
-        for i in 0..<model.store.count {
-            let old = model.store.params[i]
-            var f = [Double]()
-            for k: Float in [2, 1, -1, -2] {
-                model.store.params[i] = old + k * h
-                f.append(loss())
-            }
-            model.store.params[i] = old
-            num[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * Double(h))
-        }
+        let num = GradientCheckTests.numericGradient(model.store, h: config.kind == .bilstm ? 0.03 : 0.005, loss: loss)
         for spec in model.store.layout.specs {
             var diff = 0.0, na = 0.0, nn = 0.0, worst = (spec.offset, 0.0)
             for i in spec.offset..<(spec.offset + spec.count) {

@@ -33,18 +33,7 @@ final class GradientCheckTests: XCTestCase {
         let analytic = model.store.grads.array
         // five-point central differences: truncation error O(h⁴), so h can be large enough that float
         // rounding in the forward pass stays far below the tolerance
-        let h: Float = 0.03
-        var num = [Double](repeating: 0, count: model.store.count)
-        for i in 0..<model.store.count {
-            let old = model.store.params[i]
-            var f = [Double]()
-            for k: Float in [2, 1, -1, -2] {
-                model.store.params[i] = old + k * h
-                f.append(loss())
-            }
-            model.store.params[i] = old
-            num[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * Double(h))
-        }
+        let num = Self.numericGradient(model.store, h: 0.03, loss: loss)
         // per tensor: ‖num − analytic‖ / max(‖num‖, ‖analytic‖), so a wrong gate cannot hide behind the
         // large decoder gradients
         for spec in model.layout.specs where !spec.isAlias {
@@ -66,6 +55,22 @@ final class GradientCheckTests: XCTestCase {
             let g = analytic[spec.offset..<(spec.offset + spec.count)]
             XCTAssertTrue(g.contains { $0 != 0 }, "\(spec.name) has no gradient", file: file, line: line)
         }
+    }
+
+    /// Five-point central differences of `loss` with respect to every parameter of `store`.
+    static func numericGradient(_ store: ParameterStore, h: Float, loss: () -> Double) -> [Double] {
+        var num = [Double](repeating: 0, count: store.count)
+        for i in 0..<store.count {
+            let old = store.params[i]
+            var f = [Double]()
+            for k: Float in [2, 1, -1, -2] {
+                store.params[i] = old + k * h
+                f.append(loss())
+            }
+            store.params[i] = old
+            num[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * Double(h))
+        }
+        return num
     }
 
     func testLSTM() { check(ModelConfig(vocabSize: 11, embedding: 5, hidden: 4, layers: 1, cell: .lstm)) }

@@ -15,9 +15,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d /tmp/ddplm-classify.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+MPI_TIMEOUT=300
 source Tests/lib.sh
-have_mpi=1; command -v mpirun >/dev/null || have_mpi=0
-mpi() { local n=$1; shift; timeout 300 mpirun -np "$n" --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 -x DDPLM_BLAS_AUTOSELECT "$bin" "$@"; }
 train=data/classify-sample/train.tsv; test=data/classify-sample/test.tsv
 # a field of the last metrics record of one type
 field() { grep "\"type\":\"$2\"" "$1/metrics.jsonl" | tail -1 | sed "s/.*\"$3\":\([^,}]*\).*/\1/"; }

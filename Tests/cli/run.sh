@@ -18,8 +18,6 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d /tmp/ddplm-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 source Tests/lib.sh
-have_mpi=1; command -v mpirun >/dev/null || have_mpi=0
-mpi() { local n=$1; shift; timeout 120 mpirun -np "$n" --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 -x DDPLM_BLAS_AUTOSELECT "$bin" "$@"; }
 
 # --- 1. equivalence: N ranks with global batch 8 == one process with batch 8
 if [[ $have_mpi -eq 1 ]]; then
