@@ -65,8 +65,7 @@ struct ClassifyTrainCommand: ParsableCommand {
 
     private func newRun(comm: Communicator, note: (String) -> Void) throws -> (ClassifierRunConfig, ClassificationCorpora) {
         let d = try data.resolved(note: note)
-        try d.validate()
-        if comm.size > d.batch { throw DDPLMError("--batch \(d.batch) is the global batch; it needs at least one document per rank (\(comm.size) ranks)") }
+        try d.validate(ranks: comm.size)  // before reading the corpora
         let corpora = try ClassificationCorpora.load(d)
         var config = ClassifierRunConfig(model: model.config(vocabSize: corpora.vocab.count, classes: corpora.labels.count),
                                          labels: corpora.labels, vocabHash: corpora.vocab.hash, data: d)
@@ -175,7 +174,7 @@ struct ClassifyPredictCommand: ParsableCommand {
                 }
             }
             let saved = try SavedClassifier(dir)
-            for (i, p) in saved.predict(texts).enumerated() {
+            for (i, p) in try saved.predict(texts).enumerated() {
                 print("\(p.label)\t\(Format.fixed(p.probability, 4))" + (files.isEmpty ? "" : "\t\(files[i])"))
             }
         }

@@ -60,14 +60,16 @@ final class BiLSTMBody: ClassifierBody {
         finalDropout = DropoutSite(site: 100, p: c.dropout, capacity: maxColumns * 2 * hidden)
         dFinal = [FloatBuffer(count: maxColumns * hidden), FloatBuffer(count: maxColumns * hidden)]
         layerInputs = Array(repeating: x0.ptr, count: c.layers)
+        features = final.ptr
     }
 
     var featureWidth: Int { 2 * hidden }
-    private(set) var features: UnsafeMutablePointer<Float> = UnsafeMutablePointer(bitPattern: 0x40)!
+    /// The concatenated final states, or their dropped-out copy while training.
+    private(set) var features: UnsafeMutablePointer<Float>
 
     func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
         let p = store.params.ptr, b = batch.columns, t = batch.t, h = hidden
-        DocumentEmbedding.gatherTimeMajor(batch, table: p + emb, dim: dim, out: x0.ptr)
+        DocumentEmbedding.gather(batch, table: p + emb, dim: dim, timeMajor: true, out: x0.ptr)
         var raw = x0.ptr, width = dim
         for k in 0..<config.layers {
             let x = inputDropout[k].forward(raw, t: t, b: b, width: width, firstColumn: batch.firstColumn, key: dropout)

@@ -20,7 +20,7 @@ public struct ClassificationCorpora {
     public static func load(_ d: ClassifierRunConfig.DataConfig) throws -> ClassificationCorpora {
         let start = Date()
         let trainText = try LabelledText.read(d.train, role: "training")
-        var trainTokens = trainText.texts.map { truncate(Tokenizer.tokenize($0), d.maxTokens) }
+        var trainTokens = trainText.texts.map { tokens($0, maxTokens: d.maxTokens) }
         var trainLabels = trainText.labels
         var validTokens: [[String]], validLabels: [String], validName: String
         if d.valid.isEmpty {
@@ -37,7 +37,7 @@ public struct ClassificationCorpora {
             validName = "the held-out \(Int((d.validFraction * 100).rounded()))% of '\(d.train)'"
         } else {
             let v = try LabelledText.read(d.valid, role: "validation")
-            validTokens = v.texts.map { truncate(Tokenizer.tokenize($0), d.maxTokens) }
+            validTokens = v.texts.map { tokens($0, maxTokens: d.maxTokens) }
             validLabels = v.labels
             validName = "validation data '\(d.valid)'"
         }
@@ -61,12 +61,14 @@ public struct ClassificationCorpora {
     /// One more labelled file or directory, encoded with a run's vocabulary and labels (eval).
     public static func load(_ path: String, role: String, vocab: Vocabulary, labels: [String], maxTokens: Int) throws -> DocumentSet {
         let t = try LabelledText.read(path, role: role)
-        return try encode(t.texts.map { truncate(Tokenizer.tokenize($0), maxTokens) }, t.labels, vocab: vocab, labels: labels,
+        return try encode(t.texts.map { tokens($0, maxTokens: maxTokens) }, t.labels, vocab: vocab, labels: labels,
                           name: "\(role) data '\(path)'")
     }
 
-    static func truncate(_ tokens: [String], _ maxTokens: Int) -> [String] {
-        maxTokens > 0 && tokens.count > maxTokens ? Array(tokens.prefix(maxTokens)) : tokens
+    /// A document's tokens (`Tokenizer`), its first `maxTokens` when longer (0: all).
+    static func tokens(_ text: String, maxTokens: Int) -> [String] {
+        let all = Tokenizer.tokenize(text)
+        return maxTokens > 0 && all.count > maxTokens ? Array(all.prefix(maxTokens)) : all
     }
 
     /// Indices of the held-out documents, ascending: the first ⌊fraction·n⌉ of a seeded shuffle.

@@ -15,25 +15,14 @@ protocol ClassifierBody: AnyObject {
 /// The embedding lookups every body shares, with `nn.Embedding(padding_idx=<pad>)` semantics: the pad row
 /// reads as zero and gets no gradient, and positions past a document's end read as zero.
 enum DocumentEmbedding {
-    /// Batch-major: out[(j·t + s)·E …] for every column j and position s < t.
-    static func gatherBatchMajor(_ batch: DocumentBatch, table: UnsafePointer<Float>, dim: Int, out: UnsafeMutablePointer<Float>) {
-        let t = batch.t
-        for j in 0..<batch.columns {
-            let n = Int(batch.lengths[j])
-            for s in 0..<t {
-                let o = out + (j * t + s) * dim, id = Int(batch.ids[j * t + s])
-                if s < n && id != Vocabulary.pad { o.update(from: table + id * dim, count: dim) } else { o.update(repeating: 0, count: dim) }
-            }
-        }
-    }
-
-    /// Time-major: out[(s·b + j)·E …].
-    static func gatherTimeMajor(_ batch: DocumentBatch, table: UnsafePointer<Float>, dim: Int, out: UnsafeMutablePointer<Float>) {
+    /// out[row of (j, s)] = the embedding of column j's token s for every position s < t (zero past the
+    /// document's end); rows are batch-major (j·t + s) or time-major (s·b + j).
+    static func gather(_ batch: DocumentBatch, table: UnsafePointer<Float>, dim: Int, timeMajor: Bool, out: UnsafeMutablePointer<Float>) {
         let t = batch.t, b = batch.columns
         for j in 0..<b {
             let n = Int(batch.lengths[j])
             for s in 0..<t {
-                let o = out + (s * b + j) * dim, id = Int(batch.ids[j * t + s])
+                let o = out + (timeMajor ? s * b + j : j * t + s) * dim, id = Int(batch.ids[j * t + s])
                 if s < n && id != Vocabulary.pad { o.update(from: table + id * dim, count: dim) } else { o.update(repeating: 0, count: dim) }
             }
         }

@@ -13,19 +13,11 @@ public enum ClassifierEvaluator {
         let share = DocumentBatcher.slice(count: docs.count, rank: comm.rank, ranks: comm.size)
         let order = docs.longestFirst(share.map { Int32($0) })
         var loss = 0.0, correct = 0
-        try order.withUnsafeBufferPointer { p in
-            var start = 0
-            while start < p.count {
-                let count = min(batch.maxColumns, p.count - start)
-                guard docs.length(Int(p[start])) <= batch.maxT else {
-                    throw DDPLMError("a document has \(docs.length(Int(p[start]))) tokens; the model's buffers hold \(batch.maxT)")
-                }
-                batch.fill(docs, order: p.baseAddress! + start, count: count, firstColumn: 0, minLength: model.config.minLength)
-                let r = model.evaluate(batch)
-                loss += r.loss
-                correct += r.correct
-                start += count
-            }
+        try model.forwardInBatches(docs, order: order, batch: batch) { columns in
+            let r = ClassifierLoss.apply(logits: model.logits.ptr, labels: batch.labels, b: columns.count,
+                                         outputs: model.config.outputs, dLogits: nil, scale: 1)
+            loss += r.loss
+            correct += r.correct
         }
         let s = try comm.allReduceSum([loss, Double(correct), Double(share.count)])
         return Result(loss: s[0] / max(s[2], 1), accuracy: s[1] / max(s[2], 1), documents: Int(s[2]))

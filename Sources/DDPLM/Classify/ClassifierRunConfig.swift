@@ -37,6 +37,12 @@ public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
         public var vectors = ""
         public init(train: String) { self.train = train }
 
+        /// The settings, and that the global batch gives every one of `ranks` ranks a document.
+        public func validate(ranks: Int) throws {
+            try validate()
+            if ranks > batch { throw DDPLMError("--batch \(batch) is the global batch; it needs at least one document per rank (\(ranks) ranks)") }
+        }
+
         public func validate() throws {
             try positive(batch, "--batch")
             try positive(maxVocab, "--vocab-size")
@@ -106,12 +112,11 @@ public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
 
     public func validate(ranks: Int) throws {
         try model.validate()
-        try data.validate()
+        try data.validate(ranks: ranks)
         try training.validate()
         try stop.validate()
         try logging.validate()
         guard labels.count == model.classes else { throw DDPLMError("config: \(labels.count) labels but the model has \(model.classes) classes") }
-        if ranks > data.batch { throw DDPLMError("--batch \(data.batch) is the global batch; it needs at least one document per rank (\(ranks) ranks)") }
     }
 
     struct FixedParts: Codable, Equatable {

@@ -28,23 +28,10 @@ public enum ClassifierTraining {
             try comm.verifySame(task.store.weightsHash, what: "the initial weights with pretrained vectors")
         }
         if comm.isRoot {
-            if options.resume {
-                try AtomicFile.write(try config.encoded(), to: dir.config)
-                AtomicFile.removeStaleTemporaries(in: dir.path)
-            } else {
-                try dir.create(overwrite: overwrite, files: [(dir.config, try config.encoded()), (dir.vocab, corpora.vocab.fileContents)])
-            }
+            try dir.begin(resume: options.resume, overwrite: overwrite, config: try config.encoded(), vocab: corpora.vocab.fileContents)
         }
         try comm.barrier()
         return try loop.run()
-    }
-
-    /// Model settings and the data's vocabulary and labels → the run's config (a new run).
-    public static func makeConfig(kind: ClassifierKind, corpora: ClassificationCorpora, data: ClassifierRunConfig.DataConfig,
-                                  shape: (inout ClassifierConfig) -> Void) -> ClassifierRunConfig {
-        var model = ClassifierConfig(kind: kind, vocabSize: corpora.vocab.count, classes: corpora.labels.count)
-        shape(&model)
-        return ClassifierRunConfig(model: model, labels: corpora.labels, vocabHash: corpora.vocab.hash, data: data)
     }
 }
 
@@ -93,24 +80,22 @@ public final class SavedClassifier {
     }
 
     /// The predicted label and its probability for each text.
-    public func predict(_ texts: [String]) -> [(label: String, probability: Double)] {
+    public func predict(_ texts: [String]) throws -> [(label: String, probability: Double)] {
         var docs = DocumentSet()
         for t in texts {
-            docs.append(ClassificationCorpora.truncate(Tokenizer.tokenize(t), config.data.maxTokens).map { vocab.id(exactly: $0) }, label: 0)
+            docs.append(ClassificationCorpora.tokens(t, maxTokens: config.data.maxTokens).map { vocab.id(exactly: $0) }, label: 0)
         }
         let (model, batch) = model(maxT: docs.longest)
         var out = [(label: String, probability: Double)](repeating: ("", 0), count: texts.count)
-        var start = 0
-        while start < docs.count {
-            let count = min(batch.maxColumns, docs.count - start)
-            let order = docs.longestFirst((start..<(start + count)).map { Int32($0) })
-            order.withUnsafeBufferPointer { batch.fill(docs, order: $0.baseAddress!, count: count, firstColumn: 0, minLength: config.model.minLength) }
-            model.forward(batch, dropout: nil)
-            for (j, doc) in order.enumerated() {
+        // documents in input order, batch by batch, each batch longest first
+        let order = stride(from: 0, to: docs.count, by: batch.maxColumns).flatMap { start in
+            docs.longestFirst((start..<min(docs.count, start + batch.maxColumns)).map { Int32($0) })
+        }
+        try model.forwardInBatches(docs, order: order, batch: batch) { columns in
+            for (j, doc) in columns.enumerated() {
                 let p = ClassifierLoss.predict(logits: model.logits.ptr, row: j, outputs: config.model.outputs)
                 out[Int(doc)] = (config.labels[p.label], p.probability)
             }
-            start += count
         }
         return out
     }

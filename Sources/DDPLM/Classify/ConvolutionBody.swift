@@ -42,17 +42,19 @@ final class ConvolutionBody: ClassifierBody {
         pooled = FloatBuffer(count: maxColumns * width)
         argmax = .allocate(capacity: maxColumns * width)
         poolDropout = DropoutSite(site: 200, p: c.dropout, capacity: maxColumns * width)
+        features = pooled.ptr
     }
 
     deinit { argmax.deallocate() }
 
     var featureWidth: Int { config.filterSizes.count * filters }
-    private(set) var features: UnsafeMutablePointer<Float> = UnsafeMutablePointer(bitPattern: 0x40)!
+    /// The pooled features, or their dropped-out copy while training.
+    private(set) var features: UnsafeMutablePointer<Float>
 
     func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
         let p = store.params.ptr, b = batch.columns, t = batch.t, e = dim, f = filters, width = featureWidth
         let widest = config.filterSizes.max()!
-        DocumentEmbedding.gatherBatchMajor(batch, table: p + emb, dim: e, out: x.ptr)
+        DocumentEmbedding.gather(batch, table: p + emb, dim: e, timeMajor: false, out: x.ptr)
         (x.ptr + b * t * e).update(repeating: 0, count: widest * e)
         for (i, w) in config.filterSizes.enumerated() {
             let weight = p + convOffsets[i].weight, bias = p + convOffsets[i].bias

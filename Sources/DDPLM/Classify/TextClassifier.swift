@@ -98,11 +98,23 @@ final class TextClassifier {
         return r
     }
 
-    /// Summed loss and number right, without dropout.
-    func evaluate(_ batch: DocumentBatch) -> (loss: Double, correct: Int) {
-        guard batch.columns > 0 else { return (0, 0) }
-        forward(batch, dropout: nil)
-        return ClassifierLoss.apply(logits: logits.ptr, labels: batch.labels, b: batch.columns, outputs: config.outputs,
-                                    dLogits: nil, scale: 1)
+    /// Forward without dropout over documents `order` of `docs`, in that order, `batch.maxColumns` at a time
+    /// (each batch laid out as `order` has it: pass it longest first). After each forward `body` gets the
+    /// batch's documents (column j is the j-th), with their logits in `logits`.
+    func forwardInBatches(_ docs: DocumentSet, order: [Int32], batch: DocumentBatch, _ body: (ArraySlice<Int32>) throws -> Void) throws {
+        var start = 0
+        while start < order.count {
+            let count = min(batch.maxColumns, order.count - start)
+            let longest = order[start..<(start + count)].map { docs.length(Int($0)) }.max()!
+            guard longest <= batch.maxT else {
+                throw DDPLMError("a document has \(longest) tokens; the model's buffers hold \(batch.maxT)")
+            }
+            order.withUnsafeBufferPointer {
+                batch.fill(docs, order: $0.baseAddress! + start, count: count, firstColumn: 0, minLength: config.minLength)
+            }
+            forward(batch, dropout: nil)
+            try body(order[start..<(start + count)])
+            start += count
+        }
     }
 }

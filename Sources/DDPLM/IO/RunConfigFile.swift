@@ -16,6 +16,12 @@ protocol RunConfigFile: Codable {
 
 private struct FormatHeader: Decodable { var format: String? }
 
+/// The `format` a config.json names, if it is readable JSON that names one.
+func runConfigFormat(atPath path: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return (try? JSONDecoder().decode(FormatHeader.self, from: data))?.format
+}
+
 /// Every kind of run this ddplm reads.
 private let runConfigKinds: [any RunConfigFile.Type] = [RunConfig.self, ClassifierRunConfig.self]
 

@@ -39,4 +39,15 @@ public struct RunDirectory: Sendable {
         for f in files { try AtomicFile.write(f.contents, to: f.path) }
         AtomicFile.removeStaleTemporaries(in: path)
     }
+
+    /// Rank 0, once every input has proved valid: a new run gets its directory, config.json and vocab.txt;
+    /// a resumed one gets config.json rewritten (it records changed stop and logging settings).
+    func begin(resume: Bool, overwrite: Bool, config: String, vocab: String) throws {
+        if resume {
+            try AtomicFile.write(config, to: self.config)
+            AtomicFile.removeStaleTemporaries(in: path)
+        } else {
+            try create(overwrite: overwrite, files: [(self.config, config), (self.vocab, vocab)])
+        }
+    }
 }

@@ -4,8 +4,7 @@ import Foundation
 /// validation and where it came from, how it was trained, and whether every file verifies.
 public enum RunInfo {
     public static func describe(_ path: String) throws -> [String] {
-        if let data = FileManager.default.contents(atPath: RunDirectory(path).config),
-           String(decoding: data, as: UTF8.self).contains("\"\(ClassifierRunConfig.currentFormat)\"") {
+        if runConfigFormat(atPath: RunDirectory(path).config) == ClassifierRunConfig.currentFormat {
             return try describeClassifier(path)
         }
         let dir = RunDirectory(path)

@@ -1,7 +1,8 @@
 /// The single owner of a model's numeric state: the parameters, their gradients and Adam's two moments,
-/// four flat buffers in `layout` order. All four are padded with zeros past `layout.count` to
-/// `shard.padded` floats, so they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates
-/// parameters [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks.
+/// four flat buffers in `layout` order. After the `replicated` prefix (an untied embedding table on N
+/// ranks, updated whole by every rank), all four are padded with zeros to `shard.padded` floats, so
+/// they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates parameters
+/// [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks from `shard.base`.
 final class ParameterStore {
     let layout: ParameterLayout
     /// This rank's optimizer shard (the whole buffer on one rank).

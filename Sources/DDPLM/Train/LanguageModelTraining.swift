@@ -26,12 +26,7 @@ public enum LanguageModelTraining {
         try loop.prepare()
         // nothing is written before every input (corpora, settings, checkpoint) proved valid; rank 0 writes
         if comm.isRoot {
-            if options.resume {
-                try AtomicFile.write(try config.encoded(), to: dir.config)  // records changed stop conditions
-                AtomicFile.removeStaleTemporaries(in: dir.path)
-            } else {
-                try dir.create(overwrite: overwrite, files: [(dir.config, try config.encoded()), (dir.vocab, corpora.vocab.fileContents)])
-            }
+            try dir.begin(resume: options.resume, overwrite: overwrite, config: try config.encoded(), vocab: corpora.vocab.fileContents)
         }
         try comm.barrier()
         return try loop.run()
