@@ -74,17 +74,6 @@ static int wait_one(MPI_Request *req, int peer, double timeout) { return wait_al
 /* MPI counts are int: large buffers go in INT_MAX/2-element pieces. */
 static const long PIECE = INT_MAX / 2;
 
-int cmpi_allreduce_sum_float(float *buf, long count) {
-    for (long off = 0; off < count; off += PIECE) {
-        long n = count - off < PIECE ? count - off : PIECE;
-        MPI_Request r;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
-        if (rc == MPI_SUCCESS) rc = wait_one(&r, -1, g_timeout);
-        if (rc != MPI_SUCCESS) return rc;
-    }
-    return MPI_SUCCESS;
-}
-
 /* Small sums (loss and stop flags, norms, evaluation totals, fingerprints): gathered on rank 0, summed
    in rank order, sent back. Rank 0 therefore knows exactly which ranks have not arrived. */
 int cmpi_allreduce_sum_double(double *buf, long count) {

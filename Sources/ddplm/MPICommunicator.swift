@@ -9,6 +9,8 @@ final class MPICommunicator: Communicator {
     let size: Int
     private var finalized = false
     private var scratch = FloatBuffer(count: 0)
+    /// The float all-reduce's block-padded copy of its buffer (grown on first use, then reused).
+    private var padded = FloatBuffer(count: 0)
     private var wire: UnsafeMutablePointer<UInt16>?
     private var wireCount = 0
 
@@ -46,8 +48,16 @@ final class MPICommunicator: Communicator {
         if rc != 0 { throw DDPLMError("\(call) failed on rank \(rank): \(MPICommunicator.message(rc))") }
     }
 
+    /// The ring reduce-scatter and all-gather on a block-padded copy: every rank gets the same bits, and a
+    /// rank that stops is named by the hang watchdog (MPI_Iallreduce cannot say whom it waits for).
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
-        try check(cmpi_allreduce_sum_float(buffer, count), "MPI_Iallreduce(float, sum)", "an all-reduce")
+        let chunk = ((count + size - 1) / size + 15) & ~15
+        if padded.count < chunk * size { padded = FloatBuffer(count: chunk * size) }
+        padded.ptr.update(from: buffer, count: count)
+        (padded.ptr + count).update(repeating: 0, count: chunk * size - count)
+        try reduceScatterSum(padded.ptr, countPerRank: chunk)
+        try allGather(padded.ptr, countPerRank: chunk)
+        buffer.update(from: padded.ptr, count: count)
     }
 
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {

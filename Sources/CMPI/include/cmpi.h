@@ -19,7 +19,6 @@ int cmpi_size(int *size);
 /* Seconds a collective may wait before CMPI_TIMEOUT; 0 = forever. */
 void cmpi_set_timeout(double seconds);
 const char *cmpi_timeout_detail(void);
-int cmpi_allreduce_sum_float(float *buf, long count);
 /* In rank order on rank 0, then sent back: every rank gets the same bits. */
 int cmpi_allreduce_sum_double(double *buf, long count);
 int cmpi_bcast_bytes(void *buf, long count, int root);

@@ -2,8 +2,8 @@
 /// batch of B·T tokens touches at most B·T of V rows, the rest of the gradient is exactly zero. Every rank
 /// marks its nonzero rows; summing the V marks over the ranks gives the union U on every rank; the U rows
 /// are packed, summed, and unpacked. Rows outside U stay zero, as the dense sum would leave them: the
-/// result is exact. Both sums use the ring reduce-scatter + all-gather: every rank ends with the same
-/// bits, and a rank that stops is named by the hang watchdog. Moves ~8·V/N + ~8·|U|·width bytes per rank
+/// result is exact. The rows are summed with the ring reduce-scatter + all-gather, so every rank ends
+/// with the same bits. Moves ~8·V/N + ~8·|U|·width bytes per rank
 /// instead of ~8·V·width. Buffers are sized once; allocates nothing.
 final class SparseRowExchange {
     let rows: Int
@@ -17,7 +17,7 @@ final class SparseRowExchange {
     init(rows: Int, width: Int, ranks: Int) {
         self.rows = rows
         self.width = width
-        marks = FloatBuffer(count: rows + 16 * ranks)
+        marks = FloatBuffer(count: rows)
         index = .allocate(capacity: rows)
         packed = FloatBuffer(count: rows * width + 16 * ranks)
     }
@@ -36,11 +36,7 @@ final class SparseRowExchange {
             for k in 0..<w where row[k] != 0 || row[k].isNaN { touched = true; break }
             marks[r] = touched ? 1 : 0
         }
-        // the ring, not MPI_Iallreduce: a ring step knows the neighbour it waits for
-        let markChunk = ((rows + n - 1) / n + 15) & ~15
-        (marks.ptr + rows).update(repeating: 0, count: markChunk * n - rows)
-        try comm.reduceScatterSum(marks.ptr, countPerRank: markChunk)
-        try comm.allGather(marks.ptr, countPerRank: markChunk)
+        try comm.allReduceSum(marks.ptr, count: rows)
         var u = 0
         for r in 0..<rows where marks[r] > 0 {
             index[u] = Int32(r)
