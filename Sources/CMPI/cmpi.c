@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <mpi.h>
 #include "cmpi.h"
 #include "ddplm_kernels.h"
@@ -9,7 +10,12 @@
 /* The watchdog: every collective is posted non-blocking and waited for with a deadline. */
 static double g_timeout = 0;   /* seconds; 0 = wait forever */
 static int g_rank = 0, g_size = 1;
-static char g_detail[1024];
+/* Per thread: the overlapped exchange's thread can time out while the main thread does too. */
+static _Thread_local char g_detail[1024];
+/* Channel 0 is MPI_COMM_WORLD; channel 1 its duplicate for the gradient exchange that runs on its own
+   thread while the main thread computes (only when MPI provides MPI_THREAD_MULTIPLE). */
+static MPI_Comm g_channel[2];
+static int g_overlap = 0;
 /* Scratch for the small double all-reduce (gathered on rank 0): size * SMALL doubles, allocated once. */
 #define SMALL 64
 static double *g_small = NULL;
@@ -17,16 +23,26 @@ enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79 };
 
 int cmpi_init(void) {
     int provided = 0;
-    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
     if (rc != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+    g_channel[0] = g_channel[1] = MPI_COMM_WORLD;
+    if (provided >= MPI_THREAD_MULTIPLE) {
+        if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &g_channel[1])) != MPI_SUCCESS) return rc;
+        if ((rc = MPI_Comm_set_errhandler(g_channel[1], MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+        g_overlap = 1;
+    }
     if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &g_rank)) != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &g_size)) != MPI_SUCCESS) return rc;
     g_small = calloc((size_t)g_size * SMALL, sizeof(double));
     return g_small ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
-int cmpi_finalize(void) { return MPI_Finalize(); }
+int cmpi_finalize(void) {
+    if (g_overlap) { MPI_Comm_free(&g_channel[1]); g_overlap = 0; }
+    return MPI_Finalize();
+}
+int cmpi_overlap_available(void) { return g_overlap; }
 int cmpi_rank(int *rank) { *rank = g_rank; return MPI_SUCCESS; }
 int cmpi_size(int *size) { *size = g_size; return MPI_SUCCESS; }
 void cmpi_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 0; }
@@ -34,10 +50,13 @@ const char *cmpi_timeout_detail(void) { return g_detail; }
 
 /* Waits for n requests; peer[i] is the rank request i depends on (-1: unknown, a collective). After
    `timeout` seconds without completing, describes the pending peers in g_detail and returns
-   CMPI_TIMEOUT. */
-static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) {
-    if (timeout <= 0) return MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
-    double deadline = MPI_Wtime() + timeout;
+   CMPI_TIMEOUT. With `nap` (the exchange thread, which shares its core with the computing main thread)
+   it sleeps NAP_US between polls instead of spinning. */
+#define NAP_US 100
+static int wait_all_napping(MPI_Request *req, const int *peer, int n, double timeout, int nap) {
+    if (timeout <= 0 && !nap) return MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
+    double deadline = timeout > 0 ? MPI_Wtime() + timeout : 0;
+    struct timespec pause = {0, NAP_US * 1000L};
     for (;;) {
         int pending = 0;
         for (int i = 0; i < n; i++) {
@@ -48,7 +67,8 @@ static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) {
             if (!flag) pending++;
         }
         if (!pending) return MPI_SUCCESS;
-        if (MPI_Wtime() > deadline) {
+        if (nap) nanosleep(&pause, NULL);
+        if (timeout > 0 && MPI_Wtime() > deadline) {
             int len = 0, listed = 0, unknown = 0;
             g_detail[0] = 0;
             for (int i = 0; i < n; i++) {
@@ -65,6 +85,8 @@ static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) {
         }
     }
 }
+
+static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) { return wait_all_napping(req, peer, n, timeout, 0); }
 
 /* Non-root ranks wait on rank 0, which itself waits on everyone: give it time to name the late rank. */
 static double root_wait(void) { return g_timeout > 0 ? g_timeout + (g_timeout / 4 > 5 ? g_timeout / 4 : 5) : 0; }
@@ -118,45 +140,49 @@ int cmpi_bcast_bytes(void *buf, long count, int root) {
     return MPI_SUCCESS;
 }
 
-/* One ring step: send `count` elements to the right neighbour, receive as many from the left. */
-static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatype type) {
+/* One ring step on `channel`: send `count` elements to the right neighbour, receive as many from the
+   left. The exchange channel's thread naps between polls and waits longer than the main thread, whose
+   small all-reduce on rank 0 names a late rank first. */
+static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatype type, int channel) {
     int right = (g_rank + 1) % g_size, left = (g_rank + g_size - 1) % g_size;
     MPI_Request req[2];
     int peer[2] = {left, right};
-    int rc = MPI_Irecv(recv, (int)count, type, left, TAG_RING, MPI_COMM_WORLD, &req[0]);
+    MPI_Comm comm = g_channel[channel ? 1 : 0];
+    int rc = MPI_Irecv(recv, (int)count, type, left, TAG_RING, comm, &req[0]);
     if (rc != MPI_SUCCESS) return rc;
-    if ((rc = MPI_Isend(send, (int)count, type, right, TAG_RING, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
-    return wait_all(req, peer, 2, g_timeout);
+    if ((rc = MPI_Isend(send, (int)count, type, right, TAG_RING, comm, &req[1])) != MPI_SUCCESS) return rc;
+    double timeout = channel && g_timeout > 0 ? root_wait() + g_timeout : g_timeout;
+    return wait_all_napping(req, peer, 2, timeout, channel != 0);
 }
 
-static int ring_step(const float *send, float *recv, long count) { return ring_step_typed(send, recv, count, MPI_FLOAT); }
+static int ring_step(const float *send, float *recv, long count) { return ring_step_typed(send, recv, count, MPI_FLOAT, 0); }
 
-int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp) {
+int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int rank = g_rank, size = g_size;
     for (int s = 0; s < size - 1; s++) {
         /* send block (rank-s-1), receive block (rank-s-2) and add it: after size-1 steps block `rank` is whole */
         long send_block = ((rank - s - 1) % size + size) % size;
         long recv_block = ((rank - s - 2) % size + size) % size;
-        int rc = ring_step(buf + send_block * count, tmp, count);
+        int rc = ring_step_typed(buf + send_block * stride, tmp, count, MPI_FLOAT, channel);
         if (rc != MPI_SUCCESS) return rc;
-        float *dst = buf + recv_block * count;
+        float *dst = buf + recv_block * stride;
         for (long i = 0; i < count; i++) dst[i] += tmp[i];
     }
     return MPI_SUCCESS;
 }
 
-int cmpi_ring_reduce_scatter_bf16(float *buf, long count, unsigned short *wire) {
+int cmpi_ring_reduce_scatter_bf16(float *buf, long count, long stride, unsigned short *wire, int channel) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int rank = g_rank, size = g_size;
     for (int s = 0; s < size - 1; s++) {
         /* the blocks of cmpi_ring_reduce_scatter_float; only what travels is bf16 */
         long send_block = ((rank - s - 1) % size + size) % size;
         long recv_block = ((rank - s - 2) % size + size) % size;
-        ddplm_f32_to_bf16(buf + send_block * count, wire, count);
-        int rc = ring_step_typed(wire, wire + count, count, MPI_UNSIGNED_SHORT);
+        ddplm_f32_to_bf16(buf + send_block * stride, wire, count);
+        int rc = ring_step_typed(wire, wire + count, count, MPI_UNSIGNED_SHORT, channel);
         if (rc != MPI_SUCCESS) return rc;
-        ddplm_add_bf16(buf + recv_block * count, wire + count, count);
+        ddplm_add_bf16(buf + recv_block * stride, wire + count, count);
     }
     return MPI_SUCCESS;
 }

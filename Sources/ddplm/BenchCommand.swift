@@ -41,6 +41,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Barrier after each rank's backward pass, timed apart (ms_rank_wait).",
                              discussion: "The exchange phases then time the network alone, not the wait for the slowest rank's compute: for emulated hosts oversubscribed on few cores (launch/bench-scaleout).")) var syncBeforeExchange = false
     @Option(help: "Gradient reduce-scatter wire format: fp32 or bf16.") var gradWire: GradientWire = .fp32
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Overlap the gradient reduce-scatter with the backward pass, as training does.",
+                                                      discussion: "--no-overlap runs it after the compute, to measure what the overlap hides (ms_exchange_overlapped).")) var overlap = true
     @OptionGroup var runtime: RuntimeOptions
 
     enum BenchTask: String, ExpressibleByArgument { case lm, classify }
@@ -83,6 +85,7 @@ struct BenchCommand: ParsableCommand {
                                        warmup: max(0, warmup), threads: threads)
             cfg.syncBeforeExchange = syncBeforeExchange
             cfg.gradientWire = gradWire
+            cfg.overlap = overlap
             let timing = try Benchmark.timeSteps(cfg, comm: c)
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)

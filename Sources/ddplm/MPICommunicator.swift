@@ -8,11 +8,9 @@ final class MPICommunicator: Communicator {
     let rank: Int
     let size: Int
     private var finalized = false
-    private var scratch = FloatBuffer(count: 0)
+    private let ringScratch = RingScratch()
     /// The float all-reduce's block-padded copy of its buffer (grown on first use, then reused).
     private var padded = FloatBuffer(count: 0)
-    private var wire: UnsafeMutablePointer<UInt16>?
-    private var wireCount = 0
 
     let hangTimeout: Double
 
@@ -31,8 +29,6 @@ final class MPICommunicator: Communicator {
         cmpi_set_timeout(hangTimeout)
     }
 
-    deinit { wire?.deallocate() }
-
     static func message(_ rc: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 512)
         cmpi_error_string(rc, &buf, Int32(buf.count))
@@ -40,6 +36,12 @@ final class MPICommunicator: Communicator {
     }
 
     private func check(_ rc: Int32, _ call: String, _ operation: String) throws {
+        try MPICommunicator.check(rc, call, operation, rank: rank, hangTimeout: hangTimeout)
+    }
+
+    /// Turns a shim return code into `CollectiveTimeout` (naming the ranks waited for) or an error naming
+    /// the call and the rank.
+    static func check(_ rc: Int32, _ call: String, _ operation: String, rank: Int, hangTimeout: Double) throws {
         if rc == CMPI_TIMEOUT {
             let detail = String(cString: cmpi_timeout_detail())
             let ranks = detail.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -68,21 +70,21 @@ final class MPICommunicator: Communicator {
         try check(cmpi_bcast_bytes(buffer, bytes, Int32(root)), "MPI_Ibcast", "a broadcast from rank \(root)")
     }
 
-    /// Ring reduce-scatter (see cmpi.h); its block-sized scratch buffer is allocated once.
-    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        if scratch.count < countPerRank { scratch = FloatBuffer(count: countPerRank) }
-        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, scratch.ptr), "ring reduce-scatter (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+    /// Ring reduce-scatter (see cmpi.h); its scratch is allocated once, on first use.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, ringScratch.floats(countPerRank), 0),
+                  "ring reduce-scatter (MPI_Isend/Irecv)", "the gradient reduce-scatter")
     }
 
-    /// The same ring with a bf16 wire; its send and receive buffers (2 × countPerRank halves) are
-    /// allocated once, on first use.
-    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        if wireCount < countPerRank {
-            wire?.deallocate()
-            wire = .allocate(capacity: 2 * countPerRank)
-            wireCount = countPerRank
-        }
-        try check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, wire), "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+    /// The same ring with a bf16 wire.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, ringScratch.halves(2 * countPerRank), 0),
+                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+    }
+
+    /// MPI_COMM_WORLD's duplicate, for the exchange thread (needs MPI_THREAD_MULTIPLE).
+    func makeExchangeChannel() -> ExchangeChannel? {
+        cmpi_overlap_available() != 0 ? MPIExchangeChannel(rank: rank, hangTimeout: hangTimeout) : nil
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
@@ -98,5 +100,53 @@ final class MPICommunicator: Communicator {
 
     func finalize() {
         if !finalized { finalized = true; _ = cmpi_finalize() }
+    }
+}
+
+/// The ring reduce-scatter's receive buffers, grown on first use and then reused.
+final class RingScratch {
+    private var floatBuffer = FloatBuffer(count: 0)
+    private var halfBuffer: UnsafeMutablePointer<UInt16>?
+    private var halfCount = 0
+
+    func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if floatBuffer.count < n { floatBuffer = FloatBuffer(count: n) }
+        return floatBuffer.ptr
+    }
+
+    func halves(_ n: Int) -> UnsafeMutablePointer<UInt16> {
+        if halfCount < n {
+            halfBuffer?.deallocate()
+            halfBuffer = .allocate(capacity: n)
+            halfCount = n
+        }
+        return halfBuffer!
+    }
+
+    deinit { halfBuffer?.deallocate() }
+}
+
+/// The gradient exchange's channel: the ring reduce-scatter on MPI_COMM_WORLD's duplicate, called from
+/// the exchange thread while the main thread computes. Its waits nap between polls, so the thread leaves
+/// the core to the compute, and last longer than the main thread's, whose small all-reduce names a late
+/// rank first.
+final class MPIExchangeChannel: ExchangeChannel {
+    let rank: Int
+    let hangTimeout: Double
+    private let ringScratch = RingScratch()
+
+    init(rank: Int, hangTimeout: Double) {
+        self.rank = rank
+        self.hangTimeout = hangTimeout
+    }
+
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try MPICommunicator.check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, ringScratch.floats(countPerRank), 1),
+                                  "ring reduce-scatter (MPI_Isend/Irecv, exchange thread)", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+    }
+
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try MPICommunicator.check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, ringScratch.halves(2 * countPerRank), 1),
+                                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv, exchange thread)", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
     }
 }

@@ -16,6 +16,9 @@ int cmpi_init(void);
 int cmpi_finalize(void);
 int cmpi_rank(int *rank);
 int cmpi_size(int *size);
+/* 1 when MPI provides MPI_THREAD_MULTIPLE: channel 1 exists and may be used from a second thread while
+   the main thread makes calls on channel 0. */
+int cmpi_overlap_available(void);
 /* Seconds a collective may wait before CMPI_TIMEOUT; 0 = forever. */
 void cmpi_set_timeout(double seconds);
 const char *cmpi_timeout_detail(void);
@@ -25,13 +28,17 @@ int cmpi_bcast_bytes(void *buf, long count, int root);
 /* Ring reduce-scatter, in place: buf holds size*count floats; afterwards block `rank` (buf + rank*count)
    holds the element-wise sum over ranks of that block. size-1 steps, each exchanging one block with the
    ring neighbours and adding it: bandwidth-optimal, and on OpenMPI 4.1's shared-memory transport ~3x
-   faster than its MPI_Reduce_scatter_block. tmp holds count floats. */
-int cmpi_ring_reduce_scatter_float(float *buf, long count, float *tmp);
+   faster than its MPI_Reduce_scatter_block. tmp holds count floats.
+   Block r starts at buf + r*stride (stride >= count): a segment of every rank's block, so a gradient
+   can be reduced in segments as they become final, each element summed exactly as the whole ring would.
+   channel 0 is MPI_COMM_WORLD; channel 1 its duplicate, for the exchange thread (see
+   cmpi_overlap_available), whose waits nap between polls and last longer than the main thread's. */
+int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel);
 /* The same ring with a bfloat16 wire: each partial sum is rounded to bf16 (nearest, ties to even) before
    it is sent and added in fp32 where it arrives. Half the bytes; block b's sum is rounded size-1 times on
    its way (ranks b+1, b+2, ..., b), the last addition (rank b's own part) is exact fp32.
    wire holds 2*count unsigned shorts (send and receive halves). */
-int cmpi_ring_reduce_scatter_bf16(float *buf, long count, unsigned short *wire);
+int cmpi_ring_reduce_scatter_bf16(float *buf, long count, long stride, unsigned short *wire, int channel);
 /* Ring all-gather, in place: buf holds size*count floats; each rank's block r*count.. reaches everyone. */
 int cmpi_ring_allgather_float(float *buf, long count);
 int cmpi_barrier(void);

@@ -1,8 +1,20 @@
 import Glibc
 
+/// What the overlapped gradient exchange (`OverlappedExchange`) calls from its own thread: the two
+/// reduce-scatters, over segments of the ranks' blocks.
+public protocol ExchangeChannel: AnyObject {
+    /// In place: block r is `countPerRank` floats at `buffer + r·stride` (stride ≥ countPerRank); afterwards
+    /// this rank's block holds that block's sum over ranks, every element summed exactly as the whole-block
+    /// call sums it (so a gradient can be reduced in segments as they become final). Other blocks are left
+    /// undefined.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws
+    /// As `reduceScatterSum(_:countPerRank:stride:)` with the bf16 wire of `reduceScatterSumBF16`.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws
+}
+
 /// The trainer's only view of the other ranks. One process is rank 0 of 1 with no-op collectives
 /// (`SingleProcessCommunicator`); under mpirun the executable supplies an MPI implementation.
-public protocol Communicator: AnyObject {
+public protocol Communicator: ExchangeChannel {
     var rank: Int { get }
     var size: Int { get }
     /// In-place element-wise sum over all ranks (every rank gets the result).
@@ -10,13 +22,11 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws
     /// Copies `bytes` bytes from `root`'s buffer into everyone's.
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws
-    /// In place: `buffer` holds size·countPerRank floats; afterwards this rank's block (starting at
-    /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.
-    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
-    /// As `reduceScatterSum`, with a bfloat16 wire (`GradientWire.bf16`): as in a ring, block b's partial
-    /// sum starts as rank b+1's part and travels through ranks b+2, …, b (mod size), rounded to bf16 before
-    /// each hop and added in fp32 on arrival; the result on rank b is exactly what that ring computes.
-    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
+    /// A second channel over the same ranks, made collectively (every rank calls it once): its
+    /// reduce-scatters may run on another thread while this communicator's collectives run on the
+    /// calling one, and never match them. nil when that is not possible (one rank; an MPI without
+    /// MPI_THREAD_MULTIPLE): the exchange then runs after the compute.
+    func makeExchangeChannel() -> ExchangeChannel?
     /// `buffer` holds size·countPerRank floats; afterwards every rank has every rank's own block.
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     func barrier() throws
@@ -26,6 +36,19 @@ public protocol Communicator: AnyObject {
 
 public extension Communicator {
     var isRoot: Bool { rank == 0 }
+
+    /// In place: `buffer` holds size·countPerRank floats; afterwards this rank's block (starting at
+    /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        try reduceScatterSum(buffer, countPerRank: countPerRank, stride: countPerRank)
+    }
+
+    /// As `reduceScatterSum`, with a bfloat16 wire (`GradientWire.bf16`): as in a ring, block b's partial
+    /// sum starts as rank b+1's part and travels through ranks b+2, …, b (mod size), rounded to bf16 before
+    /// each hop and added in fp32 on arrival; the result on rank b is exactly what that ring computes.
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        try reduceScatterSumBF16(buffer, countPerRank: countPerRank, stride: countPerRank)
+    }
 
     /// Sums a few Doubles across ranks.
     func allReduceSum(_ values: [Double]) throws -> [Double] {

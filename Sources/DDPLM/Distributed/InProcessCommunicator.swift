@@ -104,16 +104,17 @@ final class InProcessCommunicator: Communicator {
         group.barrier()
     }
 
-    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+    /// Sums this rank's block (at rank·stride) over the ranks, in rank order.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         publish(buffer)
-        sum(buffer, from: rank * countPerRank, count: countPerRank)
+        sum(buffer, from: rank * stride, count: countPerRank)
     }
 
     /// The ring's arithmetic, computed by the owner: start from rank b+1's block, then for ranks b+2, …, b
     /// round the partial sum to bf16 and add it to that rank's block in fp32.
-    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+    func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         publish(buffer)
-        let n = countPerRank, lo = rank * n
+        let n = countPerRank, lo = rank * stride
         let acc = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1)), wire = UnsafeMutablePointer<UInt16>.allocate(capacity: max(n, 1))
         defer { acc.deallocate(); wire.deallocate() }
         acc.update(from: peer((rank + 1) % size, Float.self) + lo, count: n)
@@ -127,6 +128,16 @@ final class InProcessCommunicator: Communicator {
         group.barrier()  // everyone has read every buffer
         (buffer + lo).update(from: acc, count: n)
         group.barrier()
+    }
+
+    /// A communicator over its own group: rank 0 makes the group and the others pick it up from rank 0's
+    /// slot, so the channel's collectives never meet this one's.
+    func makeExchangeChannel() -> ExchangeChannel? {
+        let made = rank == 0 ? Group(size: size) : nil
+        publish(made.map { Unmanaged.passUnretained($0).toOpaque() } ?? UnsafeMutableRawPointer(bitPattern: 1)!)
+        let shared = Unmanaged<Group>.fromOpaque(group.slots[0]!).takeUnretainedValue()
+        withExtendedLifetime(made) { group.barrier() }  // everyone holds the new group before rank 0 may drop it
+        return InProcessCommunicator(rank: rank, group: shared)
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {

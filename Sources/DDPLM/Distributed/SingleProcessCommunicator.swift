@@ -8,8 +8,9 @@ public final class SingleProcessCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {}
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {}
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {}
-    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
-    public func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
+    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {}
+    public func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {}
+    public func makeExchangeChannel() -> ExchangeChannel? { nil }
     public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }

@@ -26,11 +26,23 @@ final class Decoder {
 
     deinit { rowLoss.deallocate() }
 
+    /// Where the gradient exchange learns that the decoder's gradients are final (`GradientReadiness`):
+    /// the store offsets of dW (nil when it is tied to the embedding, which the backward still adds to)
+    /// and of db, and the order in which to finish dW's rows.
+    struct Readiness {
+        let listener: GradientReadiness
+        let weightOffset: Int?
+        let biasOffset: Int
+        let rowOrder: [Range<Int>]
+    }
+
     /// Sum over rows of CE(h_r W_decᵀ + b, y_r). With `grad`, also accumulates `scale`·gradients into
-    /// dW/db and writes dH (= scale · dCE/dh) for every row.
+    /// dW/db and writes dH (= scale · dCE/dh) for every row. With `ready`, the last chunk's dW GEMM runs
+    /// in `rowOrder` pieces, each reported final as it is done, before that chunk's dH.
     func lossAndGradient(rows n: Int, h: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
-                         grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?) -> Double {
+                         grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?,
+                         ready: Readiness? = nil) -> Double {
         let v = vocab, hd = hidden
         var total = 0.0
         var r0 = 0
@@ -41,7 +53,21 @@ final class Decoder {
                  beta: 0, c: logits.ptr, ldc: v)
             softmaxRows(rc, targets: targets + r0, bias: bias, scale: scale, db: grad?.db)
             for i in 0..<rc { total += rowLoss[i] }
-            if let grad {
+            if let grad, let ready, r0 + rc == n {
+                ready.listener.gradientsFinal(ready.biasOffset..<ready.biasOffset + v)
+                if let wo = ready.weightOffset {
+                    for rows in ready.rowOrder {
+                        gemm(transA: true, transB: false, m: rows.count, n: hd, k: rc, a: logits.ptr + rows.lowerBound, lda: v,
+                             b: hc, ldb: hd, beta: 1, c: grad.dw + rows.lowerBound * hd, ldc: hd)
+                        ready.listener.gradientsFinal(wo + rows.lowerBound * hd..<wo + rows.upperBound * hd)
+                    }
+                } else {
+                    gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
+                         beta: 1, c: grad.dw, ldc: hd)
+                }
+                gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
+                     beta: 0, c: grad.dh + r0 * hd, ldc: hd)
+            } else if let grad {
                 gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
                      beta: 1, c: grad.dw, ldc: hd)
                 gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,

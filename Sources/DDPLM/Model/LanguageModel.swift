@@ -27,6 +27,8 @@ public final class LanguageModel {
     /// output, or `dropped[k]`. Backward reads these instead of re-deriving them.
     private var siteInputs: [UnsafeMutablePointer<Float>]
     private var droppedOut = false  // the last forward applied dropout
+    /// The decoder's row order for the last listener asked (`GradientReadiness.rowOrder`), made once.
+    private var decoderRowOrder: (listener: ObjectIdentifier, rows: [Range<Int>])?
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
 
@@ -137,8 +139,9 @@ public final class LanguageModel {
     }
 
     /// The mirror of `forward`: from dTop (the gradient at the decoder input, in `dA`) back through each
-    /// site's dropout and layer to the embedding table. Accumulates into `grads`.
-    func backward(x: UnsafePointer<Int32>, t: Int) {
+    /// site's dropout and layer to the embedding table. Accumulates into `grads`, and tells `ready` as
+    /// each layer's gradients become final.
+    func backward(x: UnsafePointer<Int32>, t: Int, ready: GradientReadiness? = nil) {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         var dOut = dA.ptr, dIn = dB.ptr
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
@@ -146,23 +149,37 @@ public final class LanguageModel {
             let o = at.layers[k]
             layers[k].backward(t: t, x: siteInputs[k], dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
                                dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh)
+            ready?.gradientsFinal(o.wih..<o.bhh + config.cell.gates * config.hidden)
             if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
             swap(&dOut, &dIn)
         }
         Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
+        ready?.gradientsFinal(at.encoder..<at.encoder + config.vocabSize * config.embedding)
+    }
+
+    /// What the decoder tells `ready` (its dW only when untied: tied, the embedding's backward adds to it).
+    private func decoderReadiness(_ ready: GradientReadiness?) -> Decoder.Readiness? {
+        guard let ready else { return nil }
+        let id = ObjectIdentifier(ready)
+        if decoderRowOrder?.listener != id {
+            decoderRowOrder = (id, ready.rowOrder(offset: at.decoderWeight, rows: config.vocabSize, width: config.hidden))
+        }
+        return Decoder.Readiness(listener: ready, weightOffset: config.tieWeights ? nil : at.decoderWeight,
+                                 biasOffset: at.decoderBias, rowOrder: decoderRowOrder!.rows)
     }
 
     /// Forward and backward over one window: returns the mean cross-entropy over its t·b positions and
     /// accumulates into the store's gradients the gradient of that mean.
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
+    /// With `ready`, each gradient is reported as soon as it is final (see `GradientReadiness`).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
-                          dropout: DropoutKey?) -> Double {
+                   dropout: DropoutKey?, ready: GradientReadiness? = nil) -> Double {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         let top = forward(x: x, t: t, state: state, dropout: dropout)
         let loss = decoder.lossAndGradient(
             rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
-            scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr))
-        backward(x: x, t: t)
+            scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr), ready: decoderReadiness(ready))
+        backward(x: x, t: t, ready: ready)
         return loss / Double(rows)
     }
 

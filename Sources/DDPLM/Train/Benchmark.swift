@@ -18,6 +18,8 @@ public enum Benchmark {
         public var syncBeforeExchange = false
         /// The gradient reduce-scatter's wire format.
         public var gradientWire = GradientWire.fp32
+        /// Overlap the reduce-scatter with the backward (`TrainingStep`'s default).
+        public var overlap = true
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
             self.batch = batch
@@ -66,7 +68,7 @@ public enum Benchmark {
         let b = split.columns
         let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank)
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
-        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire)
+        let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
         stepper.barrierAfterCompute = c.syncBeforeExchange
         model.initialize(seed: c.seed)
         let carry = model.makeState()
@@ -86,8 +88,9 @@ public enum Benchmark {
             if s == c.warmup { stepper.resetPhases() }
             let e0 = exchangeSoFar(), c0 = computeSoFar()
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try stepper.run(lr: 1e-3, adamStep: s + 1) {
-                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn))
+            _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
+                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn),
+                                ready: ready)
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if s >= c.warmup { times.append(dt); exchanges.append(exchangeSoFar() - e0); computes.append(computeSoFar() - c0) }

@@ -130,8 +130,8 @@ public final class TrainingLoop {
             let index = state.window, step = state.step, epoch = state.epoch
             let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
                                     timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
-                                    poison: options.injectNaNAtStep == step) {
-                task.computeGradients(batch: index, epoch: epoch, step: step)
+                                    poison: options.injectNaNAtStep == step) { ready in
+                task.computeGradients(batch: index, epoch: epoch, step: step, ready: ready)
             }
             if r.finite {
                 state.adamStep += 1

@@ -11,6 +11,10 @@ import Dispatch
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
 /// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 ///
+/// With a second channel (`Communicator.makeExchangeChannel`), the reduce-scatter is overlapped with the
+/// backward pass (`OverlappedExchange`): segments of the gradient start on the exchange thread as the
+/// model reports them final, with the same sums, so the weights are the same bits as without overlap.
+///
 /// An untied embedding table (the store's `replicated` prefix) is not sharded: its gradient rows are
 /// summed by `SparseRowExchange` (only the rows some rank's tokens touched travel), and every rank
 /// updates the whole table itself, so it needs no all-gather either. At the lecture's config that is
@@ -25,11 +29,16 @@ public final class TrainingStep {
     let control: UnsafeMutablePointer<Double>
     /// The sparse exchange of the replicated embedding (N ranks with an untied table only).
     let sparse: SparseRowExchange?
+    /// The reduce-scatter overlapped with the backward (N ranks, when the communicator has a second
+    /// channel and `overlap` was asked for).
+    let overlapped: OverlappedExchange?
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
-    /// (reduce-scatter, or nothing on one rank), norm (sum of squares + the small all-reduce), Adam,
-    /// weight all-gather; and the barrier of `barrierAfterCompute` (0 unless set).
-    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait"]
+    /// (what is left of the reduce-scatter after the compute, or nothing on one rank), norm (sum of
+    /// squares + the small all-reduce), Adam, weight all-gather; the barrier of `barrierAfterCompute` (0
+    /// unless set); and, not part of the step's time, the exchange thread's reduce-scatter time hidden
+    /// behind the compute.
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait", "exchange_overlapped"]
     static let exchangePhases = [1, 2, 4]
     /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
     /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
@@ -51,7 +60,10 @@ public final class TrainingStep {
         var finite: Bool
     }
 
-    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double, wire: GradientWire = .fp32) {
+    /// `overlap`: run the reduce-scatter on the exchange thread during the backward when the communicator
+    /// offers a channel for it (every rank must pass the same value: making the channel is collective).
+    init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double, wire: GradientWire = .fp32,
+         overlap: Bool = true, segments: OverlappedExchange.Limits = .standard) {
         precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
         self.store = store
         self.adam = Adam(threads: threads)
@@ -60,8 +72,15 @@ public final class TrainingStep {
         self.wire = wire
         control = .allocate(capacity: 4)
         sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
-        phaseBuffer = .allocate(capacity: 6)
-        phaseBuffer.initialize(repeating: 0, count: 6)
+        phaseBuffer = .allocate(capacity: TrainingStep.phaseNames.count)
+        phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
+        if overlap, comm.size > 1, let channel = comm.makeExchangeChannel() {
+            let cuts = store.layout.stored.map { $0.offset }
+            overlapped = OverlappedExchange(grads: store.grads.ptr, shard: store.shard, ranks: comm.size, parameters: store.count,
+                                            cuts: cuts, wire: wire, channel: channel, limits: segments)
+        } else {
+            overlapped = nil
+        }
     }
 
     deinit { control.deallocate(); phaseBuffer.deallocate() }
@@ -73,32 +92,40 @@ public final class TrainingStep {
     }
 
     /// Per-phase seconds accumulated so far (see `phaseNames`).
-    var phases: [Double] { (0..<6).map { phaseBuffer[$0] } }
-    func resetPhases() { for i in 0..<6 { phaseBuffer[i] = 0 } }
+    var phases: [Double] { (0..<TrainingStep.phaseNames.count).map { phaseBuffer[$0] } }
+    func resetPhases() { for i in 0..<TrainingStep.phaseNames.count { phaseBuffer[i] = 0 } }
 
     /// `adamStep` is the number this update gets if it is applied (1 for the first). `signalled`/`timeUp`
     /// are this rank's stop votes; the result says whether any rank voted. `poison` (tests) turns the
-    /// gradient into NaN to exercise the non-finite path.
+    /// gradient into NaN to exercise the non-finite path. `compute` gets the listener to report final
+    /// gradients to (nil without overlap).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
-             compute: () -> Double) throws -> Result {
+             compute: (GradientReadiness?) -> Double) throws -> Result {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
-        control[0] = compute()
         if poison { g[0] = .nan }
+        overlapped?.begin()
+        control[0] = compute(overlapped)
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
         // loss and stop votes first: a small gather on rank 0, which so learns which ranks are late
         // (the hang watchdog names them) before the big exchange starts
+        // (the exchange thread may still be reducing: the channels never meet)
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
-            try sparse?.sum(g, comm: comm)
-            switch wire {
-            case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
-            case .bf16: try comm.reduceScatterSumBF16(g + shard.base, countPerRank: shard.chunk)
+            if let overlapped {
+                try overlapped.finish()
+                phaseBuffer[6] += overlapped.overlappedSeconds
+            } else {
+                switch wire {
+                case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
+                case .bf16: try comm.reduceScatterSumBF16(g + shard.base, countPerRank: shard.chunk)
+                }
             }
+            try sparse?.sum(g, comm: comm)
         }
         lap(1)
         // each rank's shard, and the replicated table once (rank 0's copy; every rank holds the same)
@@ -119,6 +146,12 @@ public final class TrainingStep {
             lap(4)
         }
         return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
+    }
+
+    /// `run` for a compute that reports nothing (the whole exchange waits for its end).
+    func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
+             compute: () -> Double) throws -> Result {
+        try run(lr: lr, adamStep: adamStep, signalled: signalled, timeUp: timeUp, poison: poison) { (_: GradientReadiness?) in compute() }
     }
 
     /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.

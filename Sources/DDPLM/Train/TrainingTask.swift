@@ -18,8 +18,9 @@ protocol TrainingTask: AnyObject {
     /// Forward and backward of this rank's share of global batch `index` of `epoch` at global step
     /// `step`: accumulates into `store.grads` a gradient whose sum over ranks, ÷ the rank count, is the
     /// gradient of the global batch's mean loss, and returns this rank's part of that mean likewise (its
-    /// own mean when every rank has an equal share). Allocates nothing.
-    func computeGradients(batch index: Int, epoch: Int, step: Int) -> Double
+    /// own mean when every rank has an equal share). May report gradients to `ready` as they become
+    /// final (see `GradientReadiness`). Allocates nothing.
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: GradientReadiness?) -> Double
     /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
     func resetCarriedState()
     /// Whether there is a test split to evaluate the best model on at the end.

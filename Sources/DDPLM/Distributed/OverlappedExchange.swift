@@ -1,0 +1,298 @@
+import Foundation
+
+/// The gradient reduce-scatter of `TrainingStep`, overlapped with the backward pass.
+///
+/// The sharded region (`OptimizerShard`: N blocks of `chunk` floats from `base`) is cut into segments
+/// at the same relative offsets [a, b) of every block. A segment's reduce-scatter is the ring over those
+/// N sub-blocks: each element is summed exactly as the whole-block ring sums it, so the weights are
+/// bit-identical with and without overlap. The model reports gradient ranges as they become final
+/// (`GradientReadiness`); when every float of a segment is final, the segment goes to the exchange
+/// thread, which runs its ring on a second channel (`Communicator.makeExchangeChannel`) while the main
+/// thread goes on computing. `finish` hands over whatever was never reported and waits.
+///
+/// Segments start at tensor boundaries (a model's layers become final one by one) and are cut to at most
+/// ~1/8 of a block, so the decoder's weight gradient, finished in `rowOrder`, streams out while its last
+/// rows and the recurrent layers' backward are computed. Allocates nothing per step.
+final class OverlappedExchange: GradientReadiness {
+    let base: Int
+    let chunk: Int
+    let ranks: Int
+    /// Segment boundaries, relative to a block's start: 0 = bounds[0] < … < bounds[S] = chunk.
+    let bounds: [Int]
+    /// Tests: do not exchange during the compute; at `finish`, check that every segment handed over
+    /// early still holds what it held then (a model that reports a range too early fails here).
+    var verifyFinality = false
+
+    private let worker: Worker
+    private let parameters: Int
+    private let initialPending: [Int]
+    private let pending: UnsafeMutablePointer<Int>
+    private let handed: UnsafeMutablePointer<Bool>
+    private let fingerprints: UnsafeMutablePointer<UInt64>
+    private var computeEnd: UInt64 = 0
+
+    var segments: Int { bounds.count - 1 }
+
+    /// Segment sizes in floats: tensor boundaries closer than `minimum` are merged, and a segment is cut
+    /// into equal parts of at most max(`maximum`, chunk / `perBlock`).
+    struct Limits: Sendable {
+        var minimum = 16_384
+        var maximum = 65_536
+        var perBlock = 8
+        static let standard = Limits()
+    }
+
+    /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
+    /// the padded region is zeros, final from the start); `cuts`: flat offsets of tensor boundaries.
+    init(grads: UnsafeMutablePointer<Float>, shard: OptimizerShard, ranks: Int, parameters: Int, cuts: [Int],
+         wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
+        base = shard.base
+        chunk = shard.chunk
+        self.ranks = ranks
+        self.parameters = parameters
+        bounds = OverlappedExchange.plan(base: shard.base, chunk: shard.chunk, ranks: ranks, cuts: cuts, limits: limits)
+        let s = bounds.count - 1
+        var initial = [Int](repeating: 0, count: s)
+        for k in 0..<s {
+            for r in 0..<ranks {
+                let lo = shard.base + r * shard.chunk + bounds[k], hi = shard.base + r * shard.chunk + bounds[k + 1]
+                initial[k] += max(0, min(hi, parameters) - lo)
+            }
+        }
+        initialPending = initial
+        pending = .allocate(capacity: s)
+        handed = .allocate(capacity: s)
+        fingerprints = .allocate(capacity: s)
+        worker = Worker(grads: grads + shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
+    }
+
+    deinit {
+        worker.stop()
+        pending.deallocate()
+        handed.deallocate()
+        fingerprints.deallocate()
+    }
+
+    /// Segment boundaries: tensor boundaries (relative to each block), merged and cut per `limits`.
+    static func plan(base: Int, chunk: Int, ranks: Int, cuts: [Int], limits: Limits = .standard) -> [Int] {
+        var points: [Int] = []
+        for c in cuts {
+            for r in 0..<ranks {
+                let rel = c - base - r * chunk
+                if rel > 0 && rel < chunk { points.append(rel) }
+            }
+        }
+        points.sort()
+        let minimum = max(1, limits.minimum), maximum = max(1, limits.maximum, chunk / max(1, limits.perBlock))
+        var kept = [0]
+        for p in points where p - kept.last! >= minimum && chunk - p >= minimum { kept.append(p) }
+        kept.append(chunk)
+        var bounds = [0]
+        for k in 1..<kept.count {
+            let lo = kept[k - 1], len = kept[k] - lo
+            let parts = max(1, (len + maximum - 1) / maximum)
+            for j in 1...parts { bounds.append(lo + len * j / parts) }
+        }
+        return bounds
+    }
+
+    /// Starts a step: nothing is final yet (call after the gradients were zeroed).
+    func begin() {
+        worker.reset()
+        computeEnd = 0
+        for k in 0..<segments {
+            pending[k] = initialPending[k]
+            handed[k] = false
+        }
+        for k in 0..<segments where pending[k] == 0 { hand(k) }
+    }
+
+    func gradientsFinal(_ range: Range<Int>) {
+        for k in 0..<segments where !handed[k] {
+            for r in 0..<ranks {
+                let lo = base + r * chunk + bounds[k], hi = base + r * chunk + bounds[k + 1]
+                let n = min(hi, range.upperBound, parameters) - max(lo, range.lowerBound)
+                if n > 0 { pending[k] -= n }
+            }
+            precondition(pending[k] >= 0, "gradient range \(range) reported final twice")
+            if pending[k] == 0 { hand(k) }
+        }
+    }
+
+    func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
+        var order: [Range<Int>] = []
+        var assigned = [Bool](repeating: false, count: rows)  // a row across a segment or block edge goes first time
+        for k in stride(from: segments - 1, through: 0, by: -1) {
+            for r in 0..<ranks {
+                let lo = base + r * chunk + bounds[k], hi = base + r * chunk + bounds[k + 1]
+                let a = max(lo, offset) - offset, b = min(hi, offset + rows * width) - offset
+                guard b > a else { continue }
+                var i = a / width
+                let end = (b + width - 1) / width
+                while i < end {
+                    while i < end && assigned[i] { i += 1 }
+                    let first = i
+                    while i < end && !assigned[i] { assigned[i] = true; i += 1 }
+                    if i > first { order.append(first..<i) }
+                }
+            }
+        }
+        // rows outside the sharded region (none for a tensor inside it) go last
+        var i = 0
+        while i < rows {
+            while i < rows && assigned[i] { i += 1 }
+            let first = i
+            while i < rows && !assigned[i] { i += 1 }
+            if i > first { order.append(first..<i) }
+        }
+        return order
+    }
+
+    private func hand(_ k: Int) {
+        handed[k] = true
+        if verifyFinality { fingerprints[k] = fingerprint(k); return }
+        worker.enqueue(k)
+    }
+
+    private func fingerprint(_ k: Int) -> UInt64 {
+        var h = FNV1a64()
+        for r in 0..<ranks {
+            h.add(UnsafeRawBufferPointer(start: worker.grads + r * chunk + bounds[k], count: (bounds[k + 1] - bounds[k]) * 4))
+        }
+        return h.value
+    }
+
+    /// Hands over every segment not yet handed (last first, as the backward would) and waits for all.
+    /// Rethrows the exchange thread's error.
+    func finish() throws {
+        computeEnd = DispatchTime.now().uptimeNanoseconds
+        if verifyFinality {
+            for k in 0..<segments where handed[k] {
+                precondition(fingerprint(k) == fingerprints[k], "exchange segment \(k) was reported final but changed afterwards")
+            }
+            for k in 0..<segments { worker.enqueue(k) }
+        } else {
+            for k in stride(from: segments - 1, through: 0, by: -1) where !handed[k] { hand(k) }
+        }
+        try worker.wait()
+    }
+
+    /// Seconds the exchange thread spent on segments before this step's compute ended (hidden behind it).
+    var overlappedSeconds: Double { worker.busySeconds(before: computeEnd) }
+
+    /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
+    /// the exchange's deinit can stop it.
+    private final class Worker: @unchecked Sendable {
+        let grads: UnsafeMutablePointer<Float>
+        let bounds: [Int]
+        let stride: Int
+        let wire: GradientWire
+        let channel: ExchangeChannel
+        private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        private let work = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let queue: UnsafeMutablePointer<Int>
+        private let started: UnsafeMutablePointer<UInt64>
+        private let ended: UnsafeMutablePointer<UInt64>
+        private var queued = 0, taken = 0, done = 0
+        private var stopping = false
+        private var failure: Error?
+
+        init(grads: UnsafeMutablePointer<Float>, bounds: [Int], stride: Int, wire: GradientWire, channel: ExchangeChannel) {
+            self.grads = grads
+            self.bounds = bounds
+            self.stride = stride
+            self.wire = wire
+            self.channel = channel
+            let s = bounds.count - 1
+            queue = .allocate(capacity: s)
+            started = .allocate(capacity: s)
+            ended = .allocate(capacity: s)
+            started.initialize(repeating: 0, count: s)
+            ended.initialize(repeating: 0, count: s)
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(work, nil)
+            pthread_cond_init(finished, nil)
+            let thread = Thread { [self] in self.loop() }
+            thread.name = "ddplm-exchange"
+            thread.start()
+        }
+
+        deinit {
+            pthread_cond_destroy(work); pthread_cond_destroy(finished); pthread_mutex_destroy(mutex)
+            mutex.deallocate(); work.deallocate(); finished.deallocate()
+            queue.deallocate(); started.deallocate(); ended.deallocate()
+        }
+
+        func reset() {
+            pthread_mutex_lock(mutex)
+            queued = 0; taken = 0; done = 0; failure = nil
+            for k in 0..<(bounds.count - 1) { started[k] = 0; ended[k] = 0 }
+            pthread_mutex_unlock(mutex)
+        }
+
+        func enqueue(_ k: Int) {
+            pthread_mutex_lock(mutex)
+            queue[queued] = k
+            queued += 1
+            pthread_cond_signal(work)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func wait() throws {
+            pthread_mutex_lock(mutex)
+            while done < bounds.count - 1 { pthread_cond_wait(finished, mutex) }
+            let error = failure
+            pthread_mutex_unlock(mutex)
+            if let error { throw error }
+        }
+
+        func stop() {
+            pthread_mutex_lock(mutex)
+            stopping = true
+            pthread_cond_signal(work)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func busySeconds(before end: UInt64) -> Double {
+            var total: UInt64 = 0
+            for k in 0..<(bounds.count - 1) where started[k] > 0 && started[k] < end {
+                total += min(ended[k], end) - started[k]
+            }
+            return Double(total) / 1e9
+        }
+
+        private func loop() {
+            pthread_mutex_lock(mutex)
+            while true {
+                while taken == queued && !stopping { pthread_cond_wait(work, mutex) }
+                if taken == queued { break }
+                let k = queue[taken]
+                taken += 1
+                let skip = failure != nil
+                pthread_mutex_unlock(mutex)
+                var error: Error?
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                if !skip {
+                    do { try reduce(k) } catch let e { error = e }
+                }
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                pthread_mutex_lock(mutex)
+                started[k] = t0
+                ended[k] = t1
+                if failure == nil, let error { failure = error }
+                done += 1
+                if done == bounds.count - 1 { pthread_cond_signal(finished) }
+            }
+            pthread_mutex_unlock(mutex)
+        }
+
+        private func reduce(_ k: Int) throws {
+            let p = grads + bounds[k], n = bounds[k + 1] - bounds[k]
+            switch wire {
+            case .fp32: try channel.reduceScatterSum(p, countPerRank: n, stride: stride)
+            case .bf16: try channel.reduceScatterSumBF16(p, countPerRank: n, stride: stride)
+            }
+        }
+    }
+}
