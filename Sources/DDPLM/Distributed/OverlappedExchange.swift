@@ -30,6 +30,7 @@ final class OverlappedExchange: GradientReadiness {
     private let handed: UnsafeMutablePointer<Bool>
     private let fingerprints: UnsafeMutablePointer<UInt64>
     private var computeEnd: UInt64 = 0
+    private var firstHanded: UInt64 = 0
 
     var segments: Int { bounds.count - 1 }
 
@@ -100,6 +101,7 @@ final class OverlappedExchange: GradientReadiness {
     func begin() {
         worker.reset()
         computeEnd = 0
+        firstHanded = 0
         for k in 0..<segments {
             pending[k] = initialPending[k]
             handed[k] = false
@@ -150,6 +152,7 @@ final class OverlappedExchange: GradientReadiness {
 
     private func hand(_ k: Int) {
         handed[k] = true
+        if firstHanded == 0 { firstHanded = DispatchTime.now().uptimeNanoseconds }
         if verifyFinality { fingerprints[k] = fingerprint(k); return }
         worker.enqueue(k)
     }
@@ -179,6 +182,9 @@ final class OverlappedExchange: GradientReadiness {
 
     /// Seconds the exchange thread spent on segments before this step's compute ended (hidden behind it).
     var overlappedSeconds: Double { worker.busySeconds(before: computeEnd) }
+    /// Seconds from the first segment's handover to the end of this step's compute: the most the
+    /// exchange could hide behind it.
+    var windowSeconds: Double { firstHanded > 0 && firstHanded < computeEnd ? Double(computeEnd - firstHanded) / 1e9 : 0 }
 
     /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
     /// the exchange's deinit can stop it.

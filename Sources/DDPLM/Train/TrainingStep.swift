@@ -37,8 +37,9 @@ public final class TrainingStep {
     /// (what is left of the reduce-scatter after the compute, or nothing on one rank), norm (sum of
     /// squares + the small all-reduce), Adam, weight all-gather; the barrier of `barrierAfterCompute` (0
     /// unless set); and, not part of the step's time, the exchange thread's reduce-scatter time hidden
-    /// behind the compute.
-    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait", "exchange_overlapped"]
+    /// behind the compute, and the window it had: from the first segment ready to the end of the compute.
+    public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait",
+                                    "exchange_overlapped", "overlap_window"]
     static let exchangePhases = [1, 2, 4]
     /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
     /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
@@ -119,6 +120,7 @@ public final class TrainingStep {
             if let overlapped {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
+                phaseBuffer[7] += overlapped.windowSeconds
             } else {
                 switch wire {
                 case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
