@@ -155,8 +155,6 @@ static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatyp
     return wait_all_napping(req, peer, 2, timeout, channel != 0);
 }
 
-static int ring_step(const float *send, float *recv, long count) { return ring_step_typed(send, recv, count, MPI_FLOAT, 0); }
-
 int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int rank = g_rank, size = g_size;
@@ -187,14 +185,14 @@ int cmpi_ring_reduce_scatter_bf16(float *buf, long count, long stride, unsigned 
     return MPI_SUCCESS;
 }
 
-int cmpi_ring_allgather_float(float *buf, long count) {
+int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int rank = g_rank, size = g_size;
     for (int s = 0; s < size - 1; s++) {
         /* pass on the block received last (our own first); after size-1 steps every block is here */
         long send_block = ((rank - s) % size + size) % size;
         long recv_block = ((rank - s - 1) % size + size) % size;
-        int rc = ring_step(buf + send_block * count, buf + recv_block * count, count);
+        int rc = ring_step_typed(buf + send_block * stride, buf + recv_block * stride, count, MPI_FLOAT, channel);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;

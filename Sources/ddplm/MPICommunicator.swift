@@ -87,8 +87,8 @@ final class MPICommunicator: Communicator {
         cmpi_overlap_available() != 0 ? MPIExchangeChannel(rank: rank, hangTimeout: hangTimeout) : nil
     }
 
-    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
-        try check(cmpi_ring_allgather_float(buffer, countPerRank), "ring all-gather (MPI_Isend/Irecv)", "the weight all-gather")
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try check(cmpi_ring_allgather_float(buffer, countPerRank, stride, 0), "ring all-gather (MPI_Isend/Irecv)", "the weight all-gather")
     }
 
     func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }
@@ -148,5 +148,10 @@ final class MPIExchangeChannel: ExchangeChannel {
     func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         try MPICommunicator.check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, ringScratch.halves(2 * countPerRank), 1),
                                   "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv, exchange thread)", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+    }
+
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try MPICommunicator.check(cmpi_ring_allgather_float(buffer, countPerRank, stride, 1),
+                                  "ring all-gather (MPI_Isend/Irecv, exchange thread)", "the weight all-gather", rank: rank, hangTimeout: hangTimeout)
     }
 }

@@ -1,8 +1,9 @@
 import XCTest
 @testable import DDPLM
 
-/// The reduce-scatter overlapped with the backward: its segment plan, the decoder's row order, and
-/// training with it, which must give the same bits as the exchange after the compute.
+/// The exchange overlapped with the compute (the reduce-scatter with the backward, the all-gather with
+/// the next forward): its segment plan, the decoder's row order, and training with it, which must give
+/// the same bits as the exchange after the compute.
 final class OverlappedExchangeTests: XCTestCase {
     func testPlanCoversEachBlockWithBoundedSegments() {
         let limits = OverlappedExchange.Limits(minimum: 10, maximum: 40, perBlock: 4)
@@ -24,8 +25,9 @@ final class OverlappedExchangeTests: XCTestCase {
         for (ranks, rows, width, offset) in [(2, 37, 5, 11), (3, 50, 7, 0), (4, 9, 13, 3)] {
             let parameters = offset + rows * width + 17
             let shard = OptimizerShard(parameters: parameters, ranks: ranks, rank: 0)
-            let grads = FloatBuffer(count: shard.padded)
-            let x = OverlappedExchange(grads: grads.ptr, shard: shard, ranks: ranks, parameters: parameters, cuts: [0, offset, offset + rows * width],
+            let grads = FloatBuffer(count: shard.padded), params = FloatBuffer(count: shard.padded)
+            let x = OverlappedExchange(grads: grads.ptr, params: params.ptr, shard: shard, ranks: ranks, rank: 0, parameters: parameters,
+                                       cuts: [0, offset, offset + rows * width],
                                        wire: .fp32, channel: SingleProcessCommunicator(), limits: .init(minimum: 1, maximum: 8, perBlock: 1))
             let order = x.rowOrder(offset: offset, rows: rows, width: width)
             XCTAssertEqual(order.flatMap { Array($0) }.sorted(), Array(0..<rows))
@@ -74,7 +76,8 @@ final class OverlappedExchangeTests: XCTestCase {
 
     /// Untied (the embedding replicated, the decoder streamed), tied (the decoder's dW is only final
     /// after the embedding's backward), 1–2 layers, every cell: the same bits as without overlap, on
-    /// every rank. `verifyFinality` proves no range was reported before it was final.
+    /// every rank. `verifyFinality` proves no gradient range was reported before it was final and no
+    /// weight range read before it arrived.
     func testOverlapGivesTheSameBitsAsTheExchangeAfterTheCompute() throws {
         let configs = [
             ModelConfig(vocabSize: 41, embedding: 6, hidden: 6, layers: 2, cell: .lstm, dropout: 0.2),

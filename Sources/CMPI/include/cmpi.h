@@ -39,8 +39,9 @@ int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *t
    its way (ranks b+1, b+2, ..., b), the last addition (rank b's own part) is exact fp32.
    wire holds 2*count unsigned shorts (send and receive halves). */
 int cmpi_ring_reduce_scatter_bf16(float *buf, long count, long stride, unsigned short *wire, int channel);
-/* Ring all-gather, in place: buf holds size*count floats; each rank's block r*count.. reaches everyone. */
-int cmpi_ring_allgather_float(float *buf, long count);
+/* Ring all-gather, in place: block r is count floats at buf + r*stride; each rank's own block reaches
+   everyone. channel as for the reduce-scatter. */
+int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel);
 int cmpi_barrier(void);
 void cmpi_abort(int code);
 void cmpi_error_string(int code, char *buf, int buflen);

@@ -69,7 +69,7 @@ final class ClassificationTask: TrainingTask {
         vectorsNote = " | vectors for \(found) of \(corpora.vocab.count - 2) words from '\(config.data.vectors)'"
     }
 
-    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: GradientReadiness?) -> Double {
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) -> Double {
         let docs = batches(epoch)[index]
         let n = comm.size, share = DocumentBatcher.slice(count: docs.count, rank: comm.rank, ranks: n)
         docs.withUnsafeBufferPointer { p in

@@ -1,7 +1,7 @@
 import Glibc
 
-/// What the overlapped gradient exchange (`OverlappedExchange`) calls from its own thread: the two
-/// reduce-scatters, over segments of the ranks' blocks.
+/// What the overlapped exchange (`OverlappedExchange`) calls from its own thread: the reduce-scatters and
+/// the all-gather, over segments of the ranks' blocks.
 public protocol ExchangeChannel: AnyObject {
     /// In place: block r is `countPerRank` floats at `buffer + r·stride` (stride ≥ countPerRank); afterwards
     /// this rank's block holds that block's sum over ranks, every element summed exactly as the whole-block
@@ -10,6 +10,8 @@ public protocol ExchangeChannel: AnyObject {
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws
     /// As `reduceScatterSum(_:countPerRank:stride:)` with the bf16 wire of `reduceScatterSumBF16`.
     func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws
+    /// Block r is `countPerRank` floats at `buffer + r·stride`; afterwards every rank has every rank's own block.
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws
 }
 
 /// The trainer's only view of the other ranks. One process is rank 0 of 1 with no-op collectives
@@ -27,8 +29,6 @@ public protocol Communicator: ExchangeChannel {
     /// calling one, and never match them. nil when that is not possible (one rank; an MPI without
     /// MPI_THREAD_MULTIPLE): the exchange then runs after the compute.
     func makeExchangeChannel() -> ExchangeChannel?
-    /// `buffer` holds size·countPerRank floats; afterwards every rank has every rank's own block.
-    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws
     func barrier() throws
     /// Ends the whole job with `code` (MPI_Abort under mpirun, exit otherwise).
     func abort(code: Int32) -> Never
@@ -41,6 +41,11 @@ public extension Communicator {
     /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
         try reduceScatterSum(buffer, countPerRank: countPerRank, stride: countPerRank)
+    }
+
+    /// `buffer` holds size·countPerRank floats; afterwards every rank has every rank's own block.
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+        try allGather(buffer, countPerRank: countPerRank, stride: countPerRank)
     }
 
     /// As `reduceScatterSum`, with a bfloat16 wire (`GradientWire.bf16`): as in a ring, block b's partial

@@ -140,10 +140,10 @@ final class InProcessCommunicator: Communicator {
         return InProcessCommunicator(rank: rank, group: shared)
     }
 
-    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         publish(buffer)
         for r in 0..<size where r != rank {
-            (buffer + r * countPerRank).update(from: peer(r, Float.self) + r * countPerRank, count: countPerRank)
+            (buffer + r * stride).update(from: peer(r, Float.self) + r * stride, count: countPerRank)
         }
         group.barrier()
     }

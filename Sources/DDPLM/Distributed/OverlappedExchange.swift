@@ -1,27 +1,37 @@
 import Foundation
 
-/// The gradient reduce-scatter of `TrainingStep`, overlapped with the backward pass.
+/// The exchange of `TrainingStep` overlapped with the compute: the gradient reduce-scatter with the
+/// backward pass, and the weight all-gather with the next step's forward.
 ///
 /// The sharded region (`OptimizerShard`: N blocks of `chunk` floats from `base`) is cut into segments
 /// at the same relative offsets [a, b) of every block. A segment's reduce-scatter is the ring over those
 /// N sub-blocks: each element is summed exactly as the whole-block ring sums it, so the weights are
 /// bit-identical with and without overlap. The model reports gradient ranges as they become final
-/// (`GradientReadiness`); when every float of a segment is final, the segment goes to the exchange
+/// (`ExchangeSchedule`); when every float of a segment is final, the segment goes to the exchange
 /// thread, which runs its ring on a second channel (`Communicator.makeExchangeChannel`) while the main
 /// thread goes on computing. `finish` hands over whatever was never reported and waits.
+///
+/// After Adam, `startAllGather` queues the updated weights' all-gather in ascending segment order and
+/// returns: the next forward waits only for the ranges it is about to read (`awaitParameters`), the
+/// recurrent layers first, the decoder's rows piece by piece. Anything else that reads the weights
+/// goes through `ParameterStore.params`, which waits for the whole all-gather (`settle`).
 ///
 /// Segments start at tensor boundaries (a model's layers become final one by one) and are cut to at most
 /// ~1/8 of a block, so the decoder's weight gradient, finished in `rowOrder`, streams out while its last
 /// rows and the recurrent layers' backward are computed. Allocates nothing per step.
-final class OverlappedExchange: GradientReadiness {
+final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     let base: Int
     let chunk: Int
     let ranks: Int
     /// Segment boundaries, relative to a block's start: 0 = bounds[0] < … < bounds[S] = chunk.
     let bounds: [Int]
     /// Tests: do not exchange during the compute; at `finish`, check that every segment handed over
-    /// early still holds what it held then (a model that reports a range too early fails here).
+    /// early still holds what it held then (a model that reports a range too early fails here). And
+    /// gather weights only when awaited, other ranks' blocks NaN until then (a model that reads a range
+    /// before awaiting it computes NaN).
     var verifyFinality = false
+    let rank: Int
+    private var gatherQueued = 0
 
     private let worker: Worker
     private let parameters: Int
@@ -45,9 +55,10 @@ final class OverlappedExchange: GradientReadiness {
 
     /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
     /// the padded region is zeros, final from the start); `cuts`: flat offsets of tensor boundaries.
-    init(grads: UnsafeMutablePointer<Float>, shard: OptimizerShard, ranks: Int, parameters: Int, cuts: [Int],
-         wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
+    init(grads: UnsafeMutablePointer<Float>, params: UnsafeMutablePointer<Float>, shard: OptimizerShard, ranks: Int, rank: Int,
+         parameters: Int, cuts: [Int], wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
         base = shard.base
+        self.rank = rank
         chunk = shard.chunk
         self.ranks = ranks
         self.parameters = parameters
@@ -61,13 +72,15 @@ final class OverlappedExchange: GradientReadiness {
             }
         }
         initialPending = initial
+        gatherQueued = s
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
-        worker = Worker(grads: grads + shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
+        worker = Worker(grads: grads + shard.base, params: params + shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
     }
 
     deinit {
+        worker.awaitGathered(gatherQueued)  // the last all-gather writes into the store's buffer
         worker.stop()
         pending.deallocate()
         handed.deallocate()
@@ -99,7 +112,7 @@ final class OverlappedExchange: GradientReadiness {
 
     /// Starts a step: nothing is final yet (call after the gradients were zeroed).
     func begin() {
-        worker.reset()
+        worker.resetReduce()
         computeEnd = 0
         firstHanded = 0
         for k in 0..<segments {
@@ -107,6 +120,59 @@ final class OverlappedExchange: GradientReadiness {
             handed[k] = false
         }
         for k in 0..<segments where pending[k] == 0 { hand(k) }
+    }
+
+    /// The segments holding any of `range` (flat offsets) in some block: the last of them, or -1.
+    private func lastSegment(touching range: Range<Int>) -> Int {
+        var last = -1
+        for r in 0..<ranks {
+            let lo = max(range.lowerBound - base - r * chunk, 0), hi = min(range.upperBound - base - r * chunk, chunk)
+            guard hi > lo else { continue }
+            var k = segments - 1
+            while bounds[k] >= hi { k -= 1 }
+            last = max(last, k)
+        }
+        return last
+    }
+
+    func awaitParameters(_ range: Range<Int>) {
+        let k = lastSegment(touching: range)
+        if k >= 0 { awaitGathered(k + 1) }
+    }
+
+    private func awaitGathered(_ count: Int) {
+        while gatherQueued < count { worker.enqueue(.gather(gatherQueued)); gatherQueued += 1 }
+        if worker.hasGathered(count) { return }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        worker.awaitGathered(count)
+        waitedNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+    }
+
+    /// Nanoseconds the caller spent blocked on weights not yet arrived (reset by the reader).
+    var waitedNanoseconds: UInt64 = 0
+
+    /// Queues the all-gather of the weights Adam just updated (this rank's block), segment by segment in
+    /// ascending order, and returns.
+    func startAllGather() {
+        worker.resetGather()
+        gatherQueued = 0
+        if verifyFinality {
+            for r in 0..<ranks where r != rank { (worker.params + r * chunk).update(repeating: .nan, count: chunk) }
+            return
+        }
+        awaitGatheredLater()
+    }
+
+    private func awaitGatheredLater() {
+        while gatherQueued < segments { worker.enqueue(.gather(gatherQueued)); gatherQueued += 1 }
+    }
+
+    func awaitSettled() { awaitGathered(segments) }
+
+    /// Waits for the whole all-gather; throws if it failed.
+    func settle() throws {
+        awaitGathered(segments)
+        try worker.gatherFailure()
     }
 
     func gradientsFinal(_ range: Range<Int>) {
@@ -154,7 +220,7 @@ final class OverlappedExchange: GradientReadiness {
         handed[k] = true
         if firstHanded == 0 { firstHanded = DispatchTime.now().uptimeNanoseconds }
         if verifyFinality { fingerprints[k] = fingerprint(k); return }
-        worker.enqueue(k)
+        worker.enqueue(.reduce(k))
     }
 
     private func fingerprint(_ k: Int) -> UInt64 {
@@ -169,15 +235,17 @@ final class OverlappedExchange: GradientReadiness {
     /// Rethrows the exchange thread's error.
     func finish() throws {
         computeEnd = DispatchTime.now().uptimeNanoseconds
+        awaitGatheredLater()  // (verifyFinality: what the compute never awaited), before the reduce-scatter
         if verifyFinality {
             for k in 0..<segments where handed[k] {
                 precondition(fingerprint(k) == fingerprints[k], "exchange segment \(k) was reported final but changed afterwards")
             }
-            for k in 0..<segments { worker.enqueue(k) }
+            for k in 0..<segments { worker.enqueue(.reduce(k)) }
         } else {
             for k in stride(from: segments - 1, through: 0, by: -1) where !handed[k] { hand(k) }
         }
-        try worker.wait()
+        try worker.awaitReduced()
+        try worker.gatherFailure()  // the previous step's all-gather, queued before
     }
 
     /// Seconds the exchange thread spent on segments before this step's compute ended (hidden behind it).
@@ -187,68 +255,110 @@ final class OverlappedExchange: GradientReadiness {
     var windowSeconds: Double { firstHanded > 0 && firstHanded < computeEnd ? Double(computeEnd - firstHanded) / 1e9 : 0 }
 
     /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
-    /// the exchange's deinit can stop it.
+    /// the exchange's deinit can stop it. Jobs run in the order queued (a FIFO): a step's reduce-scatter
+    /// segments always follow the previous step's all-gather.
     private final class Worker: @unchecked Sendable {
+        enum Job { case reduce(Int), gather(Int) }
+
         let grads: UnsafeMutablePointer<Float>
+        let params: UnsafeMutablePointer<Float>
         let bounds: [Int]
         let stride: Int
         let wire: GradientWire
         let channel: ExchangeChannel
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         private let work = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private let queue: UnsafeMutablePointer<Int>
+        private let progress = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let queue: UnsafeMutablePointer<Job>
+        private let capacity: Int
         private let started: UnsafeMutablePointer<UInt64>
         private let ended: UnsafeMutablePointer<UInt64>
-        private var queued = 0, taken = 0, done = 0
+        private var queued = 0, taken = 0
+        private var reduced = 0, gathered = 0
         private var stopping = false
-        private var failure: Error?
+        private var reduceError: Error?
+        private var gatherError: Error?
 
-        init(grads: UnsafeMutablePointer<Float>, bounds: [Int], stride: Int, wire: GradientWire, channel: ExchangeChannel) {
+        init(grads: UnsafeMutablePointer<Float>, params: UnsafeMutablePointer<Float>, bounds: [Int], stride: Int, wire: GradientWire,
+             channel: ExchangeChannel) {
             self.grads = grads
+            self.params = params
             self.bounds = bounds
             self.stride = stride
             self.wire = wire
             self.channel = channel
             let s = bounds.count - 1
-            queue = .allocate(capacity: s)
+            capacity = 2 * s + 1
+            queue = .allocate(capacity: capacity)
             started = .allocate(capacity: s)
             ended = .allocate(capacity: s)
             started.initialize(repeating: 0, count: s)
             ended.initialize(repeating: 0, count: s)
+            gathered = s
             pthread_mutex_init(mutex, nil)
             pthread_cond_init(work, nil)
-            pthread_cond_init(finished, nil)
+            pthread_cond_init(progress, nil)
             let thread = Thread { [self] in self.loop() }
             thread.name = "ddplm-exchange"
             thread.start()
         }
 
         deinit {
-            pthread_cond_destroy(work); pthread_cond_destroy(finished); pthread_mutex_destroy(mutex)
-            mutex.deallocate(); work.deallocate(); finished.deallocate()
+            pthread_cond_destroy(work); pthread_cond_destroy(progress); pthread_mutex_destroy(mutex)
+            mutex.deallocate(); work.deallocate(); progress.deallocate()
             queue.deallocate(); started.deallocate(); ended.deallocate()
         }
 
-        func reset() {
+        private var segments: Int { bounds.count - 1 }
+
+        /// A new step's reduce-scatter (the previous one is complete).
+        func resetReduce() {
             pthread_mutex_lock(mutex)
-            queued = 0; taken = 0; done = 0; failure = nil
-            for k in 0..<(bounds.count - 1) { started[k] = 0; ended[k] = 0 }
+            reduced = 0; reduceError = nil
+            for k in 0..<segments { started[k] = 0; ended[k] = 0 }
             pthread_mutex_unlock(mutex)
         }
 
-        func enqueue(_ k: Int) {
+        /// A new all-gather (the previous one is complete: this step's reduce-scatter, queued after it, is).
+        func resetGather() {
             pthread_mutex_lock(mutex)
-            queue[queued] = k
+            gathered = 0; gatherError = nil
+            pthread_mutex_unlock(mutex)
+        }
+
+        func enqueue(_ job: Job) {
+            pthread_mutex_lock(mutex)
+            precondition(queued - taken < capacity, "exchange queue overflow")
+            queue[queued % capacity] = job
             queued += 1
             pthread_cond_signal(work)
             pthread_mutex_unlock(mutex)
         }
 
-        func wait() throws {
+        func awaitReduced() throws {
             pthread_mutex_lock(mutex)
-            while done < bounds.count - 1 { pthread_cond_wait(finished, mutex) }
-            let error = failure
+            while reduced < segments { pthread_cond_wait(progress, mutex) }
+            let error = reduceError
+            pthread_mutex_unlock(mutex)
+            if let error { throw error }
+        }
+
+        func hasGathered(_ count: Int) -> Bool {
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return gathered >= count
+        }
+
+        /// Waits until the first `count` segments of the all-gather are in.
+        func awaitGathered(_ count: Int) {
+            pthread_mutex_lock(mutex)
+            while gathered < count { pthread_cond_wait(progress, mutex) }
+            pthread_mutex_unlock(mutex)
+        }
+
+        func gatherFailure() throws {
+            pthread_mutex_lock(mutex)
+            let error = gatherError
             pthread_mutex_unlock(mutex)
             if let error { throw error }
         }
@@ -262,7 +372,7 @@ final class OverlappedExchange: GradientReadiness {
 
         func busySeconds(before end: UInt64) -> Double {
             var total: UInt64 = 0
-            for k in 0..<(bounds.count - 1) where started[k] > 0 && started[k] < end {
+            for k in 0..<segments where started[k] > 0 && started[k] < end {
                 total += min(ended[k], end) - started[k]
             }
             return Double(total) / 1e9
@@ -273,31 +383,47 @@ final class OverlappedExchange: GradientReadiness {
             while true {
                 while taken == queued && !stopping { pthread_cond_wait(work, mutex) }
                 if taken == queued { break }
-                let k = queue[taken]
+                let job = queue[taken % capacity]
                 taken += 1
-                let skip = failure != nil
+                // after a failure the rest of that exchange is skipped (the step throws)
+                let skip: Bool
+                switch job {
+                case .reduce: skip = reduceError != nil
+                case .gather: skip = gatherError != nil
+                }
                 pthread_mutex_unlock(mutex)
                 var error: Error?
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 if !skip {
-                    do { try reduce(k) } catch let e { error = e }
+                    do { try run(job) } catch let e { error = e }
                 }
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 pthread_mutex_lock(mutex)
-                started[k] = t0
-                ended[k] = t1
-                if failure == nil, let error { failure = error }
-                done += 1
-                if done == bounds.count - 1 { pthread_cond_signal(finished) }
+                switch job {
+                case .reduce(let k):
+                    started[k] = t0
+                    ended[k] = t1
+                    if reduceError == nil, let error { reduceError = error }
+                    reduced += 1
+                case .gather:
+                    if gatherError == nil, let error { gatherError = error }
+                    gathered += 1
+                }
+                pthread_cond_broadcast(progress)
             }
             pthread_mutex_unlock(mutex)
         }
 
-        private func reduce(_ k: Int) throws {
-            let p = grads + bounds[k], n = bounds[k + 1] - bounds[k]
-            switch wire {
-            case .fp32: try channel.reduceScatterSum(p, countPerRank: n, stride: stride)
-            case .bf16: try channel.reduceScatterSumBF16(p, countPerRank: n, stride: stride)
+        private func run(_ job: Job) throws {
+            switch job {
+            case .reduce(let k):
+                let p = grads + bounds[k], n = bounds[k + 1] - bounds[k]
+                switch wire {
+                case .fp32: try channel.reduceScatterSum(p, countPerRank: n, stride: stride)
+                case .bf16: try channel.reduceScatterSumBF16(p, countPerRank: n, stride: stride)
+                }
+            case .gather(let k):
+                try channel.allGather(params + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
             }
         }
     }

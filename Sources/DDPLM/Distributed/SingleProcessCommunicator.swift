@@ -11,7 +11,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {}
     public func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {}
     public func makeExchangeChannel() -> ExchangeChannel? { nil }
-    public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int) throws {}
+    public func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {}
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }
 }

@@ -26,19 +26,22 @@ final class Decoder {
 
     deinit { rowLoss.deallocate() }
 
-    /// Where the gradient exchange learns that the decoder's gradients are final (`GradientReadiness`):
-    /// the store offsets of dW (nil when it is tied to the embedding, which the backward still adds to)
-    /// and of db, and the order in which to finish dW's rows.
+    /// How the decoder meets the overlapped exchange (`ExchangeSchedule`): the store offsets of W and b,
+    /// whether W is tied to the embedding (then its gradient is not final here: the embedding's backward
+    /// still adds to it), and the order of W's rows (the backward finishes dW in it; the forward reads W
+    /// in reverse, as its rows arrive).
     struct Readiness {
-        let listener: GradientReadiness
-        let weightOffset: Int?
+        let listener: ExchangeSchedule
+        let weightOffset: Int
+        let tied: Bool
         let biasOffset: Int
         let rowOrder: [Range<Int>]
     }
 
     /// Sum over rows of CE(h_r W_decᵀ + b, y_r). With `grad`, also accumulates `scale`·gradients into
-    /// dW/db and writes dH (= scale · dCE/dh) for every row. With `ready`, the last chunk's dW GEMM runs
-    /// in `rowOrder` pieces, each reported final as it is done, before that chunk's dH.
+    /// dW/db and writes dH (= scale · dCE/dh) for every row. With `ready`, the first chunk's logits GEMM
+    /// runs in pieces as W's rows arrive, and the last chunk's dW GEMM in `rowOrder` pieces, each reported
+    /// final as it is done, before that chunk's dH.
     func lossAndGradient(rows n: Int, h: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
                          grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?,
@@ -49,13 +52,25 @@ final class Decoder {
         while r0 < n {
             let rc = min(chunkRows, n - r0)
             let hc = h + r0 * hd
-            gemm(transA: false, transB: true, m: rc, n: v, k: hd, a: hc, lda: hd, b: w, ldb: hd,
-                 beta: 0, c: logits.ptr, ldc: v)
+            if let ready, r0 == 0 {
+                // the first chunk reads W as its rows arrive from the previous step's all-gather
+                for rows in ready.rowOrder.reversed() {
+                    let wo = ready.weightOffset
+                    ready.listener.awaitParameters(wo + rows.lowerBound * hd..<wo + rows.upperBound * hd)
+                    gemm(transA: false, transB: true, m: rc, n: rows.count, k: hd, a: hc, lda: hd, b: w + rows.lowerBound * hd, ldb: hd,
+                         beta: 0, c: logits.ptr + rows.lowerBound, ldc: v)
+                }
+                ready.listener.awaitParameters(ready.biasOffset..<ready.biasOffset + v)
+            } else {
+                gemm(transA: false, transB: true, m: rc, n: v, k: hd, a: hc, lda: hd, b: w, ldb: hd,
+                     beta: 0, c: logits.ptr, ldc: v)
+            }
             softmaxRows(rc, targets: targets + r0, bias: bias, scale: scale, db: grad?.db)
             for i in 0..<rc { total += rowLoss[i] }
             if let grad, let ready, r0 + rc == n {
                 ready.listener.gradientsFinal(ready.biasOffset..<ready.biasOffset + v)
-                if let wo = ready.weightOffset {
+                if !ready.tied {
+                    let wo = ready.weightOffset
                     for rows in ready.rowOrder {
                         gemm(transA: true, transB: false, m: rows.count, n: hd, k: rc, a: logits.ptr + rows.lowerBound, lda: v,
                              b: hc, ldb: hd, beta: 1, c: grad.dw + rows.lowerBound * hd, ldc: hd)

@@ -27,7 +27,7 @@ public final class LanguageModel {
     /// output, or `dropped[k]`. Backward reads these instead of re-deriving them.
     private var siteInputs: [UnsafeMutablePointer<Float>]
     private var droppedOut = false  // the last forward applied dropout
-    /// The decoder's row order for the last listener asked (`GradientReadiness.rowOrder`), made once.
+    /// The decoder's row order for the last listener asked (`ExchangeSchedule.rowOrder`), made once.
     private var decoderRowOrder: (listener: ObjectIdentifier, rows: [Range<Int>])?
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
@@ -120,15 +120,18 @@ public final class LanguageModel {
     }
 
     /// Embedding and recurrent layers over one window; returns the decoder input [T·b, H] and moves
-    /// `state` to the window's end.
-    func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?) -> UnsafeMutablePointer<Float> {
+    /// `state` to the window's end. With `schedule`, each layer first awaits its weights.
+    func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?,
+                 schedule: ExchangeSchedule? = nil) -> UnsafeMutablePointer<Float> {
         precondition(t >= 1 && t <= maxT && state.batch == batch)
-        let p = params.ptr, h = config.hidden
+        let p = schedule == nil ? params.ptr : store.paramsInFlight.ptr, h = config.hidden
         droppedOut = dropout != nil && config.dropout > 0
+        schedule?.awaitParameters(at.encoder..<at.encoder + config.vocabSize * config.embedding)
         Embedding.forward(ids: x, n: t * batch, table: p + at.encoder, dim: config.embedding, out: emb.ptr)
         enterSite(0, emb.ptr, t: t, dropout: dropout)
         for (k, layer) in layers.enumerated() {
             let o = at.layers[k]
+            schedule?.awaitParameters(o.wih..<o.bhh + config.cell.gates * h)
             layer.forward(t: t, x: siteInputs[k], h0: state.hPtr(k), c0: state.cPtr(k),
                           wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh)
             state.hPtr(k).update(from: layer.finalH(t: t), count: batch * h)
@@ -141,7 +144,7 @@ public final class LanguageModel {
     /// The mirror of `forward`: from dTop (the gradient at the decoder input, in `dA`) back through each
     /// site's dropout and layer to the embedding table. Accumulates into `grads`, and tells `ready` as
     /// each layer's gradients become final.
-    func backward(x: UnsafePointer<Int32>, t: Int, ready: GradientReadiness? = nil) {
+    func backward(x: UnsafePointer<Int32>, t: Int, ready: ExchangeSchedule? = nil) {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         var dOut = dA.ptr, dIn = dB.ptr
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
@@ -158,24 +161,24 @@ public final class LanguageModel {
     }
 
     /// What the decoder tells `ready` (its dW only when untied: tied, the embedding's backward adds to it).
-    private func decoderReadiness(_ ready: GradientReadiness?) -> Decoder.Readiness? {
+    private func decoderReadiness(_ ready: ExchangeSchedule?) -> Decoder.Readiness? {
         guard let ready else { return nil }
         let id = ObjectIdentifier(ready)
         if decoderRowOrder?.listener != id {
             decoderRowOrder = (id, ready.rowOrder(offset: at.decoderWeight, rows: config.vocabSize, width: config.hidden))
         }
-        return Decoder.Readiness(listener: ready, weightOffset: config.tieWeights ? nil : at.decoderWeight,
+        return Decoder.Readiness(listener: ready, weightOffset: at.decoderWeight, tied: config.tieWeights,
                                  biasOffset: at.decoderBias, rowOrder: decoderRowOrder!.rows)
     }
 
     /// Forward and backward over one window: returns the mean cross-entropy over its t·b positions and
     /// accumulates into the store's gradients the gradient of that mean.
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
-    /// With `ready`, each gradient is reported as soon as it is final (see `GradientReadiness`).
+    /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
-                   dropout: DropoutKey?, ready: GradientReadiness? = nil) -> Double {
-        let rows = t * batch, p = params.ptr, g = grads.ptr
-        let top = forward(x: x, t: t, state: state, dropout: dropout)
+                   dropout: DropoutKey?, ready: ExchangeSchedule? = nil) -> Double {
+        let rows = t * batch, p = ready == nil ? params.ptr : store.paramsInFlight.ptr, g = grads.ptr
+        let top = forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
         let loss = decoder.lossAndGradient(
             rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
             scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr), ready: decoderReadiness(ready))

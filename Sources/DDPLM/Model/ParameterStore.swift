@@ -12,7 +12,17 @@ final class ParameterStore {
     /// layout's sparse-row embedding table, whose gradient rows are exchanged sparsely (only rows some
     /// rank touched). 0 on one rank, or without such a table.
     let replicated: Int
-    let params: FloatBuffer
+    /// The parameters, once every rank's update has arrived: waits for an all-gather still in flight
+    /// (`settling`). Every reader goes through here, except a training forward that awaits each range it
+    /// reads (`ExchangeSchedule`) and reads `paramsInFlight`.
+    var params: FloatBuffer {
+        settling?.awaitSettled()
+        return paramsInFlight
+    }
+    /// The parameter buffer as it is, while the all-gather may still be writing other ranks' blocks.
+    let paramsInFlight: FloatBuffer
+    /// The all-gather that may still be writing into the parameters (an overlapped `TrainingStep`).
+    weak var settling: ParameterSettling?
     let grads: FloatBuffer
     /// Adam's first and second moments (exp_avg, exp_avg_sq).
     let m: FloatBuffer
@@ -25,7 +35,7 @@ final class ParameterStore {
         replicated = ranks > 1 ? layout.sparseRows.map { $0.rows * $0.width } ?? 0 : 0
         shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
         let n = max(layout.count, replicated + shard.padded)
-        params = FloatBuffer(count: n)
+        paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
         m = FloatBuffer(count: n)
         v = FloatBuffer(count: n)
@@ -38,4 +48,10 @@ final class ParameterStore {
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }
+}
+
+/// Something still writing into a store's parameters (the overlapped weight all-gather).
+protocol ParameterSettling: AnyObject {
+    /// Waits until it is done (a failure is reported by the next step, which then throws).
+    func awaitSettled()
 }

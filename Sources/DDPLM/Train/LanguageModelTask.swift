@@ -56,7 +56,7 @@ final class LanguageModelTask: TrainingTask {
 
     func initializeWeights() { model.initialize(seed: config.training.seed) }
 
-    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: GradientReadiness?) -> Double {
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) -> Double {
         let t = train.fill(window: index, firstColumn: split.firstColumn, columns: split.columns, x: x, y: y)
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: split.firstColumn)
         return model.trainStep(x: x, y: y, t: t, state: carry, dropout: key, ready: ready)

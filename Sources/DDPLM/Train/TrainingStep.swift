@@ -11,9 +11,12 @@ import Dispatch
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
 /// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 ///
-/// With a second channel (`Communicator.makeExchangeChannel`), the reduce-scatter is overlapped with the
-/// backward pass (`OverlappedExchange`): segments of the gradient start on the exchange thread as the
-/// model reports them final, with the same sums, so the weights are the same bits as without overlap.
+/// With a second channel (`Communicator.makeExchangeChannel`), the exchange is overlapped with the
+/// compute (`OverlappedExchange`): segments of the gradient start their reduce-scatter on the exchange
+/// thread as the model reports them final, and the weight all-gather is left running into the next
+/// step's forward, which awaits each range before it reads it. The sums and copies are the same, so the
+/// weights are the same bits as without overlap; anything else reading the weights waits for the
+/// all-gather (`ParameterStore.params`).
 ///
 /// An untied embedding table (the store's `replicated` prefix) is not sharded: its gradient rows are
 /// summed by `SparseRowExchange` (only the rows some rank's tokens touched travel), and every rank
@@ -37,9 +40,11 @@ public final class TrainingStep {
     /// (what is left of the reduce-scatter after the compute, or nothing on one rank), norm (sum of
     /// squares + the small all-reduce), Adam, weight all-gather; the barrier of `barrierAfterCompute` (0
     /// unless set); and, not part of the step's time, the exchange thread's reduce-scatter time hidden
-    /// behind the compute, and the window it had: from the first segment ready to the end of the compute.
+    /// behind the compute, the window it had (from the first segment ready to the end of the compute),
+    /// and the time the forward waited for weights still arriving from the overlapped all-gather (a part
+    /// of the compute phase).
     public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait",
-                                    "exchange_overlapped", "overlap_window"]
+                                    "exchange_overlapped", "overlap_window", "weight_wait"]
     static let exchangePhases = [1, 2, 4]
     /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
     /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
@@ -77,8 +82,9 @@ public final class TrainingStep {
         phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
         if overlap, comm.size > 1, let channel = comm.makeExchangeChannel() {
             let cuts = store.layout.stored.map { $0.offset }
-            overlapped = OverlappedExchange(grads: store.grads.ptr, shard: store.shard, ranks: comm.size, parameters: store.count,
-                                            cuts: cuts, wire: wire, channel: channel, limits: segments)
+            overlapped = OverlappedExchange(grads: store.grads.ptr, params: store.paramsInFlight.ptr, shard: store.shard, ranks: comm.size,
+                                            rank: comm.rank, parameters: store.count, cuts: cuts, wire: wire, channel: channel, limits: segments)
+            store.settling = overlapped
         } else {
             overlapped = nil
         }
@@ -101,7 +107,7 @@ public final class TrainingStep {
     /// gradient into NaN to exercise the non-finite path. `compute` gets the listener to report final
     /// gradients to (nil without overlap).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
-             compute: (GradientReadiness?) -> Double) throws -> Result {
+             compute: (ExchangeSchedule?) -> Double) throws -> Result {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
@@ -121,6 +127,8 @@ public final class TrainingStep {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
                 phaseBuffer[7] += overlapped.windowSeconds
+                phaseBuffer[8] += Double(overlapped.waitedNanoseconds) / 1e9
+                overlapped.waitedNanoseconds = 0
             } else {
                 switch wire {
                 case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
@@ -144,7 +152,9 @@ public final class TrainingStep {
             adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
             if store.replicated > 0 { adam.update(store, range: 0..<store.replicated, step: adamStep, lr: lr, gradScale: scale) }
             lap(3)
-            if n > 1 { try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk) }
+            if n > 1 {
+                if let overlapped { overlapped.startAllGather() } else { try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk) }
+            }
             lap(4)
         }
         return Result(loss: loss, gradNorm: norm, signalled: control[1] > 0, timeUp: control[2] > 0, finite: finite)
@@ -153,12 +163,13 @@ public final class TrainingStep {
     /// `run` for a compute that reports nothing (the whole exchange waits for its end).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
              compute: () -> Double) throws -> Result {
-        try run(lr: lr, adamStep: adamStep, signalled: signalled, timeUp: timeUp, poison: poison) { (_: GradientReadiness?) in compute() }
+        try run(lr: lr, adamStep: adamStep, signalled: signalled, timeUp: timeUp, poison: poison) { (_: ExchangeSchedule?) in compute() }
     }
 
     /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
     func gatherOptimizerState() throws {
         guard comm.size > 1 else { return }
+        try overlapped?.settle()
         try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
         try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
     }

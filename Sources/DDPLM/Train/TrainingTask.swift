@@ -19,8 +19,8 @@ protocol TrainingTask: AnyObject {
     /// `step`: accumulates into `store.grads` a gradient whose sum over ranks, ÷ the rank count, is the
     /// gradient of the global batch's mean loss, and returns this rank's part of that mean likewise (its
     /// own mean when every rank has an equal share). May report gradients to `ready` as they become
-    /// final (see `GradientReadiness`). Allocates nothing.
-    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: GradientReadiness?) -> Double
+    /// final (see `ExchangeSchedule`). Allocates nothing.
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) -> Double
     /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
     func resetCarriedState()
     /// Whether there is a test split to evaluate the best model on at the end.
