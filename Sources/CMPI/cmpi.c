@@ -23,6 +23,14 @@ enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79 };
 
 int cmpi_init(void) {
     int provided = 0;
+    /* TCP: segments of the overlapped exchange (at most CMPI_SEGMENT_BYTES) go eagerly. With OpenMPI's
+       default 64 KB limit each is a rendezvous whose acknowledgement waits behind the other direction's
+       data on the same TCP stream: the two directions then take turns, at half the link's rate. */
+    if (!getenv("OMPI_MCA_btl_tcp_eager_limit")) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", (long)CMPI_SEGMENT_BYTES + 65536);
+        setenv("OMPI_MCA_btl_tcp_eager_limit", v, 0);
+    }
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
     if (rc != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;

@@ -11,6 +11,9 @@
    rank 0 reports first. */
 
 #define CMPI_TIMEOUT (-2)
+/* The overlapped exchange's largest segment; cmpi_init raises OpenMPI's TCP eager limit above it (unless
+   OMPI_MCA_btl_tcp_eager_limit is set), so segments are not rendezvous messages. */
+#define CMPI_SEGMENT_BYTES (1L << 20)
 
 int cmpi_init(void);
 int cmpi_finalize(void);

@@ -45,11 +45,13 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     var segments: Int { bounds.count - 1 }
 
     /// Segment sizes in floats: tensor boundaries closer than `minimum` are merged, and a segment is cut
-    /// into equal parts of at most max(`maximum`, chunk / `perBlock`).
+    /// into equal parts of at most min(`cap`, max(`maximum`, chunk / `perBlock`)). The cap (1 MiB) keeps
+    /// every segment under the TCP eager limit the MPI shim sets (`CMPI_SEGMENT_BYTES`).
     struct Limits: Sendable {
         var minimum = 16_384
         var maximum = 65_536
         var perBlock = 8
+        var cap = 262_144
         static let standard = Limits()
     }
 
@@ -97,7 +99,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
             }
         }
         points.sort()
-        let minimum = max(1, limits.minimum), maximum = max(1, limits.maximum, chunk / max(1, limits.perBlock))
+        let minimum = max(1, limits.minimum), maximum = min(max(1, limits.cap), max(1, limits.maximum, chunk / max(1, limits.perBlock)))
         var kept = [0]
         for p in points where p - kept.last! >= minimum && chunk - p >= minimum { kept.append(p) }
         kept.append(chunk)

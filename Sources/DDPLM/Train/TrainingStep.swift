@@ -41,11 +41,11 @@ public final class TrainingStep {
     /// squares + the small all-reduce), Adam, weight all-gather; the barrier of `barrierAfterCompute` (0
     /// unless set); and, not part of the step's time, the exchange thread's reduce-scatter time hidden
     /// behind the compute, the window it had (from the first segment ready to the end of the compute),
-    /// and the time the forward waited for weights still arriving from the overlapped all-gather (a part
-    /// of the compute phase).
+    /// and the time the forward waited for weights still arriving from the overlapped all-gather (taken
+    /// out of the compute phase: it is exchange time).
     public static let phaseNames = ["compute", "grad_exchange", "norm_allreduce", "adam", "weight_allgather", "rank_wait",
                                     "exchange_overlapped", "overlap_window", "weight_wait"]
-    static let exchangePhases = [1, 2, 4]
+    static let exchangePhases = [1, 2, 4, 8]
     /// Benchmarks only: a barrier between compute and the exchange, timed as its own phase, so that the
     /// exchange phases time the network and not the wait for the slowest rank's compute (ranks
     /// oversubscribed on few cores finish their compute far apart). Off in training.
@@ -127,7 +127,10 @@ public final class TrainingStep {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
                 phaseBuffer[7] += overlapped.windowSeconds
-                phaseBuffer[8] += Double(overlapped.waitedNanoseconds) / 1e9
+                // the forward's waits for weights are exchange time, not compute
+                let waited = Double(overlapped.waitedNanoseconds) / 1e9
+                phaseBuffer[8] += waited
+                phaseBuffer[0] -= waited
                 overlapped.waitedNanoseconds = 0
             } else {
                 switch wire {
