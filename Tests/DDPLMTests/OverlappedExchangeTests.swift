@@ -26,7 +26,7 @@ final class OverlappedExchangeTests: XCTestCase {
             let parameters = offset + rows * width + 17
             let shard = OptimizerShard(parameters: parameters, ranks: ranks, rank: 0)
             let grads = FloatBuffer(count: shard.padded), params = FloatBuffer(count: shard.padded)
-            let x = OverlappedExchange(grads: grads.ptr, params: params.ptr, shard: shard, ranks: ranks, rank: 0, parameters: parameters,
+            let x = OverlappedExchange(grads: grads, params: params, shard: shard, ranks: ranks, rank: 0, parameters: parameters,
                                        cuts: [0, offset, offset + rows * width],
                                        wire: .fp32, channel: SingleProcessCommunicator(), limits: .init(minimum: 1, maximum: 8, perBlock: 1))
             let order = x.rowOrder(offset: offset, rows: rows, width: width)

@@ -57,7 +57,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
 
     /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
     /// the padded region is zeros, final from the start); `cuts`: flat offsets of tensor boundaries.
-    init(grads: UnsafeMutablePointer<Float>, params: UnsafeMutablePointer<Float>, shard: OptimizerShard, ranks: Int, rank: Int,
+    init(grads: FloatBuffer, params: FloatBuffer, shard: OptimizerShard, ranks: Int, rank: Int,
          parameters: Int, cuts: [Int], wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
         base = shard.base
         self.rank = rank
@@ -78,11 +78,12 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
-        worker = Worker(grads: grads + shard.base, params: params + shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
+        worker = Worker(grads: grads, params: params, base: shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
     }
 
     deinit {
-        worker.awaitGathered(gatherQueued)  // the last all-gather writes into the store's buffer
+        // no waiting here: after an error the last all-gather may never end (a stopped rank), and the
+        // job is about to abort. The worker keeps the buffers it writes alive until it is done.
         worker.stop()
         pending.deallocate()
         handed.deallocate()
@@ -264,6 +265,9 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
 
         let grads: UnsafeMutablePointer<Float>
         let params: UnsafeMutablePointer<Float>
+        /// The store's buffers, held so that a job still running after the exchange is gone writes into
+        /// live memory.
+        private let buffers: [FloatBuffer]
         let bounds: [Int]
         let stride: Int
         let wire: GradientWire
@@ -281,10 +285,11 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         private var reduceError: Error?
         private var gatherError: Error?
 
-        init(grads: UnsafeMutablePointer<Float>, params: UnsafeMutablePointer<Float>, bounds: [Int], stride: Int, wire: GradientWire,
+        init(grads: FloatBuffer, params: FloatBuffer, base: Int, bounds: [Int], stride: Int, wire: GradientWire,
              channel: ExchangeChannel) {
-            self.grads = grads
-            self.params = params
+            self.grads = grads.ptr + base
+            self.params = params.ptr + base
+            buffers = [grads, params]
             self.bounds = bounds
             self.stride = stride
             self.wire = wire

@@ -69,7 +69,7 @@ public final class TrainingStep {
     /// `overlap`: run the reduce-scatter on the exchange thread during the backward when the communicator
     /// offers a channel for it (every rank must pass the same value: making the channel is collective).
     init(store: ParameterStore, threads: ComputeThreads, comm: Communicator, clip: Double, wire: GradientWire = .fp32,
-         overlap: Bool = true, segments: OverlappedExchange.Limits = .standard) {
+         overlap: Bool = false, segments: OverlappedExchange.Limits = .standard) {
         precondition(store.ranks == comm.size, "the parameter store is padded for \(store.ranks) ranks, the job has \(comm.size)")
         self.store = store
         self.adam = Adam(threads: threads)
@@ -82,7 +82,7 @@ public final class TrainingStep {
         phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
         if overlap, comm.size > 1, let channel = comm.makeExchangeChannel() {
             let cuts = store.layout.stored.map { $0.offset }
-            overlapped = OverlappedExchange(grads: store.grads.ptr, params: store.paramsInFlight.ptr, shard: store.shard, ranks: comm.size,
+            overlapped = OverlappedExchange(grads: store.grads, params: store.paramsInFlight, shard: store.shard, ranks: comm.size,
                                             rank: comm.rank, parameters: store.count, cuts: cuts, wire: wire, channel: channel, limits: segments)
             store.settling = overlapped
         } else {
@@ -123,6 +123,7 @@ public final class TrainingStep {
         // (the exchange thread may still be reducing: the channels never meet)
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
+            try sparse?.sum(g, comm: comm)
             if let overlapped {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
@@ -138,7 +139,6 @@ public final class TrainingStep {
                 case .bf16: try comm.reduceScatterSumBF16(g + shard.base, countPerRank: shard.chunk)
                 }
             }
-            try sparse?.sum(g, comm: comm)
         }
         lap(1)
         // each rank's shard, and the replicated table once (rank 0's copy; every rank holds the same)
