@@ -8,7 +8,8 @@ final class MPICommunicator: Communicator {
     let rank: Int
     let size: Int
     private var finalized = false
-    private let ringScratch = RingScratch()
+    /// The rings on MPI_COMM_WORLD.
+    private let ring: MPIRing
     /// The float all-reduce's block-padded copy of its buffer (grown on first use, then reused).
     private var padded = FloatBuffer(count: 0)
 
@@ -26,6 +27,7 @@ final class MPICommunicator: Communicator {
         if rc != 0 { throw DDPLMError("MPI_Comm_size failed: \(MPICommunicator.message(rc))") }
         rank = Int(r)
         size = Int(s)
+        ring = MPIRing(channel: 0, rank: rank, hangTimeout: hangTimeout)
         cmpi_set_timeout(hangTimeout)
     }
 
@@ -72,23 +74,21 @@ final class MPICommunicator: Communicator {
 
     /// Ring reduce-scatter (see cmpi.h); its scratch is allocated once, on first use.
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, ringScratch.floats(countPerRank), 0),
-                  "ring reduce-scatter (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+        try ring.reduceScatterSum(buffer, countPerRank: countPerRank, stride: stride)
     }
 
     /// The same ring with a bf16 wire.
     func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, ringScratch.halves(2 * countPerRank), 0),
-                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv)", "the gradient reduce-scatter")
+        try ring.reduceScatterSumBF16(buffer, countPerRank: countPerRank, stride: stride)
+    }
+
+    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        try ring.allGather(buffer, countPerRank: countPerRank, stride: stride)
     }
 
     /// MPI_COMM_WORLD's duplicate, for the exchange thread (needs MPI_THREAD_MULTIPLE).
     func makeExchangeChannel() -> ExchangeChannel? {
-        cmpi_overlap_available() != 0 ? MPIExchangeChannel(rank: rank, hangTimeout: hangTimeout) : nil
-    }
-
-    func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try check(cmpi_ring_allgather_float(buffer, countPerRank, stride, 0), "ring all-gather (MPI_Isend/Irecv)", "the weight all-gather")
+        cmpi_overlap_available() != 0 ? MPIRing(channel: 1, rank: rank, hangTimeout: hangTimeout) : nil
     }
 
     func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }
@@ -126,32 +126,36 @@ final class RingScratch {
     deinit { halfBuffer?.deallocate() }
 }
 
-/// The gradient exchange's channel: the ring reduce-scatter on MPI_COMM_WORLD's duplicate, called from
-/// the exchange thread while the main thread computes. Its waits nap between polls, so the thread leaves
-/// the core to the compute, and last longer than the main thread's, whose small all-reduce names a late
-/// rank first.
-final class MPIExchangeChannel: ExchangeChannel {
+/// The shim's ring reduce-scatters and all-gather on one channel: 0 is MPI_COMM_WORLD (the
+/// communicator's own), 1 its duplicate, which the exchange thread uses while the main thread computes.
+/// Channel 1's waits nap between polls, so the thread leaves the core to the compute, and last longer
+/// than the main thread's, whose small all-reduce names a late rank first.
+final class MPIRing: ExchangeChannel {
+    let channel: Int32
     let rank: Int
     let hangTimeout: Double
-    private let ringScratch = RingScratch()
+    private let scratch = RingScratch()
+    private let who: String
 
-    init(rank: Int, hangTimeout: Double) {
+    init(channel: Int32, rank: Int, hangTimeout: Double) {
+        self.channel = channel
         self.rank = rank
         self.hangTimeout = hangTimeout
+        who = channel == 0 ? "" : ", exchange thread"
     }
 
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try MPICommunicator.check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, ringScratch.floats(countPerRank), 1),
-                                  "ring reduce-scatter (MPI_Isend/Irecv, exchange thread)", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+        try MPICommunicator.check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, scratch.floats(countPerRank), channel),
+                                  "ring reduce-scatter (MPI_Isend/Irecv\(who))", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
     }
 
     func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try MPICommunicator.check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, ringScratch.halves(2 * countPerRank), 1),
-                                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv, exchange thread)", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+        try MPICommunicator.check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, scratch.halves(2 * countPerRank), channel),
+                                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv\(who))", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
-        try MPICommunicator.check(cmpi_ring_allgather_float(buffer, countPerRank, stride, 1),
-                                  "ring all-gather (MPI_Isend/Irecv, exchange thread)", "the weight all-gather", rank: rank, hangTimeout: hangTimeout)
+        try MPICommunicator.check(cmpi_ring_allgather_float(buffer, countPerRank, stride, channel),
+                                  "ring all-gather (MPI_Isend/Irecv\(who))", "the weight all-gather", rank: rank, hangTimeout: hangTimeout)
     }
 }

@@ -35,7 +35,8 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
 
     private let worker: Worker
     private let parameters: Int
-    private let initialPending: [Int]
+    /// Floats of each segment that are parameters (padding is zeros, final from the start).
+    private var initialPending: [Int] = []
     private let pending: UnsafeMutablePointer<Int>
     private let handed: UnsafeMutablePointer<Bool>
     private let fingerprints: UnsafeMutablePointer<UInt64>
@@ -43,6 +44,11 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     private var firstHanded: UInt64 = 0
 
     var segments: Int { bounds.count - 1 }
+
+    /// Flat offsets of segment `k` in rank `r`'s block.
+    private func span(_ k: Int, block r: Int) -> Range<Int> {
+        base + r * chunk + bounds[k]..<base + r * chunk + bounds[k + 1]
+    }
 
     /// Segment sizes in floats: tensor boundaries closer than `minimum` are merged, and a segment is cut
     /// into equal parts of at most min(`cap`, max(`maximum`, chunk / `perBlock`)). The cap (1 MiB) keeps
@@ -66,19 +72,14 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         self.parameters = parameters
         bounds = OverlappedExchange.plan(base: shard.base, chunk: shard.chunk, ranks: ranks, cuts: cuts, limits: limits)
         let s = bounds.count - 1
-        var initial = [Int](repeating: 0, count: s)
-        for k in 0..<s {
-            for r in 0..<ranks {
-                let lo = shard.base + r * shard.chunk + bounds[k], hi = shard.base + r * shard.chunk + bounds[k + 1]
-                initial[k] += max(0, min(hi, parameters) - lo)
-            }
-        }
-        initialPending = initial
         gatherQueued = s
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
         worker = Worker(grads: grads, params: params, base: shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
+        initialPending = (0..<s).map { k in
+            (0..<ranks).reduce(0) { sum, r in sum + max(0, min(span(k, block: r).upperBound, parameters) - span(k, block: r).lowerBound) }
+        }
     }
 
     deinit {
@@ -143,8 +144,13 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         if k >= 0 { awaitGathered(k + 1) }
     }
 
-    private func awaitGathered(_ count: Int) {
+    /// Queues the all-gather's segments up to `count` (all are queued at once, except in `verifyFinality`).
+    private func queueGathers(upTo count: Int) {
         while gatherQueued < count { worker.enqueue(.gather(gatherQueued)); gatherQueued += 1 }
+    }
+
+    private func awaitGathered(_ count: Int) {
+        queueGathers(upTo: count)
         if worker.hasGathered(count) { return }
         let t0 = DispatchTime.now().uptimeNanoseconds
         worker.awaitGathered(count)
@@ -163,11 +169,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
             for r in 0..<ranks where r != rank { (worker.params + r * chunk).update(repeating: .nan, count: chunk) }
             return
         }
-        awaitGatheredLater()
-    }
-
-    private func awaitGatheredLater() {
-        while gatherQueued < segments { worker.enqueue(.gather(gatherQueued)); gatherQueued += 1 }
+        queueGathers(upTo: segments)
     }
 
     func awaitSettled() { awaitGathered(segments) }
@@ -181,8 +183,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     func gradientsFinal(_ range: Range<Int>) {
         for k in 0..<segments where !handed[k] {
             for r in 0..<ranks {
-                let lo = base + r * chunk + bounds[k], hi = base + r * chunk + bounds[k + 1]
-                let n = min(hi, range.upperBound, parameters) - max(lo, range.lowerBound)
+                let n = min(span(k, block: r).upperBound, range.upperBound, parameters) - max(span(k, block: r).lowerBound, range.lowerBound)
                 if n > 0 { pending[k] -= n }
             }
             precondition(pending[k] >= 0, "gradient range \(range) reported final twice")
@@ -193,29 +194,23 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
         var order: [Range<Int>] = []
         var assigned = [Bool](repeating: false, count: rows)  // a row across a segment or block edge goes first time
-        for k in stride(from: segments - 1, through: 0, by: -1) {
-            for r in 0..<ranks {
-                let lo = base + r * chunk + bounds[k], hi = base + r * chunk + bounds[k + 1]
-                let a = max(lo, offset) - offset, b = min(hi, offset + rows * width) - offset
-                guard b > a else { continue }
-                var i = a / width
-                let end = (b + width - 1) / width
-                while i < end {
-                    while i < end && assigned[i] { i += 1 }
-                    let first = i
-                    while i < end && !assigned[i] { assigned[i] = true; i += 1 }
-                    if i > first { order.append(first..<i) }
-                }
+        /// Appends the runs of rows in lo..<hi not yet ordered.
+        func claim(_ lo: Int, _ hi: Int) {
+            var i = lo
+            while i < hi {
+                while i < hi && assigned[i] { i += 1 }
+                let first = i
+                while i < hi && !assigned[i] { assigned[i] = true; i += 1 }
+                if i > first { order.append(first..<i) }
             }
         }
-        // rows outside the sharded region (none for a tensor inside it) go last
-        var i = 0
-        while i < rows {
-            while i < rows && assigned[i] { i += 1 }
-            let first = i
-            while i < rows && !assigned[i] { i += 1 }
-            if i > first { order.append(first..<i) }
+        for k in stride(from: segments - 1, through: 0, by: -1) {
+            for r in 0..<ranks {
+                let a = max(span(k, block: r).lowerBound, offset) - offset, b = min(span(k, block: r).upperBound, offset + rows * width) - offset
+                if b > a { claim(a / width, (b + width - 1) / width) }
+            }
         }
+        claim(0, rows)  // rows outside the sharded region (none for a tensor inside it) go last
         return order
     }
 
@@ -238,7 +233,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     /// Rethrows the exchange thread's error.
     func finish() throws {
         computeEnd = DispatchTime.now().uptimeNanoseconds
-        awaitGatheredLater()  // (verifyFinality: what the compute never awaited), before the reduce-scatter
+        queueGathers(upTo: segments)  // (verifyFinality: what the compute never awaited), before the reduce-scatter
         if verifyFinality {
             for k in 0..<segments where handed[k] {
                 precondition(fingerprint(k) == fingerprints[k], "exchange segment \(k) was reported final but changed afterwards")

@@ -67,24 +67,21 @@ final class Decoder {
             }
             softmaxRows(rc, targets: targets + r0, bias: bias, scale: scale, db: grad?.db)
             for i in 0..<rc { total += rowLoss[i] }
-            if let grad, let ready, r0 + rc == n {
-                ready.listener.gradientsFinal(ready.biasOffset..<ready.biasOffset + v)
-                if !ready.tied {
-                    let wo = ready.weightOffset
-                    for rows in ready.rowOrder {
+            if let grad {
+                // the last chunk tells the exchange what is final: db now, dW piece by piece as its GEMM runs
+                let reporting = r0 + rc == n ? ready : nil
+                if let reporting { reporting.listener.gradientsFinal(reporting.biasOffset..<reporting.biasOffset + v) }
+                if let reporting, !reporting.tied {
+                    let wo = reporting.weightOffset
+                    for rows in reporting.rowOrder {
                         gemm(transA: true, transB: false, m: rows.count, n: hd, k: rc, a: logits.ptr + rows.lowerBound, lda: v,
                              b: hc, ldb: hd, beta: 1, c: grad.dw + rows.lowerBound * hd, ldc: hd)
-                        ready.listener.gradientsFinal(wo + rows.lowerBound * hd..<wo + rows.upperBound * hd)
+                        reporting.listener.gradientsFinal(wo + rows.lowerBound * hd..<wo + rows.upperBound * hd)
                     }
                 } else {
                     gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
                          beta: 1, c: grad.dw, ldc: hd)
                 }
-                gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
-                     beta: 0, c: grad.dh + r0 * hd, ldc: hd)
-            } else if let grad {
-                gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
-                     beta: 1, c: grad.dw, ldc: hd)
                 gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
                      beta: 0, c: grad.dh + r0 * hd, ldc: hd)
             }
