@@ -1,4 +1,6 @@
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,19 @@ static int g_overlap = 0;
 /* Scratch for the small double all-reduce (gathered on rank 0): size * SMALL doubles, allocated once. */
 #define SMALL 64
 static double *g_small = NULL;
-enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79 };
+enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79, TAG_ROLL = 80 };
+
+/* The roll call. A stopped rank blocks its neighbours, who block theirs: the ranks that time out first
+   may be waiting on a rank that itself waits (a ring neighbour). So when one rank's wait passes its
+   deadline it tells every other rank on a channel of its own, and every rank that hears of it (each wait
+   polls for that) answers everyone. The ranks that never answer within the grace period are the
+   stopped, hung or lost ones, and every live rank names the same ones, whichever wait it was in. */
+static MPI_Comm g_roll = MPI_COMM_NULL;
+static MPI_Request g_roll_req = MPI_REQUEST_NULL;   /* posted receive: someone's roll call */
+static int g_roll_in = 0, g_roll_me = 0;
+static pthread_mutex_t g_roll_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int g_roll_done = 0;
+static char g_silent[1024];                         /* the roll call's result: ranks that never answered */
 
 int cmpi_init(void) {
     int provided = 0;
@@ -42,11 +56,20 @@ int cmpi_init(void) {
     }
     if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &g_rank)) != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &g_size)) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &g_roll)) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Comm_set_errhandler(g_roll, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+    g_roll_me = g_rank;
+    if ((rc = MPI_Irecv(&g_roll_in, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ROLL, g_roll, &g_roll_req)) != MPI_SUCCESS) return rc;
     g_small = calloc((size_t)g_size * SMALL, sizeof(double));
     return g_small ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
 int cmpi_finalize(void) {
+    if (g_roll_req != MPI_REQUEST_NULL) {
+        MPI_Cancel(&g_roll_req);
+        MPI_Wait(&g_roll_req, MPI_STATUS_IGNORE);
+    }
+    if (g_roll != MPI_COMM_NULL) MPI_Comm_free(&g_roll);
     if (g_overlap) { MPI_Comm_free(&g_channel[1]); g_overlap = 0; }
     return MPI_Finalize();
 }
@@ -61,6 +84,53 @@ const char *cmpi_timeout_detail(void) { return g_detail; }
    CMPI_TIMEOUT. With `nap` (the exchange thread, which shares its core with the computing main thread)
    it sleeps NAP_US between polls instead of spinning. */
 #define NAP_US 100
+/* Seconds a roll call waits for answers: every live rank is inside a wait (which polls) or soon will be. */
+static double roll_grace(void) { double g = g_timeout / 4; return g < 1 ? 1 : (g > 30 ? 30 : g); }
+
+/* Someone called the roll (polled by every wait; one thread at a time tests the posted receive). */
+static int roll_called(void) {
+    if (atomic_load(&g_roll_done)) return 1;
+    if (g_roll_req == MPI_REQUEST_NULL || pthread_mutex_trylock(&g_roll_lock) != 0) return 0;
+    int flag = 0;
+    /* a message that completes the receive stays in it: roll_call finds the request done */
+    if (g_roll_req != MPI_REQUEST_NULL && !atomic_load(&g_roll_done)) MPI_Request_get_status(g_roll_req, &flag, MPI_STATUS_IGNORE);
+    pthread_mutex_unlock(&g_roll_lock);
+    return flag;
+}
+
+/* Calls the roll (once per process; a second thread waits for the first's result): tells every rank,
+   collects every rank's answer for roll_grace() seconds, and leaves the silent ranks in g_silent. */
+static void roll_call(void) {
+    pthread_mutex_lock(&g_roll_lock);
+    if (!atomic_load(&g_roll_done) && g_roll != MPI_COMM_NULL) {
+        int heard[g_size];
+        memset(heard, 0, sizeof heard);
+        heard[g_rank] = 1;
+        for (int r = 0; r < g_size; r++) {
+            if (r == g_rank) continue;
+            MPI_Request s;
+            if (MPI_Isend(&g_roll_me, 1, MPI_INT, r, TAG_ROLL, g_roll, &s) == MPI_SUCCESS) MPI_Request_free(&s);
+        }
+        int missing = g_size - 1;
+        double deadline = MPI_Wtime() + roll_grace();
+        struct timespec pause = {0, NAP_US * 1000L};
+        while (missing > 0 && MPI_Wtime() < deadline && g_roll_req != MPI_REQUEST_NULL) {
+            int flag = 0;
+            MPI_Status st;
+            if (MPI_Test(&g_roll_req, &flag, &st) != MPI_SUCCESS) break;
+            if (!flag) { nanosleep(&pause, NULL); continue; }
+            if (st.MPI_SOURCE >= 0 && st.MPI_SOURCE < g_size && !heard[st.MPI_SOURCE]) { heard[st.MPI_SOURCE] = 1; missing--; }
+            if (MPI_Irecv(&g_roll_in, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ROLL, g_roll, &g_roll_req) != MPI_SUCCESS) break;
+        }
+        int len = 0;
+        g_silent[0] = 0;
+        for (int r = 0; r < g_size; r++)
+            if (!heard[r] && len < (int)sizeof g_silent - 32) len += snprintf(g_silent + len, sizeof g_silent - (size_t)len, "%s%d", len ? ", " : "", r);
+        atomic_store(&g_roll_done, 1);
+    }
+    pthread_mutex_unlock(&g_roll_lock);
+}
+
 static int wait_all_napping(MPI_Request *req, const int *peer, int n, double timeout, int nap) {
     if (timeout <= 0 && !nap) return MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
     double deadline = timeout > 0 ? MPI_Wtime() + timeout : 0;
@@ -76,7 +146,11 @@ static int wait_all_napping(MPI_Request *req, const int *peer, int n, double tim
         }
         if (!pending) return MPI_SUCCESS;
         if (nap) nanosleep(&pause, NULL);
-        if (timeout > 0 && MPI_Wtime() > deadline) {
+        int called = timeout > 0 && roll_called();
+        if (called || (timeout > 0 && MPI_Wtime() > deadline)) {
+            roll_call();
+            if (g_silent[0]) { snprintf(g_detail, sizeof g_detail, "%s", g_silent); return CMPI_TIMEOUT; }
+            /* everyone answered: name what this wait was waiting for */
             int len = 0, listed = 0, unknown = 0;
             g_detail[0] = 0;
             for (int i = 0; i < n; i++) {
@@ -95,9 +169,6 @@ static int wait_all_napping(MPI_Request *req, const int *peer, int n, double tim
 }
 
 static int wait_all(MPI_Request *req, const int *peer, int n, double timeout) { return wait_all_napping(req, peer, n, timeout, 0); }
-
-/* Non-root ranks wait on rank 0, which itself waits on everyone: give it time to name the late rank. */
-static double root_wait(void) { return g_timeout > 0 ? g_timeout + (g_timeout / 4 > 5 ? g_timeout / 4 : 5) : 0; }
 
 static int wait_one(MPI_Request *req, int peer, double timeout) { return wait_all(req, &peer, 1, timeout); }
 
@@ -132,7 +203,7 @@ int cmpi_allreduce_sum_double(double *buf, long count) {
     peer[0] = 0; peer[1] = 0;
     if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, 0, TAG_UP, MPI_COMM_WORLD, &req[0])) != MPI_SUCCESS) return rc;
     if ((rc = MPI_Irecv(g_small, (int)count, MPI_DOUBLE, 0, TAG_DOWN, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
-    if ((rc = wait_all(req, peer, 2, root_wait())) != MPI_SUCCESS) return rc;
+    if ((rc = wait_all(req, peer, 2, g_timeout)) != MPI_SUCCESS) return rc;
     memcpy(buf, g_small, (size_t)count * sizeof(double));
     return MPI_SUCCESS;
 }
@@ -142,15 +213,14 @@ int cmpi_bcast_bytes(void *buf, long count, int root) {
         long n = count - off < PIECE ? count - off : PIECE;
         MPI_Request r;
         int rc = MPI_Ibcast((char *)buf + off, (int)n, MPI_BYTE, root, MPI_COMM_WORLD, &r);
-        if (rc == MPI_SUCCESS) rc = wait_one(&r, g_rank == root ? -1 : root, g_rank == root ? g_timeout : root_wait());
+        if (rc == MPI_SUCCESS) rc = wait_one(&r, g_rank == root ? -1 : root, g_timeout);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
 /* One ring step on `channel`: send `count` elements to the right neighbour, receive as many from the
-   left. The exchange channel's thread naps between polls and waits longer than the main thread, whose
-   small all-reduce on rank 0 names a late rank first. */
+   left. The exchange channel's thread naps between polls (it shares a core with the computing main thread). */
 static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatype type, int channel) {
     int right = (g_rank + 1) % g_size, left = (g_rank + g_size - 1) % g_size;
     MPI_Request req[2];
@@ -159,8 +229,7 @@ static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatyp
     int rc = MPI_Irecv(recv, (int)count, type, left, TAG_RING, comm, &req[0]);
     if (rc != MPI_SUCCESS) return rc;
     if ((rc = MPI_Isend(send, (int)count, type, right, TAG_RING, comm, &req[1])) != MPI_SUCCESS) return rc;
-    double timeout = channel && g_timeout > 0 ? root_wait() + g_timeout : g_timeout;
-    return wait_all_napping(req, peer, 2, timeout, channel != 0);
+    return wait_all_napping(req, peer, 2, g_timeout, channel != 0);
 }
 
 int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel) {

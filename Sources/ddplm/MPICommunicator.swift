@@ -128,8 +128,7 @@ final class RingScratch {
 
 /// The shim's ring reduce-scatters and all-gather on one channel: 0 is MPI_COMM_WORLD (the
 /// communicator's own), 1 its duplicate, which the exchange thread uses while the main thread computes.
-/// Channel 1's waits nap between polls, so the thread leaves the core to the compute, and last longer
-/// than the main thread's, whose small all-reduce names a late rank first.
+/// Channel 1's waits nap between polls, so the thread leaves the core to the compute.
 final class MPIRing: ExchangeChannel {
     let channel: Int32
     let rank: Int

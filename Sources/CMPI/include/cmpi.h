@@ -6,9 +6,10 @@
 
    Watchdog: every collective is posted non-blocking and waited for with a deadline (cmpi_set_timeout).
    When it passes, the call returns CMPI_TIMEOUT and cmpi_timeout_detail() lists the ranks it was waiting
-   for ("2", "1, 3", or "?" when a collective cannot say). The small double all-reduce gathers on rank 0,
-   so rank 0 names exactly the ranks that never arrived; other ranks wait on rank 0 a little longer, so
-   rank 0 reports first. */
+   for. Before it returns, the rank calls the roll: it tells every rank, every rank's waits hear of it and
+   answer, and the ranks that never answer (within a quarter of the timeout, 1 to 30 s) are the ones
+   named ("2", "1, 3"), the same on every live rank, whichever wait each was in. When everyone answers,
+   the wait names its own pending peers ("?" when a collective cannot say). */
 
 #define CMPI_TIMEOUT (-2)
 /* The overlapped exchange's largest segment; cmpi_init raises OpenMPI's TCP eager limit above it (unless
@@ -35,7 +36,7 @@ int cmpi_bcast_bytes(void *buf, long count, int root);
    Block r starts at buf + r*stride (stride >= count): a segment of every rank's block, so a gradient
    can be reduced in segments as they become final, each element summed exactly as the whole ring would.
    channel 0 is MPI_COMM_WORLD; channel 1 its duplicate, for the exchange thread (see
-   cmpi_overlap_available), whose waits nap between polls and last longer than the main thread's. */
+   cmpi_overlap_available), whose waits nap between polls. */
 int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel);
 /* The same ring with a bfloat16 wire: each partial sum is rounded to bf16 (nearest, ties to even) before
    it is sent and added in fp32 where it arrives. Half the bytes; block b's sum is rounded size-1 times on

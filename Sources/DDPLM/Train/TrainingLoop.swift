@@ -63,7 +63,7 @@ public final class TrainingLoop {
         self.logging = logging
         self.options = options
         self.comm = comm
-        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip, wire: training.gradientWire)
+        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip, wire: training.gradientWire, overlap: true)
         reporter = ProgressReporter(logEvery: logging.logEvery, print: nil, metrics: nil, perplexity: task.showsPerplexity)
         state = TrainerState(runIdentity: identity, schedule: LRSchedule(lr: training.lr, factor: training.lrDecay))
         bestParams = FloatBuffer(count: task.store.count)

@@ -118,9 +118,7 @@ public final class TrainingStep {
         control[2] = timeUp ? 1 : 0
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
-        // loss and stop votes first: a small gather on rank 0, which so learns which ranks are late
-        // (the hang watchdog names them) before the big exchange starts
-        // (the exchange thread may still be reducing: the channels never meet)
+        // loss and stop votes (the exchange thread may still be reducing: the channels never meet)
         try comm.allReduceSum(control, count: 3)
         if n > 1 {
             try sparse?.sum(g, comm: comm)
