@@ -43,6 +43,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Gradient reduce-scatter wire format: fp32 or bf16.") var gradWire: GradientWire = .fp32
     @Flag(inversion: .prefixedNo, help: ArgumentHelp("Overlap the gradient reduce-scatter with the backward pass, as training does.",
                                                       discussion: "--no-overlap runs it after the compute, to measure what the overlap hides (ms_exchange_overlapped).")) var overlap = true
+    @Option(help: ArgumentHelp("The recurrent layers' per-step products: packed or blas (default: packed with AVX2 or AVX-512).",
+                               discussion: "blas calls cblas_sgemm at every time step, which packs W_hh again each time; to measure what the packed kernel saves.")) var recurrentGemm: RecurrentGEMM?
     @OptionGroup var runtime: RuntimeOptions
 
     enum BenchTask: String, ExpressibleByArgument { case lm, classify }
@@ -78,6 +80,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, runtime)
+            if let recurrentGemm { RecurrentGEMM.current = recurrentGemm }
             if task == .classify { return try runClassifier(c, threads) }
             let model = self.languageModel
             let batch = globalBatch, vocab = vocabSize, hidden = model.hidden
@@ -96,7 +99,8 @@ struct BenchCommand: ParsableCommand {
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
-                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("steps", steps),
+                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue),
+                ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
                 ("gflops", (flops / timing.medianSeconds / 1e7).rounded() / 100),

@@ -42,12 +42,6 @@ double ddplm_sumsq(const float *x, long n);
      g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps) */
 void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float gscale, float one_minus_b1,
                 float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
-/* Cores this process may run on (its affinity mask; a launcher that binds ranks narrows it), and the
-   host's online cores. (Not kernels, but C: glibc's CPU_COUNT is a macro Swift cannot import.) */
-int ddplm_affinity_cores(void);
-int ddplm_online_cores(void);
-/* Columns of the terminal on fd (0 when fd is not a terminal). ioctl is variadic: Swift cannot call it. */
-int ddplm_terminal_columns(int fd);
-/* Flush denormal floats to zero in this thread (and threads it creates later): MXCSR FTZ|DAZ. */
-void ddplm_flush_denormals(void);
 #endif
+
+#include "ddplm_packed_gemm.h"

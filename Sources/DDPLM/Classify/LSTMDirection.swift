@@ -6,7 +6,8 @@
 /// the recurrent GEMM covers just those rows. Rows are time-major (row s·b + j). States live in slots:
 /// the state after time s is slot s+1 (forward) or slot s (reverse); the zero initial state is slot 0
 /// (forward) or slot t (reverse). Rows of a slot past the running documents are kept at zero, so the
-/// whole-window weight-gradient GEMMs (as in `RecurrentLayer`) can run over every row.
+/// whole-window weight-gradient GEMMs (as in `RecurrentLayer`) can run over every row. The per-step
+/// products with W_hh go through `RecurrentProducts`.
 final class LSTMDirection {
     let input: Int
     let hidden: Int
@@ -23,6 +24,7 @@ final class LSTMDirection {
     let dh: FloatBuffer     // [b, H] gradient flowing to the previous state's h
     let dc: FloatBuffer     // [b, H] … and c
     let dtot: FloatBuffer   // [b, H] total gradient of one step's output
+    let recurrent: RecurrentProducts
 
     init(input: Int, hidden: Int, maxColumns: Int, maxT: Int, reverse: Bool) {
         self.input = input
@@ -40,6 +42,7 @@ final class LSTMDirection {
         dh = FloatBuffer(count: maxColumns * hidden)
         dc = FloatBuffer(count: maxColumns * hidden)
         dtot = FloatBuffer(count: maxColumns * hidden)
+        recurrent = RecurrentProducts(hidden: hidden, gates: g, maxT: maxT)
     }
 
     @inline(__always) private func prevSlot(_ s: Int) -> Int { reverse ? s + 1 : s }
@@ -63,12 +66,13 @@ final class LSTMDirection {
         let initial = reverse ? t : 0
         (hs.ptr + initial * b * h).update(repeating: 0, count: b * h)
         (cs.ptr + initial * b * h).update(repeating: 0, count: b * h)
+        recurrent.beginForward(whh: whh, steps: t)
         for p in 0..<t {
             let s = reverse ? t - 1 - p : p
             let n = Int(batch.active[s])
             let hPrev = hs.ptr + prevSlot(s) * b * h, cPrev = cs.ptr + prevSlot(s) * b * h
             let hOut = hs.ptr + outSlot(s) * b * h, cOut = cs.ptr + outSlot(s) * b * h
-            gemm(transA: false, transB: true, m: n, n: g, k: h, a: hPrev, lda: h, b: whh, ldb: h, beta: 0, c: hh.ptr, ldc: g)
+            recurrent.forward(m: n, h: hPrev, into: hh.ptr)
             LSTMCell.forward(b: n, h: h, xw: xw.ptr + s * b * g, hh: hh.ptr, bhh: bhh, cPrev: cPrev, act: act.ptr + s * b * g,
                              c: cOut, tc: tcs.ptr + s * b * h, hOut: hOut)
             (hOut + n * h).update(repeating: 0, count: (b - n) * h)
@@ -92,6 +96,7 @@ final class LSTMDirection {
         // a document's final state is the first state the backward pass meets in its column: start dh there
         if let dFinal { dh.ptr.update(from: dFinal, count: b * h) } else { dh.zero() }
         dc.zero()
+        recurrent.beginBackward(whh: whh, steps: t)
         for p in stride(from: t - 1, through: 0, by: -1) {
             let s = reverse ? t - 1 - p : p
             let n = Int(batch.active[s])
@@ -112,7 +117,7 @@ final class LSTMDirection {
             // the previous state: forward, the same n documents; reverse, only those already running
             if p > 0 {
                 let prevRows = reverse ? Int(batch.active[s + 1]) : n
-                gemm(transA: false, transB: false, m: prevRows, n: h, k: g, a: dGs, lda: g, b: whh, ldb: h, beta: 0, c: dh.ptr, ldc: h)
+                recurrent.backward(m: prevRows, dG: dGs, beta: 0, into: dh.ptr)
             }
         }
         let firstPrev = reverse ? 1 : 0

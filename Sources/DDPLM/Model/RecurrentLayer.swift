@@ -1,7 +1,8 @@
 /// One recurrent layer over a window of T steps and b columns, forward and backward side by side.
 /// Forward: the input projection X W_ihᵀ + b_ih is one GEMM for the whole window; each step adds one
 /// small recurrent GEMM h W_hhᵀ and the cell's pointwise math. Backward walks the window in reverse,
-/// then the weight gradients are again single GEMMs over the whole window.
+/// then the weight gradients are again single GEMMs over the whole window. The per-step products with
+/// W_hh go through `RecurrentProducts` (the weight packed once per window).
 /// All buffers are sized once for (maxT, b); rows are time-major: row t·b + j is column j at step t.
 final class RecurrentLayer {
     let cell: CellType
@@ -22,6 +23,7 @@ final class RecurrentLayer {
     let dGhh: FloatBuffer      // [T·b, G·H] GRU hidden-side gate grads (other cells share dGih)
     let dh: FloatBuffer        // [b, H] gradient flowing to h_{t-1}
     let dc: FloatBuffer        // [b, H] gradient flowing to c_{t-1}
+    let recurrent: RecurrentProducts
 
     init(cell: CellType, input: Int, hidden: Int, batch: Int, maxT: Int) {
         self.cell = cell
@@ -41,6 +43,7 @@ final class RecurrentLayer {
         dGhh = FloatBuffer(count: cell == .gru ? rows * gates : 0)
         dh = FloatBuffer(count: batch * hidden)
         dc = FloatBuffer(count: batch * hidden)
+        recurrent = RecurrentProducts(hidden: hidden, gates: gates, maxT: maxT)
     }
 
     /// Output rows h_0 … h_{T-1}: `hs` shifted by one block.
@@ -59,10 +62,10 @@ final class RecurrentLayer {
         }
         hs.ptr.update(from: h0, count: b * h)
         if cell == .lstm { cs.ptr.update(from: c0, count: b * h) }
+        recurrent.beginForward(whh: whh, steps: t)
         for s in 0..<t {
             let hPrev = hs.ptr + s * b * h
-            gemm(transA: false, transB: true, m: b, n: g, k: h, a: hPrev, lda: h, b: whh, ldb: h,
-                 beta: 0, c: hh.ptr, ldc: g)
+            recurrent.forward(m: b, h: hPrev, into: hh.ptr)
             let xs = xw.ptr + s * b * g, a = act.ptr + s * b * g, hOut = hs.ptr + (s + 1) * b * h
             switch cell {
             case .lstm:
@@ -93,6 +96,7 @@ final class RecurrentLayer {
         let dGh = cell == .gru ? dGhh.ptr : dGih
         dh.zero()
         dc.zero()
+        recurrent.beginBackward(whh: whh, steps: t)
         for s in stride(from: t - 1, through: 0, by: -1) {
             let dtot = dOut + s * b * h
             for i in 0..<(b * h) { dtot[i] += dh.ptr[i] }
@@ -108,10 +112,7 @@ final class RecurrentLayer {
             case .rnnTanh:
                 RNNTanhCell.backward(b: b, h: h, dh: dtot, act: a, dG: di)
             }
-            if s > 0 {
-                gemm(transA: false, transB: false, m: b, n: h, k: g, a: dGh + s * b * g, lda: g, b: whh, ldb: h,
-                     beta: cell == .gru ? 1 : 0, c: dh.ptr, ldc: h)
-            }
+            if s > 0 { recurrent.backward(m: b, dG: dGh + s * b * g, beta: cell == .gru ? 1 : 0, into: dh.ptr) }
         }
         // weight gradients over the whole window at once
         gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGh, lda: g, b: hs.ptr, ldb: h,

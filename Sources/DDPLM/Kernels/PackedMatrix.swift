@@ -1,0 +1,49 @@
+import CKernels
+
+/// A GEMM right-hand side packed once and multiplied many times: the recurrent weight of a layer, used by
+/// every time step of a window (`h W_hhᵀ` forward, `dG W_hh` backward). A BLAS call packs its B again on
+/// every call, reading and writing the whole weight (6.8 MB at H = 650) for a product with a few rows;
+/// `multiply` streams the packed panels once (`ddplm_gemm_packed`: AVX-512 or AVX2 register tiles).
+/// Its twin in the tests is `naiveGemm`.
+final class PackedMatrix {
+    /// B is K×N.
+    let k: Int
+    let n: Int
+    private let panels: FloatBuffer
+
+    init(k: Int, n: Int) {
+        self.k = k
+        self.n = n
+        panels = FloatBuffer(count: ddplm_packed_size(k, n))
+    }
+
+    /// Whether the per-step products use packed panels instead of `gemm` (`RecurrentGEMM.current`).
+    static var enabled: Bool { RecurrentGEMM.current == .packed }
+
+    /// Packs B: element (p, j) is b[p·ldb + j], or b[j·ldb + p] when `transposed`.
+    func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool) {
+        ddplm_pack_b(transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
+    }
+
+    /// C[m×N] = A[m×K]·B + beta·C.
+    func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        ddplm_gemm_packed(m, n, k, a, lda, panels.ptr, beta, c, ldc)
+    }
+
+    /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it.
+    func multiply(kernel: Int32, m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        ddplm_gemm_packed_isa(kernel, m, n, k, a, lda, panels.ptr, beta, c, ldc) != 0
+    }
+}
+
+/// How the recurrent layers multiply by W_hh at each time step: packed panels (the default on a CPU
+/// with AVX2+FMA or AVX-512) or a `gemm` call per step. Process-wide, set before models are built;
+/// `ddplm bench --recurrent-gemm` compares the two.
+public enum RecurrentGEMM: String, CaseIterable, Sendable {
+    case packed, blas
+
+    nonisolated(unsafe) public static var current: RecurrentGEMM = ddplm_gemm_packed_kernel() > 0 ? .packed : .blas
+
+    /// The packed kernel this CPU runs: "avx512", "avx2" or "plain".
+    public static var kernelName: String { ["plain", "avx2", "avx512"][Int(ddplm_gemm_packed_kernel())] }
+}

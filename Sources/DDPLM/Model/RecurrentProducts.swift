@@ -1,0 +1,56 @@
+/// A recurrent layer's per-time-step products with its hidden-to-hidden weight W_hh [G, H] (G = gates·H):
+/// forward h·W_hhᵀ, backward dG·W_hh. With `RecurrentGEMM.packed` the weight is packed once per window
+/// (`begin…`) and each step streams the panels (`PackedMatrix`); otherwise each step calls `gemm`, which
+/// packs W_hh again. A window of one step (generation) always calls `gemm`.
+final class RecurrentProducts {
+    let hidden: Int
+    let gates: Int
+    private let transposed: PackedMatrix   // W_hhᵀ [H, G], for the forward
+    private let straight: PackedMatrix     // W_hh [G, H], for the backward
+    private var whh: UnsafePointer<Float>?
+    private var packed = false
+
+    init(hidden: Int, gates: Int, maxT: Int) {
+        self.hidden = hidden
+        self.gates = gates
+        let packs = PackedMatrix.enabled && maxT > 1
+        transposed = PackedMatrix(k: packs ? hidden : 0, n: gates)
+        straight = PackedMatrix(k: packs ? gates : 0, n: hidden)
+    }
+
+    private func begin(_ whh: UnsafePointer<Float>, steps: Int) -> Bool {
+        self.whh = whh
+        packed = PackedMatrix.enabled && steps > 1 && transposed.k == hidden
+        return packed
+    }
+
+    /// Before a forward window of `steps` steps with weight `whh`.
+    func beginForward(whh: UnsafePointer<Float>, steps: Int) {
+        if begin(whh, steps: steps) { transposed.pack(whh, ldb: hidden, transposed: true) }
+    }
+
+    /// c[m, G] = h[m, H]·W_hhᵀ (row strides H and G).
+    func forward(m: Int, h: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>) {
+        if packed {
+            transposed.multiply(m: m, a: h, lda: hidden, beta: 0, c: c, ldc: gates)
+        } else {
+            gemm(transA: false, transB: true, m: m, n: gates, k: hidden, a: h, lda: hidden, b: whh!, ldb: hidden,
+                 beta: 0, c: c, ldc: gates)
+        }
+    }
+
+    /// Before a backward window of `steps` steps with weight `whh`.
+    func beginBackward(whh: UnsafePointer<Float>, steps: Int) {
+        if begin(whh, steps: steps) { straight.pack(whh, ldb: hidden, transposed: false) }
+    }
+
+    /// c[m, H] = dG[m, G]·W_hh + beta·c (row strides G and H).
+    func backward(m: Int, dG: UnsafePointer<Float>, beta: Float, into c: UnsafeMutablePointer<Float>) {
+        if packed {
+            straight.multiply(m: m, a: dG, lda: gates, beta: beta, c: c, ldc: hidden)
+        } else {
+            gemm(transA: false, transB: false, m: m, n: hidden, k: gates, a: dG, lda: gates, b: whh!, ldb: hidden,
+                 beta: beta, c: c, ldc: hidden)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+import DDPLM
+
+/// `--recurrent-gemm packed|blas` (bench).
+extension RecurrentGEMM: ExpressibleByArgument {}
