@@ -38,6 +38,32 @@ final class PackedMatrixTests: XCTestCase {
         print("packed GEMM kernels tested: \(ran.sorted()) (0 plain, 1 AVX2, 2 AVX-512)")
     }
 
+    /// Split over threads (whole panels each), packing and products give the same bits as on one.
+    func testThreadsGiveTheSameBits() {
+        let saved = BLASInfo.threads
+        defer { BLASInfo.setThreads(saved) }
+        var rng = SplitMix64(seed: 5)
+        let m = 7, n = 161, k = 70
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k)
+        for i in 0..<a.count { a[i] = rng.nextFloat() - 0.5 }
+        for i in 0..<b.count { b[i] = rng.nextFloat() - 0.5 }
+        var outputs: [[Float]] = []
+        for threads in [1, 2, 3] {
+            BLASInfo.setThreads(threads)
+            let packed = PackedMatrix(k: k, n: n)
+            packed.pack(b.ptr, ldb: k, transposed: true)
+            let c = FloatBuffer(count: m * n)
+            packed.multiply(m: m, a: a.ptr, lda: k, beta: 0, c: c.ptr, ldc: n)
+            outputs.append(c.array)
+        }
+        XCTAssertEqual(BLASInfo.threads, 3, "OpenBLAS did not take the thread count: the split was not exercised")
+        XCTAssertEqual(outputs[0], outputs[1])
+        XCTAssertEqual(outputs[0], outputs[2])
+        let want = FloatBuffer(count: m * n)
+        naiveGemm(transA: false, transB: true, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: k, beta: 0, c: want.ptr, ldc: n)
+        for i in 0..<want.count { XCTAssertEqual(outputs[2][i], want[i], accuracy: 1e-4) }
+    }
+
     /// A layer's forward and backward with packed per-step products equal those with `gemm` calls (to
     /// float rounding), for every cell.
     func testRecurrentLayerSameWithPackedAndBLAS() {

@@ -1,10 +1,12 @@
 import CKernels
+import Dispatch
 
 /// A GEMM right-hand side packed once and multiplied many times: the recurrent weight of a layer, used by
 /// every time step of a window (`h W_hhᵀ` forward, `dG W_hh` backward). A BLAS call packs its B again on
 /// every call, reading and writing the whole weight (6.8 MB at H = 650) for a product with a few rows;
 /// `multiply` streams the packed panels once (`ddplm_gemm_packed`: AVX-512 or AVX2 register tiles).
-/// Its twin in the tests is `naiveGemm`.
+/// Like `gemm`, it runs on OpenBLAS's thread count (`ComputeThreads`): each thread takes whole panels, so
+/// every column is computed the same way whatever the count. Its twin in the tests is `naiveGemm`.
 final class PackedMatrix {
     /// B is K×N.
     let k: Int
@@ -20,14 +22,30 @@ final class PackedMatrix {
     /// Whether the per-step products use packed panels instead of `gemm` (`RecurrentGEMM.current`).
     static var enabled: Bool { RecurrentGEMM.current == .packed }
 
+    /// Runs body(columns) on OpenBLAS's thread count, each part whole panels (inline for one part). A
+    /// column range starting on a panel boundary is itself a packed matrix at panels + start·K.
+    @inline(__always)
+    private func split(_ body: (Range<Int>) -> Void) {
+        let width = Int(DDPLM_PACK_NR), count = (n + width - 1) / width, parts = min(BLASInfo.threads, count)
+        if parts <= 1 { body(0..<n); return }
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            body(count * i / parts * width..<min(n, count * (i + 1) / parts * width))
+        }
+    }
+
     /// Packs B: element (p, j) is b[p·ldb + j], or b[j·ldb + p] when `transposed`.
     func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool) {
-        ddplm_pack_b(transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
+        split { cols in
+            ddplm_pack_b(transposed ? 1 : 0, k, cols.count, b + cols.lowerBound * (transposed ? ldb : 1), ldb,
+                         panels.ptr + cols.lowerBound * k)
+        }
     }
 
     /// C[m×N] = A[m×K]·B + beta·C.
     func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        ddplm_gemm_packed(m, n, k, a, lda, panels.ptr, beta, c, ldc)
+        split { cols in
+            ddplm_gemm_packed(m, cols.count, k, a, lda, panels.ptr + cols.lowerBound * k, beta, c + cols.lowerBound, ldc)
+        }
     }
 
     /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it.
