@@ -145,7 +145,8 @@ struct BenchCommand: ParsableCommand {
 
     private func runClassifier(_ c: Communicator, _ threads: ComputeThreads) throws {
         let m = classifier
-        let cfg = ClassifierBenchmark.Config(model: m, batch: globalBatch, minLength: lenMin, maxLength: lenMax, steps: steps, warmup: max(0, warmup))
+        var cfg = ClassifierBenchmark.Config(model: m, batch: globalBatch, minLength: lenMin, maxLength: lenMax, steps: steps, warmup: max(0, warmup))
+        cfg.overlap = overlap
         let timing = try ClassifierBenchmark.timeSteps(cfg, threads: threads, comm: c)
         let rss = try c.allReduceSum([Benchmark.peakRSSMegabytes])
         var fields: [(String, Any)] = [

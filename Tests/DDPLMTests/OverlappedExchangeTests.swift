@@ -100,4 +100,63 @@ final class OverlappedExchangeTests: XCTestCase {
             }
         }
     }
+
+    /// A classifier's steps on `ranks` in-process ranks (documents of random lengths), with or without
+    /// the overlapped exchange; every rank's weights after `steps` steps.
+    func trainClassifier(_ kind: ClassifierKind, ranks: Int, overlap: Bool, verify: Bool = false) throws -> [[Float]] {
+        var m = ClassifierConfig(kind: kind, vocabSize: 23, classes: 3)
+        m.embedding = 5
+        m.hidden = 4
+        m.layers = 2
+        m.filters = 3
+        m.filterSizes = [2, 3]
+        m.dropout = 0.2
+        let globalBatch = 4 * ranks, steps = 3
+        var rng = SplitMix64(seed: 21)
+        var docs = DocumentSet()
+        for _ in 0..<(globalBatch * steps) {
+            let n = 3 + Int(rng.next() % 6)
+            docs.append((0..<n).map { _ in Int32(2 + rng.next() % 21) }, label: Int32(rng.next() % 3))
+        }
+        let plan = DocumentBatcher(docs: docs, batch: globalBatch, seed: 4).plan(epoch: 0)
+        let config = m, documents = docs
+        return try InProcessCommunicator.run(ranks: ranks) { comm -> [Float] in
+            let store = ParameterStore(layout: TextClassifier.layout(config), ranks: comm.size, rank: comm.rank)
+            let model = TextClassifier(config: config, store: store, maxColumns: 4, maxT: 8)
+            model.initialize(seed: 6)
+            let batch = DocumentBatch(maxColumns: 4, maxT: model.maxT)
+            let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.5, overlap: overlap,
+                                       segments: .init(minimum: 1, maximum: 4, perBlock: 16))
+            if let o = stepper.overlapped { o.verifyFinality = verify; XCTAssertGreaterThan(o.segments, 2) }
+            for s in 0..<steps {
+                let global = plan[s]
+                let share = DocumentBatcher.slice(count: global.count, rank: comm.rank, ranks: comm.size)
+                global.withUnsafeBufferPointer {
+                    batch.fill(documents, order: $0.baseAddress! + share.lowerBound, count: share.count, firstColumn: share.lowerBound,
+                               minLength: config.minLength)
+                }
+                let scale = Float(comm.size) / Float(global.count)
+                _ = try stepper.run(lr: 0.02, adamStep: s + 1) { ready in
+                    Double(model.trainStep(batch, dropout: DropoutKey(seed: 3, step: UInt64(s), firstColumn: share.lowerBound),
+                                           scale: scale, ready: ready).loss)
+                }
+            }
+            return Array(store.params.array[0..<store.count])
+        }
+    }
+
+    /// The classifiers on the overlapped exchange (the BiLSTM awaits and reports layer by layer, the
+    /// others wait for every weight and report nothing): the same bits as without it, on every rank;
+    /// `verifyFinality` checks the BiLSTM's reports and awaits.
+    func testClassifiersGiveTheSameBitsWithOverlap() throws {
+        for kind in ClassifierKind.allCases {
+            for ranks in [2, 3] {
+                let plain = try trainClassifier(kind, ranks: ranks, overlap: false)
+                for verify in [true, false] {
+                    let got = try trainClassifier(kind, ranks: ranks, overlap: true, verify: verify)
+                    for r in 0..<ranks { XCTAssertEqual(got[r], plain[0], "\(kind) \(ranks) ranks, verify \(verify): rank \(r)'s weights") }
+                }
+            }
+        }
+    }
 }

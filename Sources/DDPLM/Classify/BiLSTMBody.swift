@@ -10,6 +10,9 @@ final class BiLSTMBody: ClassifierBody {
     let emb: Int
     /// [layer][direction]: offsets of weight_ih, weight_hh, bias_ih, bias_hh.
     let offsets: [[(wih: Int, whh: Int, bih: Int, bhh: Int)]]
+    /// Per layer: the flat range of its eight tensors (both directions); and the embedding's.
+    let layerSpans: [Range<Int>]
+    let embeddingSpan: Range<Int>
     let directions: [[LSTMDirection]]
     let x0: FloatBuffer                 // [t·b, E] embedded, time-major
     let outputs: [FloatBuffer]          // per layer [t·b, 2H]
@@ -48,6 +51,10 @@ final class BiLSTMBody: ClassifierBody {
                  L.offset(name("bias_ih", k, r)), L.offset(name("bias_hh", k, r)))
             }
         }
+        layerSpans = (0..<c.layers).map { k in
+            L.span([false, true].flatMap { r in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map { name($0, k, r) } })
+        }
+        embeddingSpan = L.span(["embedding.weight"])
         directions = (0..<c.layers).map { k in
             [false, true].map { LSTMDirection(input: k == 0 ? c.embedding : 2 * c.hidden, hidden: c.hidden, maxColumns: maxColumns, maxT: maxT, reverse: $0) }
         }
@@ -67,13 +74,16 @@ final class BiLSTMBody: ClassifierBody {
     /// The concatenated final states, or their dropped-out copy while training.
     private(set) var features: UnsafeMutablePointer<Float>
 
-    func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
-        let p = store.params.ptr, b = batch.columns, t = batch.t, h = hidden
+    /// With `schedule`, each layer awaits its weights first: the layers above still arrive meanwhile.
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?) {
+        let p = schedule == nil ? store.params.ptr : store.paramsInFlight.ptr, b = batch.columns, t = batch.t, h = hidden
+        schedule?.awaitParameters(embeddingSpan)
         DocumentEmbedding.gather(batch, table: p + emb, dim: dim, timeMajor: true, out: x0.ptr)
         var raw = x0.ptr, width = dim
         for k in 0..<config.layers {
             let x = inputDropout[k].forward(raw, t: t, b: b, width: width, firstColumn: batch.firstColumn, key: dropout)
             layerInputs[k] = x
+            schedule?.awaitParameters(layerSpans[k])
             for (d, dir) in directions[k].enumerated() {
                 let o = offsets[k][d]
                 dir.forward(batch, x: x, wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh,
@@ -90,8 +100,10 @@ final class BiLSTMBody: ClassifierBody {
         features = finalDropout.forward(final.ptr, t: 1, b: b, width: 2 * h, firstColumn: batch.firstColumn, key: dropout)
     }
 
-    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>) {
-        let p = store.params.ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, h = hidden
+    /// Tells `ready` each layer's gradients as soon as both directions are done (top layer first), then
+    /// the embedding's.
+    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?) {
+        let p = ready == nil ? store.params.ptr : store.paramsInFlight.ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, h = hidden
         finalDropout.backward(dFeatures, count: b * 2 * h)
         for j in 0..<b {
             (dFinal[0].ptr + j * h).update(from: dFeatures + j * 2 * h, count: h)
@@ -107,8 +119,10 @@ final class BiLSTMBody: ClassifierBody {
                              dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh,
                              dX: dInputs[k].ptr, dXBeta: d == 0 ? 0 : 1)
             }
+            ready?.gradientsFinal(layerSpans[k])
             inputDropout[k].backward(dInputs[k].ptr, count: t * b * (k == 0 ? dim : 2 * h))
         }
         DocumentEmbedding.scatter(batch, d: dInputs[0].ptr, timeMajor: true, dim: dim, dTable: g + emb)
+        ready?.gradientsFinal(embeddingSpan)
     }
 }

@@ -79,7 +79,7 @@ final class ClassificationTask: TrainingTask {
         // Σ over ranks of (this rank's summed loss · N/k), ÷ N by the step, is the batch's mean loss
         let scale = Double(n) / Double(docs.count)
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: share.lowerBound)
-        return model.trainStep(batch, dropout: key, scale: Float(scale)).loss * scale
+        return model.trainStep(batch, dropout: key, scale: Float(scale), ready: ready).loss * scale
     }
 
     func resetCarriedState() {}

@@ -12,6 +12,8 @@ public enum ClassifierBenchmark {
         var steps: Int
         var warmup: Int
         var seed: UInt64 = 1
+        /// The exchange overlapped with the compute, as training does (N ranks).
+        public var overlap = true
         public init(model: ClassifierConfig, batch: Int, minLength: Int, maxLength: Int, steps: Int, warmup: Int) {
             self.model = model
             self.batch = batch
@@ -44,7 +46,7 @@ public enum ClassifierBenchmark {
         let model = TextClassifier(config: c.model, store: store, maxColumns: columns, maxT: c.maxLength)
         model.initialize(seed: c.seed)
         let batch = DocumentBatch(maxColumns: columns, maxT: model.maxT)
-        let stepper = TrainingStep(store: store, threads: threads, comm: comm, clip: 5)
+        let stepper = TrainingStep(store: store, threads: threads, comm: comm, clip: 5, overlap: c.overlap)
         var times: [Double] = [], tokens = 0
         times.reserveCapacity(total)
         for s in 0..<total {
@@ -57,8 +59,9 @@ public enum ClassifierBenchmark {
             if s == c.warmup { stepper.resetPhases() }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let scale = Float(comm.size) / Float(global.count)
-            _ = try stepper.run(lr: 1e-3, adamStep: s + 1) {
-                model.trainStep(batch, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: share.lowerBound), scale: scale).loss
+            _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
+                model.trainStep(batch, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: share.lowerBound), scale: scale,
+                                ready: ready).loss
             }
             if s >= c.warmup {
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)

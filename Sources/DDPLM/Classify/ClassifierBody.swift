@@ -6,10 +6,13 @@ protocol ClassifierBody: AnyObject {
     var featureWidth: Int { get }
     /// [columns, featureWidth], valid after `forward`.
     var features: UnsafeMutablePointer<Float> { get }
-    /// `dropout`: the masks' key when training (nil: evaluation).
-    func forward(_ batch: DocumentBatch, dropout: DropoutKey?)
-    /// dFeatures: [columns, featureWidth] (may be overwritten). Accumulates into the store's gradients.
-    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>)
+    /// `dropout`: the masks' key when training (nil: evaluation). With `schedule` (a training step with
+    /// the overlapped exchange) a body may await each weight range before it reads it
+    /// (`store.paramsInFlight`); one that does not reads `store.params`, which waits for all of them.
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?)
+    /// dFeatures: [columns, featureWidth] (may be overwritten). Accumulates into the store's gradients,
+    /// and may tell `ready` which are final (what it does not report is exchanged after the compute).
+    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?)
 }
 
 /// The embedding lookups every body shares, with `nn.Embedding(padding_idx=<pad>)` semantics: the pad row

@@ -51,7 +51,9 @@ final class ConvolutionBody: ClassifierBody {
     /// The pooled features, or their dropped-out copy while training.
     private(set) var features: UnsafeMutablePointer<Float>
 
-    func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
+    /// Reads `store.params` (waits for the whole all-gather) and reports nothing: its tensors and the
+    /// embedding are small next to the exchange's fixed costs.
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?) {
         let p = store.params.ptr, b = batch.columns, t = batch.t, e = dim, f = filters, width = featureWidth
         let widest = config.filterSizes.max()!
         DocumentEmbedding.gather(batch, table: p + emb, dim: e, timeMajor: false, out: x.ptr)
@@ -80,7 +82,7 @@ final class ConvolutionBody: ClassifierBody {
         features = poolDropout.forward(pooled.ptr, t: 1, b: b, width: width, firstColumn: batch.firstColumn, key: dropout)
     }
 
-    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>) {
+    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?) {
         let p = store.params.ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, e = dim, f = filters, width = featureWidth
         poolDropout.backward(dFeatures, count: b * width)
         for (i, w) in config.filterSizes.enumerated() {

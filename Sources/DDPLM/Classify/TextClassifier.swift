@@ -11,6 +11,8 @@ final class TextClassifier {
     let maxT: Int
     let fcWeight: Int
     let fcBias: Int
+    /// fc.weight and fc.bias together (what the exchange schedule is told about).
+    let fcSpan: Range<Int>
     let logits: FloatBuffer     // [b, outputs]
     let dLogits: FloatBuffer
     let dFeatures: FloatBuffer  // [b, featureWidth]
@@ -46,6 +48,7 @@ final class TextClassifier {
         }
         fcWeight = layout.offset("fc.weight")
         fcBias = layout.offset("fc.bias")
+        fcSpan = layout.span(["fc.weight", "fc.bias"])
         logits = FloatBuffer(count: maxColumns * config.outputs)
         dLogits = FloatBuffer(count: maxColumns * config.outputs)
         dFeatures = FloatBuffer(count: maxColumns * body.featureWidth)
@@ -75,26 +78,31 @@ final class TextClassifier {
         }
     }
 
-    /// Logits of the batch ([columns, outputs] in `logits`); dropout on when `dropout` is given.
-    func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
+    /// Logits of the batch ([columns, outputs] in `logits`); dropout on when `dropout` is given. With
+    /// `schedule`, each part awaits its weights first (`ExchangeSchedule`).
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule? = nil) {
         precondition(batch.columns <= maxColumns && batch.t <= maxT)
         guard batch.columns > 0 else { return }
-        body.forward(batch, dropout: dropout)
+        body.forward(batch, dropout: dropout, schedule: schedule)
+        let p = schedule == nil ? store.params.ptr : store.paramsInFlight.ptr
+        schedule?.awaitParameters(fcSpan)
         Linear.forward(x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
-                       weight: store.params.ptr + fcWeight, bias: store.params.ptr + fcBias, out: logits.ptr)
+                       weight: p + fcWeight, bias: p + fcBias, out: logits.ptr)
     }
 
     /// Forward and backward with dropout: accumulates into the store's gradients `scale` × the gradient of
-    /// the summed loss; returns the summed loss and the number right.
-    func trainStep(_ batch: DocumentBatch, dropout: DropoutKey, scale: Float) -> (loss: Double, correct: Int) {
+    /// the summed loss; returns the summed loss and the number right. With `ready`, the forward awaits
+    /// weights and the backward reports final gradients (fc first, then the body's).
+    func trainStep(_ batch: DocumentBatch, dropout: DropoutKey, scale: Float, ready: ExchangeSchedule? = nil) -> (loss: Double, correct: Int) {
         guard batch.columns > 0 else { return (0, 0) }
-        forward(batch, dropout: dropout)
+        forward(batch, dropout: dropout, schedule: ready)
         let r = ClassifierLoss.apply(logits: logits.ptr, labels: batch.labels, b: batch.columns, outputs: config.outputs,
                                      dLogits: dLogits.ptr, scale: scale)
-        let g = store.grads.ptr
+        let g = store.grads.ptr, p = ready == nil ? store.params.ptr : store.paramsInFlight.ptr
         Linear.backward(dOut: dLogits.ptr, x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
-                        weight: store.params.ptr + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
-        body.backward(batch, dFeatures: dFeatures.ptr)
+                        weight: p + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
+        ready?.gradientsFinal(fcSpan)
+        body.backward(batch, dFeatures: dFeatures.ptr, ready: ready)
         return r
     }
 

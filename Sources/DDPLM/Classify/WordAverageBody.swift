@@ -29,7 +29,9 @@ final class WordAverageBody: ClassifierBody {
     var featureWidth: Int { hidden }
     var features: UnsafeMutablePointer<Float> { h1.ptr }
 
-    func forward(_ batch: DocumentBatch, dropout: DropoutKey?) {
+    /// Reads `store.params` (waits for the whole all-gather) and reports nothing: its tensors and the
+    /// embedding are small next to the exchange's fixed costs.
+    func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?) {
         let p = store.params.ptr, b = batch.columns, t = batch.t, e = dim
         for j in 0..<b {
             let a = avg.ptr + j * e, n = Int(batch.lengths[j])
@@ -47,7 +49,7 @@ final class WordAverageBody: ClassifierBody {
         for i in 0..<(b * hidden) where h1.ptr[i] < 0 { h1.ptr[i] = 0 }
     }
 
-    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>) {
+    func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?) {
         let p = store.params.ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, e = dim
         for i in 0..<(b * hidden) where h1.ptr[i] <= 0 { dFeatures[i] = 0 }
         Linear.backward(dOut: dFeatures, x: avg.ptr, rows: b, input: e, output: hidden, weight: p + w1,

@@ -40,6 +40,18 @@ struct ParameterLayout: Sendable {
         return s.offset
     }
 
+    /// The flat range the named tensors fill together; they must be adjacent (what an exchange schedule is
+    /// told about a layer must not cover another tensor).
+    func span(_ names: [String]) -> Range<Int> {
+        let s = names.map { name -> TensorSpec in
+            guard let t = spec(name) else { preconditionFailure("no tensor \(name) in the layout") }
+            return t
+        }
+        let lo = s.map(\.offset).min()!, hi = s.map { $0.offset + $0.count }.max()!
+        precondition(hi - lo == s.reduce(0) { $0 + $1.count }, "tensors \(names) are not adjacent in the layout")
+        return lo..<hi
+    }
+
     /// The tensors that own storage (what a checkpoint must hold to restore the buffer).
     var stored: [TensorSpec] { specs.filter { !$0.isAlias } }
 }
