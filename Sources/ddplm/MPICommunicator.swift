@@ -87,8 +87,11 @@ final class MPICommunicator: Communicator {
     }
 
     /// MPI_COMM_WORLD's duplicate, for the exchange thread (needs MPI_THREAD_MULTIPLE).
+    /// MPI granted MPI_THREAD_MULTIPLE: the exchange can run on its own thread (`makeExchangeChannel`).
+    var overlapAvailable: Bool { cmpi_overlap_available() != 0 }
+
     func makeExchangeChannel() -> ExchangeChannel? {
-        cmpi_overlap_available() != 0 ? MPIRing(channel: 1, rank: rank, hangTimeout: hangTimeout) : nil
+        overlapAvailable ? MPIRing(channel: 1, rank: rank, hangTimeout: hangTimeout) : nil
     }
 
     func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }

@@ -48,6 +48,14 @@ enum Runtime {
         }
     }
 
+    /// "N ranks", and on N ranks how the gradient exchange runs (for the start-up line of a training run).
+    static func ranksLine(_ c: Communicator) -> String {
+        guard c.size > 1 else { return "1 rank" }
+        let overlapped = (c as? MPICommunicator)?.overlapAvailable ?? false
+        return "\(c.size) ranks, exchange " + (overlapped ? "overlapped with the compute (exchange thread, MPI_THREAD_MULTIPLE)"
+                                                      : "after the compute (MPI offers no MPI_THREAD_MULTIPLE)")
+    }
+
     /// One line about the numeric environment, for start-up logs and bench output.
     static var blasLine: String {
         var s = "OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) thread\(BLASInfo.threads == 1 ? "" : "s")"

@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
             let start = try RunStart(runDirectory, requestedThreads: runtime.threads, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
-            note("ddplm train: \(Runtime.blasLine); \(c.size) rank\(c.size == 1 ? "" : "s")")
+            note("ddplm train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
             _ = try LanguageModelTraining.run(config: config, corpora: corpora,
                                               options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
