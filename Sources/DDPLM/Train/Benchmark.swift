@@ -77,8 +77,11 @@ public enum Benchmark {
         var rng = SplitMix64(seed: c.seed &+ UInt64(comm.rank))
         var times: [Double] = [], exchanges: [Double] = [], computes: [Double] = []
         times.reserveCapacity(c.steps)
-        func exchangeSoFar() -> Double { let p = stepper.phases; return TrainingStep.exchangePhases.reduce(0) { $0 + p[$1] } }
-        func computeSoFar() -> Double { stepper.phases[0] }
+        exchanges.reserveCapacity(c.steps)
+        computes.reserveCapacity(c.steps)
+        // (no allocation between steps: launch/count-step-allocs counts everything in the loop)
+        func exchangeSoFar() -> Double { TrainingStep.exchangePhases.reduce(0) { $0 + stepper.phase($1) } }
+        func computeSoFar() -> Double { stepper.phase(0) }
         for s in 0..<(c.warmup + c.steps) {
             for i in 0..<(b * c.bptt) {
                 x[i] = Int32(2 + rng.next() % UInt64(c.model.vocabSize - 2))

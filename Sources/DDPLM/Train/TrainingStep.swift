@@ -100,6 +100,8 @@ public final class TrainingStep {
 
     /// Per-phase seconds accumulated so far (see `phaseNames`).
     var phases: [Double] { (0..<TrainingStep.phaseNames.count).map { phaseBuffer[$0] } }
+    /// One phase's seconds so far, without building `phases` (benchmarks read it between steps).
+    func phase(_ i: Int) -> Double { phaseBuffer[i] }
     func resetPhases() { for i in 0..<TrainingStep.phaseNames.count { phaseBuffer[i] = 0 } }
 
     /// `adamStep` is the number this update gets if it is applied (1 for the first). `signalled`/`timeUp`
