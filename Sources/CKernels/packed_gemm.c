@@ -40,6 +40,13 @@ void ddplm_pack_b(int trans, long k, long n, const float *b, long ldb, float *pa
    `first`: the first pass over K, where C's old value is scaled by beta (not read at all when beta is 0). */
 #define TILE_ARGS long kc, const float *a, long lda, const float *bp, float *c, long ldc, int w, int first, float beta
 
+/* A tile row's w sums t into C's row ci, by the rule above (the vector tiles apply it in registers). */
+static inline void finish_row(float *ci, const float *t, int w, int first, float beta) {
+    if (first && beta == 0) { memcpy(ci, t, (size_t)w * sizeof(float)); return; }
+    float keep = first ? beta : 1.0f;
+    for (int j = 0; j < w; j++) ci[j] = t[j] + keep * ci[j];
+}
+
 #define DEF512(MR)                                                                                        \
 __attribute__((target("avx512f"))) static void tile512_##MR(TILE_ARGS) {                                 \
     __m512 c0[MR], c1[MR];                                                                                \
@@ -84,13 +91,13 @@ __attribute__((target("avx2,fma"))) static void tile256_##MR(TILE_ARGS) {       
             c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);                                                       \
         }                                                                                                 \
     }                                                                                                     \
-    float keep = first ? beta : 1.0f;                                                                     \
+    __m256 keep = _mm256_set1_ps(first ? beta : 1.0f);                                                    \
     for (int i = 0; i < MR; i++) {                                                                        \
         float *ci = c + i * ldc;                                                                          \
         if (w == 16) {                                                                                    \
             if (!first || beta != 0) {                                                                    \
-                c0[i] = _mm256_fmadd_ps(_mm256_set1_ps(keep), _mm256_loadu_ps(ci), c0[i]);                \
-                c1[i] = _mm256_fmadd_ps(_mm256_set1_ps(keep), _mm256_loadu_ps(ci + 8), c1[i]);            \
+                c0[i] = _mm256_fmadd_ps(keep, _mm256_loadu_ps(ci), c0[i]);                                \
+                c1[i] = _mm256_fmadd_ps(keep, _mm256_loadu_ps(ci + 8), c1[i]);                            \
             }                                                                                             \
             _mm256_storeu_ps(ci, c0[i]);                                                                  \
             _mm256_storeu_ps(ci + 8, c1[i]);                                                              \
@@ -98,7 +105,7 @@ __attribute__((target("avx2,fma"))) static void tile256_##MR(TILE_ARGS) {       
             float t[16];                                                                                  \
             _mm256_storeu_ps(t, c0[i]);                                                                   \
             _mm256_storeu_ps(t + 8, c1[i]);                                                               \
-            for (int j = 0; j < w; j++) ci[j] = (!first || beta != 0) ? t[j] + keep * ci[j] : t[j];      \
+            finish_row(ci, t, w, first, beta);                                                            \
         }                                                                                                 \
     }                                                                                                     \
 }
@@ -111,9 +118,7 @@ static void tile_plain(int mr, TILE_ARGS) {
             float av = a[i * lda + p];
             for (int j = 0; j < NR; j++) t[j] += av * bp[p * NR + j];
         }
-        float *ci = c + i * ldc;
-        float keep = first ? beta : 1.0f;
-        for (int j = 0; j < w; j++) ci[j] = (!first || beta != 0) ? t[j] + keep * ci[j] : t[j];
+        finish_row(c + i * ldc, t, w, first, beta);
     }
 }
 

@@ -76,7 +76,7 @@ final class BiLSTMBody: ClassifierBody {
 
     /// With `schedule`, each layer awaits its weights first: the layers above still arrive meanwhile.
     func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?) {
-        let p = schedule == nil ? store.params.ptr : store.paramsInFlight.ptr, b = batch.columns, t = batch.t, h = hidden
+        let p = store.params(awaitingWith: schedule).ptr, b = batch.columns, t = batch.t, h = hidden
         schedule?.awaitParameters(embeddingSpan)
         DocumentEmbedding.gather(batch, table: p + emb, dim: dim, timeMajor: true, out: x0.ptr)
         var raw = x0.ptr, width = dim
@@ -103,7 +103,7 @@ final class BiLSTMBody: ClassifierBody {
     /// Tells `ready` each layer's gradients as soon as both directions are done (top layer first), then
     /// the embedding's.
     func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?) {
-        let p = ready == nil ? store.params.ptr : store.paramsInFlight.ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, h = hidden
+        let p = store.params(awaitingWith: ready).ptr, g = store.grads.ptr, b = batch.columns, t = batch.t, h = hidden
         finalDropout.backward(dFeatures, count: b * 2 * h)
         for j in 0..<b {
             (dFinal[0].ptr + j * h).update(from: dFeatures + j * 2 * h, count: h)

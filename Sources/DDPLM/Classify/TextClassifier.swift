@@ -84,7 +84,7 @@ final class TextClassifier {
         precondition(batch.columns <= maxColumns && batch.t <= maxT)
         guard batch.columns > 0 else { return }
         body.forward(batch, dropout: dropout, schedule: schedule)
-        let p = schedule == nil ? store.params.ptr : store.paramsInFlight.ptr
+        let p = store.params(awaitingWith: schedule).ptr
         schedule?.awaitParameters(fcSpan)
         Linear.forward(x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
                        weight: p + fcWeight, bias: p + fcBias, out: logits.ptr)
@@ -98,7 +98,7 @@ final class TextClassifier {
         forward(batch, dropout: dropout, schedule: ready)
         let r = ClassifierLoss.apply(logits: logits.ptr, labels: batch.labels, b: batch.columns, outputs: config.outputs,
                                      dLogits: dLogits.ptr, scale: scale)
-        let g = store.grads.ptr, p = ready == nil ? store.params.ptr : store.paramsInFlight.ptr
+        let g = store.grads.ptr, p = store.params(awaitingWith: ready).ptr
         Linear.backward(dOut: dLogits.ptr, x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
                         weight: p + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
         ready?.gradientsFinal(fcSpan)

@@ -124,7 +124,7 @@ public final class LanguageModel {
     func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?,
                  schedule: ExchangeSchedule? = nil) -> UnsafeMutablePointer<Float> {
         precondition(t >= 1 && t <= maxT && state.batch == batch)
-        let p = schedule == nil ? params.ptr : store.paramsInFlight.ptr, h = config.hidden
+        let p = store.params(awaitingWith: schedule).ptr, h = config.hidden
         droppedOut = dropout != nil && config.dropout > 0
         schedule?.awaitParameters(at.encoder..<at.encoder + config.vocabSize * config.embedding)
         Embedding.forward(ids: x, n: t * batch, table: p + at.encoder, dim: config.embedding, out: emb.ptr)
@@ -177,7 +177,7 @@ public final class LanguageModel {
     /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                    dropout: DropoutKey?, ready: ExchangeSchedule? = nil) -> Double {
-        let rows = t * batch, p = ready == nil ? params.ptr : store.paramsInFlight.ptr, g = grads.ptr
+        let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
         let top = forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
         let loss = decoder.lossAndGradient(
             rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,

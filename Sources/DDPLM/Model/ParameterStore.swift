@@ -19,6 +19,9 @@ final class ParameterStore {
         settling?.awaitSettled()
         return paramsInFlight
     }
+    /// What a reader reads: with `schedule` it awaits each range itself (`paramsInFlight`); without one it
+    /// gets `params`, which waits for the whole all-gather.
+    func params(awaitingWith schedule: ExchangeSchedule?) -> FloatBuffer { schedule == nil ? params : paramsInFlight }
     /// The parameter buffer as it is, while the all-gather may still be writing other ranks' blocks.
     let paramsInFlight: FloatBuffer
     /// The all-gather that may still be writing into the parameters (an overlapped `TrainingStep`).

@@ -7,20 +7,22 @@ final class RecurrentProducts {
     let gates: Int
     private let transposed: PackedMatrix   // W_hhᵀ [H, G], for the forward
     private let straight: PackedMatrix     // W_hh [G, H], for the backward
+    /// The panels were sized (packed products enabled when the layer was built, windows longer than 1).
+    private let packable: Bool
     private var whh: UnsafePointer<Float>?
     private var packed = false
 
     init(hidden: Int, gates: Int, maxT: Int) {
         self.hidden = hidden
         self.gates = gates
-        let packs = PackedMatrix.enabled && maxT > 1
-        transposed = PackedMatrix(k: packs ? hidden : 0, n: gates)
-        straight = PackedMatrix(k: packs ? gates : 0, n: hidden)
+        packable = PackedMatrix.enabled && maxT > 1
+        transposed = PackedMatrix(k: packable ? hidden : 0, n: gates)
+        straight = PackedMatrix(k: packable ? gates : 0, n: hidden)
     }
 
     private func begin(_ whh: UnsafePointer<Float>, steps: Int) -> Bool {
         self.whh = whh
-        packed = PackedMatrix.enabled && steps > 1 && transposed.k == hidden
+        packed = packable && PackedMatrix.enabled && steps > 1
         return packed
     }
 
