@@ -104,6 +104,38 @@ DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long targe
     return ((double)m - (double)row[target]) + log(sum);
 }
 
+/* One rank's part of a row's log-sum-exp (the vocab-parallel decoder): row += bias in place; *max = the
+   row's maximum; returns the sum of exp(row - *max). */
+DISPATCH double ddplm_bias_max_sumexp_row(float *row, long v, const float *bias, float *max) {
+    long vec = v & ~15L, i;
+    float m = ADD_BIAS_MAX(row, bias, v, vec);
+    v16f acc = SPLAT(0);
+    for (i = 0; i < vec; i += 16) acc += EXP16(LOAD16(row + i) - m);
+    double sum = HSUM16(acc);
+    if (i < v) {
+        float tmp[16];
+        TAIL_MAP(row + i, tmp, v - i, EXP16, m);
+        for (long j = 0; j < v - i; j++) sum += tmp[j];
+    }
+    *max = m;
+    return sum;
+}
+
+/* The softmax's part of the gradient, given the whole row's log-sum-exp: row = scale * exp(row - lse);
+   dbias (if non-NULL) += row. The target's -scale is the caller's (it may live on another rank). */
+DISPATCH void ddplm_softmax_grad_row(float *row, long v, float lse, float scale, float *dbias) {
+    long vec = v & ~15L, i;
+    for (i = 0; i < vec; i += 16) {
+        v16f d = EXP16(LOAD16(row + i) - lse) * scale;
+        STORE16(row + i, d);
+        if (dbias) STORE16(dbias + i, LOAD16(dbias + i) + d);
+    }
+    if (i < v) {
+        TAIL_MAP(row + i, row + i, v - i, EXP16, lse);
+        for (; i < v; i++) { row[i] *= scale; if (dbias) dbias[i] += row[i]; }
+    }
+}
+
 #define MAP_KERNEL(name, f)                                              \
     DISPATCH void name(const float *x, float *y, long n) {               \
         long i = 0;                                                      \

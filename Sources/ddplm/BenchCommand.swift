@@ -43,6 +43,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Gradient reduce-scatter wire format: fp32 or bf16.") var gradWire: GradientWire = .fp32
     @Flag(inversion: .prefixedNo, help: ArgumentHelp("Overlap the gradient reduce-scatter with the backward pass, as training does.",
                                                       discussion: "--no-overlap runs it after the compute, to measure what the overlap hides (ms_exchange_overlapped).")) var overlap = true
+    @Flag(help: "On N ranks, split the decoder by vocabulary rows (train's --vocab-parallel).") var vocabParallel = false
     @Option(help: ArgumentHelp("The recurrent layers' per-step products: packed or blas (default: packed with AVX2 or AVX-512).",
                                discussion: "blas calls cblas_sgemm at every time step, which packs W_hh again each time; to measure what the packed kernel saves.")) var recurrentGemm: RecurrentGEMM?
     @OptionGroup var runtime: RuntimeOptions
@@ -89,6 +90,7 @@ struct BenchCommand: ParsableCommand {
             cfg.syncBeforeExchange = syncBeforeExchange
             cfg.gradientWire = gradWire
             cfg.overlap = overlap
+            cfg.vocabParallel = vocabParallel
             let timing = try Benchmark.timeSteps(cfg, comm: c)
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
@@ -99,7 +101,7 @@ struct BenchCommand: ParsableCommand {
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
-                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue),
+                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", vocabParallel && !tieWeights && c.size > 1),
                 ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),
@@ -121,7 +123,8 @@ struct BenchCommand: ParsableCommand {
                 // in the all-gather (fp32), the sparse embedding's row marks and its packed rows (each a ring
                 // reduce-scatter + all-gather, fp32), plus the small all-reduces (a few doubles)
                 let sparseBytes = 2 * 4 * (timing.tableRows + timing.sparsePackedFloats) * (c.size - 1) / c.size
-                fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4) + sparseBytes))
+                fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4) + sparseBytes + timing.vocabBytes))
+                if timing.vocabBytes > 0 { fields.append(("ms_vocab_collectives", (timing.vocabCollectiveSeconds * 1e5).rounded() / 100)) }
                 if timing.tableRows > 0 { fields.append(("embedding_rows_exchanged", timing.sparseRows)) }
             }
             if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time

@@ -38,11 +38,13 @@ final class DistributedTests: XCTestCase {
         let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
         let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
 
-        /// Losses, norms and final weights of `ranks` ranks (per rank).
-        @Sendable func train(_ comm: Communicator) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
+        /// Losses, norms and final weights of `ranks` ranks (per rank); with the decoder split by
+        /// vocabulary rows, or exchanged.
+        @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank)
-            let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7)
+            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank,
+                                       vocabSplit: vocabParallel ? LanguageModel.vocabSplit(cfg, ranks: comm.size) : nil)
+            let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7, comm: comm)
             model.initialize(seed: 3)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)
             let carry = model.makeState()
@@ -54,30 +56,31 @@ final class DistributedTests: XCTestCase {
                     y[i * split.columns + j] = ys[(s * t + i) * batch + split.firstColumn + j]
                 } }
                 let r = try stepper.run(lr: 0.01, adamStep: s + 1) {
-                    model.trainStep(x: x, y: y, t: t, state: carry,
+                    try model.trainStep(x: x, y: y, t: t, state: carry,
                                     dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn))
                 }
                 XCTAssertTrue(r.finite)
                 losses.append(r.loss)
                 norms.append(r.gradNorm)
             }
+            try stepper.gatherWeights()
             return (losses, norms, Array(store.params.array[0..<store.count]))
         }
 
         let one = try train(SingleProcessCommunicator())
         XCTAssertGreaterThan(one.norms[0], 0.1, "the clip must be active for this test to cover it")
-        for n in [2, 3, 4] {
-            let ranks = try InProcessCommunicator.run(ranks: n) { try train($0) }
+        for (n, vocabParallel) in [(2, false), (3, false), (4, false), (2, true), (3, true), (4, true)] {
+            let ranks = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel) }
             for (r, got) in ranks.enumerated() {
                 XCTAssertEqual(got.weights, ranks[0].weights, "rank \(r) of \(n) drifted from rank 0")
                 XCTAssertEqual(got.losses, ranks[0].losses)
             }
             for s in 0..<steps {
-                XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, step \(s)")
-                XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, step \(s)")
+                XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
+                XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
             }
             let worst = zip(ranks[0].weights, one.weights).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(worst, 1e-5, "\(n) ranks: weights differ from one rank by \(worst)")
+            XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel): weights differ from one rank by \(worst)")
         }
     }
 
@@ -127,29 +130,34 @@ final class DistributedTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let options: @Sendable (String) -> TrainingLoop.Options = { Self.options($0) }
         let one = try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/one"), comm: SingleProcessCommunicator())
-        let two = try InProcessCommunicator.run(ranks: 2) { comm in
-            try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/two"), comm: comm)
-        }
-        XCTAssertEqual(two[0].state.step, 40)
-        XCTAssertEqual(two[0].state.ranks, 2)
-        XCTAssertEqual(two[0].state.schedule.decays, one.state.schedule.decays)
-        XCTAssertEqual(two[0].state.lr, one.state.lr)
-        XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5)
-        for type in ["train", "valid", "test"] {
-            let a = try losses(dir + "/one", type), b = try losses(dir + "/two", type)
-            XCTAssertEqual(a.count, b.count, type)
-            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), type) }
-        }
-        for file in ["model.safetensors", "latest.safetensors"] {
-            let fa = try SafeTensors.read(path: "\(dir)/one/\(file)"), fb = try SafeTensors.read(path: "\(dir)/two/\(file)")
-            XCTAssertEqual(fa.entries.map(\.name), fb.entries.map(\.name))
-            for e in fa.entries {
-                let n = e.shape.reduce(1, *)
-                var x = [Float](repeating: 0, count: n), y = x
-                try fa.copyFloats(e.name, shape: e.shape, into: &x, file: "one")
-                try fb.copyFloats(e.name, shape: e.shape, into: &y, file: "two")
-                let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-                XCTAssertLessThan(worst, 1e-4, "\(file) \(e.name)")
+        for vocabParallel in [false, true] {
+            var split = config
+            split.training.vocabParallel = vocabParallel
+            let out = dir + (vocabParallel ? "/two-vocab-parallel" : "/two"), what = vocabParallel ? "vocab-parallel" : "data-parallel"
+            let two = try InProcessCommunicator.run(ranks: 2) { [split] comm in
+                try LanguageModelTraining.run(config: split, corpora: corpora, options: options(out), comm: comm)
+            }
+            XCTAssertEqual(two[0].state.step, 40)
+            XCTAssertEqual(two[0].state.ranks, 2)
+            XCTAssertEqual(two[0].state.schedule.decays, one.state.schedule.decays, what)
+            XCTAssertEqual(two[0].state.lr, one.state.lr, what)
+            XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5, what)
+            for type in ["train", "valid", "test"] {
+                let a = try losses(dir + "/one", type), b = try losses(out, type)
+                XCTAssertEqual(a.count, b.count, type)
+                for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), "\(what) \(type)") }
+            }
+            for file in ["model.safetensors", "latest.safetensors"] {
+                let fa = try SafeTensors.read(path: "\(dir)/one/\(file)"), fb = try SafeTensors.read(path: "\(out)/\(file)")
+                XCTAssertEqual(fa.entries.map(\.name), fb.entries.map(\.name))
+                for e in fa.entries {
+                    let n = e.shape.reduce(1, *)
+                    var x = [Float](repeating: 0, count: n), y = x
+                    try fa.copyFloats(e.name, shape: e.shape, into: &x, file: "one")
+                    try fb.copyFloats(e.name, shape: e.shape, into: &y, file: "two")
+                    let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(worst, 1e-4, "\(what) \(file) \(e.name)")
+                }
             }
         }
     }

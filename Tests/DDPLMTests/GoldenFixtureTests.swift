@@ -58,7 +58,7 @@ final class GoldenFixtureTests: XCTestCase {
             model.store.zeroGradients()
             return x.withUnsafeBufferPointer { xp in
                 y.withUnsafeBufferPointer { yp in
-                    model.trainStep(x: xp.baseAddress!, y: yp.baseAddress!, t: t, state: state, dropout: nil)
+                    try! model.trainStep(x: xp.baseAddress!, y: yp.baseAddress!, t: t, state: state, dropout: nil)
                 }
             }
         }

@@ -76,6 +76,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The vocab-parallel decoder's two row kernels against a plain double-precision twin: row + bias, its
+    /// maximum and Σexp(x − max); then scale·exp(x − lse) and its sum into dbias. Lengths cover the
+    /// 16-wide body, the tail alone, and both.
+    func testSplitSoftmaxRowKernelsMatchNaive() {
+        var rng = SplitMix64(seed: 12)
+        for v in [1, 5, 15, 16, 17, 100, 1003] {
+            let logits = (0..<v).map { _ in (rng.nextFloat() - 0.5) * 20 }
+            let bias = (0..<v).map { _ in rng.nextFloat() - 0.5 }
+            let x = zip(logits, bias).map { $0 + $1 }
+            let m = x.max()!
+            let sum = x.reduce(0.0) { $0 + exp(Double($1 - m)) }
+            let row = FloatBuffer(count: v), b = FloatBuffer(count: v), db = FloatBuffer(count: v)
+            row.load(logits); b.load(bias)
+            let got = biasMaxSumExpRow(row.ptr, v, bias: b.ptr)
+            XCTAssertEqual(got.max, m, "V=\(v)")
+            XCTAssertEqual(got.sum, sum, accuracy: 1e-5 * sum, "V=\(v)")
+            for i in 0..<v { XCTAssertEqual(row[i], x[i], "V=\(v): row + bias") }
+            let lse = Float(Double(m) + log(sum)) + 0.75  // any lse: the kernel only subtracts it
+            for i in 0..<v { db[i] = 1 }
+            softmaxGradientRow(row.ptr, v, lse: lse, scale: 0.25, dbias: db.ptr)
+            for i in 0..<v {
+                let want = 0.25 * exp(Double(x[i] - lse))
+                XCTAssertEqual(Double(row[i]), want, accuracy: 1e-6 * max(want, 1e-3), "V=\(v) i=\(i)")
+                XCTAssertEqual(Double(db[i]), 1 + want, accuracy: 1e-6, "V=\(v) i=\(i)")
+            }
+            row.load(x)
+            softmaxGradientRow(row.ptr, v, lse: lse, scale: 0.25, dbias: nil)
+            for i in 0..<v { XCTAssertEqual(Double(row[i]), 0.25 * exp(Double(x[i] - lse)), accuracy: 1e-6 * max(0.25 * exp(Double(x[i] - lse)), 1e-3)) }
+        }
+    }
+
     /// The chunked decoder must give the same loss and gradients whatever the chunk size and thread count.
     func testDecoderChunkingAndThreadsAgree() {
         var rng = SplitMix64(seed: 3)

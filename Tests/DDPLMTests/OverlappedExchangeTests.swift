@@ -39,19 +39,22 @@ final class OverlappedExchangeTests: XCTestCase {
 
     /// Trains `steps` steps on `ranks` in-process ranks, the model reporting final gradients to the
     /// overlapped exchange (or no overlap), and returns every rank's losses and weights.
-    func train(_ cfg: ModelConfig, ranks: Int, overlap: Bool, verify: Bool = false, wire: GradientWire = .fp32) throws -> [([Double], [Float])] {
+    func train(_ cfg: ModelConfig, ranks: Int, overlap: Bool, verify: Bool = false, wire: GradientWire = .fp32,
+               vocabParallel: Bool = false) throws -> [([Double], [Float])] {
         let batch = 6 * ranks, t = 4, steps = 3, v = cfg.vocabSize
         return try InProcessCommunicator.run(ranks: ranks) { comm -> ([Double], [Float]) in
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank)
-            let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 5)
+            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank,
+                                       vocabSplit: vocabParallel ? LanguageModel.vocabSplit(cfg, ranks: comm.size) : nil)
+            XCTAssertEqual(store.vocabSplit != nil, vocabParallel)
+            let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 5, comm: comm)
             model.initialize(seed: 9)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.5, wire: wire, overlap: overlap,
                                        segments: .init(minimum: 1, maximum: 16, perBlock: 1))
             XCTAssertEqual(stepper.overlapped != nil, overlap)
             if let o = stepper.overlapped {
                 o.verifyFinality = verify
-                XCTAssertGreaterThan(o.segments, 4)
+                XCTAssertGreaterThan(o.segments, vocabParallel ? 2 : 4)
             }
             let carry = model.makeState()
             var rng = SplitMix64(seed: 77)
@@ -66,11 +69,39 @@ final class OverlappedExchangeTests: XCTestCase {
                     }
                 } }
                 let r = try stepper.run(lr: 0.02, adamStep: s + 1) { ready in
-                    model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn), ready: ready)
+                    try model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: split.firstColumn), ready: ready)
                 }
                 losses.append(r.loss)
             }
+            try stepper.gatherWeights()
             return (losses, Array(store.params.array[0..<store.count]))
+        }
+    }
+
+    /// The decoder split by vocabulary rows: its first floats are the sharded region's last (exchanged
+    /// and awaited like any other range), the rest never travel until `gatherWeights`. With the overlap
+    /// (and `verifyFinality`) the same bits as without, identical on every rank after the gather.
+    func testVocabParallelDecoderGivesTheSameBitsWithOverlap() throws {
+        let configs = [
+            ModelConfig(vocabSize: 41, embedding: 6, hidden: 6, layers: 2, cell: .lstm, dropout: 0.2),
+            ModelConfig(vocabSize: 29, embedding: 4, hidden: 7, layers: 1, cell: .gru, dropout: 0),
+        ]
+        for cfg in configs {
+            for ranks in [2, 3] {
+                let plain = try train(cfg, ranks: ranks, overlap: false, vocabParallel: true)
+                for verify in [true, false] {
+                    let got = try train(cfg, ranks: ranks, overlap: true, verify: verify, vocabParallel: true)
+                    for r in 0..<ranks {
+                        XCTAssertEqual(got[r].0, plain[r].0, "\(cfg.cell) \(ranks) ranks, verify \(verify): losses")
+                        XCTAssertEqual(got[r].1, plain[0].1, "\(cfg.cell) \(ranks) ranks, verify \(verify): rank \(r)'s weights")
+                    }
+                }
+                // and close to the data-parallel decoder (only the summation order differs)
+                let dataParallel = try train(cfg, ranks: ranks, overlap: false)
+                for s in 0..<3 { XCTAssertEqual(plain[0].0[s], dataParallel[0].0[s], accuracy: 1e-5 * dataParallel[0].0[s]) }
+                let worst = zip(plain[0].1, dataParallel[0].1).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, 1e-5, "\(cfg.cell) \(ranks) ranks: vocab-parallel vs data-parallel weights")
+            }
         }
     }
 

@@ -47,6 +47,23 @@ if [[ $have_mpi -eq 1 ]]; then
      && ! "$bin" train --resume "$tmp/bf16" --grad-wire fp32 --max-steps 50 2>/dev/null; then
     ok "--grad-wire bf16 on 2 ranks: losses within 2% of 1 process (not equal), weights identical on both ranks, bit-exact resume, the setting is fixed"
   else bad "--grad-wire bf16 on 2 ranks"; fi
+  # the decoder split by vocabulary rows: same model as one process (summation order only), ranks
+  # identical after each gather (--check-every), bit-exact resume, and it continues on another rank count
+  for n in 2 4; do
+    mpi "$n" train "${data[@]}" "${small[@]}" --max-steps 40 --vocab-parallel --check-every 10 --out "$tmp/vp$n" 2>"$tmp/err" || cat "$tmp/err"
+    if close "$tmp/ref-lstm-1" "$tmp/vp$n" train 1e-4 && close "$tmp/ref-lstm-1" "$tmp/vp$n" valid 1e-4 && close "$tmp/ref-lstm-1" "$tmp/vp$n" test 1e-4 \
+       && "$bin" compare "$tmp/ref-lstm-1" "$tmp/vp$n" --tolerance 1e-4 --quiet >/dev/null && grep -q '"vocabParallel" *: *true' "$tmp/vp$n/config.json"; then
+      ok "--vocab-parallel on $n ranks matches 1 process over 40 steps (losses, validation, test, weights; ranks checked identical every 10 steps)"
+    else bad "--vocab-parallel on $n ranks"; fi
+  done
+  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --vocab-parallel --out "$tmp/vp-part" 2>/dev/null
+  cp -r "$tmp/vp-part" "$tmp/vp-part4"
+  mpi 2 train --resume "$tmp/vp-part" --max-steps 40 2>/dev/null
+  mpi 4 train --resume "$tmp/vp-part4" --max-steps 40 2>/dev/null
+  if identical "$tmp/vp2" "$tmp/vp-part" && "$bin" compare "$tmp/vp2/latest.safetensors" "$tmp/vp-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
+     && close "$tmp/ref-lstm-1" "$tmp/vp-part4" train 1e-4; then
+    ok "--vocab-parallel: resume on 2 ranks is bit-exact; resumed on 4 ranks it follows 1 process"
+  else bad "--vocab-parallel resume"; fi
 else
   echo "skip - mpirun not found: MPI equivalence tests not run"
 fi
@@ -134,6 +151,7 @@ expect_error "binary corpus" "looks binary" "$bin" train --train "$tmp/binary.tx
 expect_error "corpus shorter than one window" "too short" "$bin" train "${data[@]}" --valid "$tmp/short.txt" --out "$tmp/e1"
 expect_error "non-positive size" "--hidden must be positive" "$bin" train "${data[@]}" --hidden 0 --out "$tmp/e1"
 expect_error "unknown cell" "The value 'tree' is invalid for '--cell" "$bin" train "${data[@]}" --cell tree --out "$tmp/e1"
+expect_error "--vocab-parallel with tied weights" "--vocab-parallel splits the decoder" "$bin" train "${data[@]}" --tie-weights --vocab-parallel --out "$tmp/e1"
 [[ -e "$tmp/e1" ]] && bad "a failing run created its output directory" || ok "failing runs wrote nothing"
 expect_error "existing run not overwritten" "already holds a run" "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --out "$tmp/full"
 expect_error "eval: missing checkpoint" "does not exist" "$bin" eval --checkpoint "$tmp/none"

@@ -13,6 +13,12 @@ double ddplm_softmax_xent_row(float *row, long v, const float *bias, long target
 /* Loss only: returns logsumexp(row + bias) - (row + bias)[target]; row becomes row + bias. */
 double ddplm_xent_row(float *row, long v, const float *bias, long target);
 
+/* The vocab-parallel decoder's two halves of the row above, for a rank's slice of the vocabulary:
+   row += bias, *max = its maximum, returns sum(exp(row - *max)); then, once the whole row's lse is known,
+   row = scale * exp(row - lse) and dbias (if non-NULL) += row. */
+double ddplm_bias_max_sumexp_row(float *row, long v, const float *bias, float *max);
+void ddplm_softmax_grad_row(float *row, long v, float lse, float scale, float *dbias);
+
 void ddplm_vexp(const float *x, float *y, long n);
 
 /* bfloat16, the gradients' optional wire format: the top 16 bits of an IEEE float (8 exponent bits, 7

@@ -58,11 +58,15 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
         public var chunkRows = 800
         /// The gradient reduce-scatter's wire format (`GradientWire`; bf16 changes the trajectory).
         public var gradientWire = GradientWire.fp32
+        /// On N ranks, split the decoder by vocabulary rows (`VocabParallelDecoder`) instead of exchanging
+        /// its gradient and weights (changes the float summation order, so it is fixed).
+        public var vocabParallel = false
         public init() {}
 
-        enum CodingKeys: String, CodingKey { case lr, lrDecay, clip, evalEvery, seed, chunkRows, gradientWire }
+        enum CodingKeys: String, CodingKey { case lr, lrDecay, clip, evalEvery, seed, chunkRows, gradientWire, vocabParallel }
 
-        /// A config.json without `gradientWire` (written before it existed, or fp32) means fp32.
+        /// A config.json without `gradientWire` (written before it existed, or fp32) means fp32; without
+        /// `vocabParallel`, off.
         public init(from decoder: any Swift.Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             lr = try c.decode(Double.self, forKey: .lr)
@@ -72,6 +76,7 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
             seed = try c.decode(UInt64.self, forKey: .seed)
             chunkRows = try c.decode(Int.self, forKey: .chunkRows)
             gradientWire = try c.decodeIfPresent(GradientWire.self, forKey: .gradientWire) ?? .fp32
+            vocabParallel = try c.decodeIfPresent(Bool.self, forKey: .vocabParallel) ?? false
         }
 
         /// fp32 is not written, so the config (and the run identity it hashes to) of an fp32 run is what it
@@ -85,6 +90,7 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
             try c.encode(seed, forKey: .seed)
             try c.encode(chunkRows, forKey: .chunkRows)
             if gradientWire != .fp32 { try c.encode(gradientWire, forKey: .gradientWire) }
+            if vocabParallel { try c.encode(vocabParallel, forKey: .vocabParallel) }
         }
 
         public func validate() throws {
@@ -181,6 +187,9 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
         try stop.validate()
         try logging.validate()
         _ = try BatchSplit(batch: data.batch, ranks: ranks, rank: 0)
+        if training.vocabParallel && model.tieWeights {
+            throw DDPLMError("--vocab-parallel splits the decoder by vocabulary rows, which a tied decoder (--tie-weights) shares with the embedding: drop one of them")
+        }
     }
 
     /// The parts fixed for the life of a run (model, vocabulary, data, training); stop and logging may

@@ -19,7 +19,14 @@ public final class LanguageModel {
     let at: Offsets
 
     let layers: [RecurrentLayer]
-    let decoder: Decoder
+    /// The decoder on the whole weights (made at first use: with a vocab split, training and validation
+    /// never use it, and its chunk of logits is 160 MB at V = 50002).
+    private(set) lazy var decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, batch * maxT), threads: threads)
+    private let chunkRows: Int
+    private let threads: ComputeThreads
+    /// The decoder when the store splits it by vocabulary rows (`--vocab-parallel`): training steps and
+    /// validation, on every rank together.
+    let vocabParallel: VocabParallelDecoder?
     let emb: FloatBuffer            // [T·b, E] embedding output
     let masks: [FloatBuffer]        // per dropout site
     let dropped: [FloatBuffer]      // the masked activations, per site
@@ -49,10 +56,18 @@ public final class LanguageModel {
         return l
     }
 
+    /// The decoder's split by vocabulary rows over `ranks` (`--vocab-parallel`): nil on one rank or with
+    /// tied weights (the embedding's rows would then be split too).
+    static func vocabSplit(_ c: ModelConfig, ranks: Int) -> VocabSplit? {
+        guard ranks > 1, !c.tieWeights, c.vocabSize >= ranks else { return nil }
+        let l = layout(c)
+        return VocabSplit(weight: l.offset("decoder.weight"), bias: l.offset("decoder.bias"), rows: c.vocabSize, width: c.hidden, ranks: ranks)
+    }
+
     /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without
-    /// one the model gets its own single-rank store.
+    /// one the model gets its own single-rank store. A store with a `vocabSplit` needs `comm`.
     init(config: ModelConfig, store: ParameterStore? = nil, batch: Int, maxT: Int, chunkRows: Int = RunConfig.TrainingConfig().chunkRows,
-                threads: ComputeThreads = .one) {
+                threads: ComputeThreads = .one, comm: Communicator? = nil) {
         let layout = LanguageModel.layout(config)
         let store = store ?? ParameterStore(layout: layout)
         precondition(store.layout.specs == layout.specs, "parameter store built for another model")
@@ -70,7 +85,14 @@ public final class LanguageModel {
         layers = (0..<config.layers).map {
             RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT)
         }
-        decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, rows), threads: threads)
+        self.chunkRows = chunkRows
+        self.threads = threads
+        if let split = store.vocabSplit {
+            guard let comm else { preconditionFailure("a vocab-split store needs the communicator") }
+            vocabParallel = VocabParallelDecoder(split: split, comm: comm, rows: rows, threads: threads)
+        } else {
+            vocabParallel = nil
+        }
         emb = FloatBuffer(count: rows * config.embedding)
         let useDropout = config.dropout > 0
         masks = (0...config.layers).map { FloatBuffer(count: useDropout ? rows * config.inputSize(layer: $0) : 0) }
@@ -175,21 +197,36 @@ public final class LanguageModel {
     /// accumulates into the store's gradients the gradient of that mean.
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
+    /// Throws only with a vocab-parallel decoder (its collectives).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
-                   dropout: DropoutKey?, ready: ExchangeSchedule? = nil) -> Double {
+                   dropout: DropoutKey?, ready: ExchangeSchedule? = nil) throws -> Double {
         let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
         let top = forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
-        let loss = decoder.lossAndGradient(
-            rows: rows, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
-            scale: 1 / Float(rows), grad: (g + at.decoderWeight, g + at.decoderBias, dA.ptr), ready: decoderReadiness(ready))
+        let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
+        let loss: Double
+        if let vocabParallel, let split = store.vocabSplit {
+            // its first floats may be the sharded region's last (`ParameterStore.shardedEnd`): awaited and
+            // reported like any other range
+            ready?.awaitParameters(split.span)
+            loss = try vocabParallel.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad)
+            ready?.gradientsFinal(split.span)
+        } else {
+            loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad,
+                                           ready: decoderReadiness(ready))
+        }
         backward(x: x, t: t, ready: ready)
         return loss / Double(rows)
     }
 
-    /// Summed cross-entropy over one window without gradients or dropout; advances `state`.
-    func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) -> Double {
+    /// Summed cross-entropy over one window without gradients or dropout; advances `state`. With a vocab
+    /// split, a collective (every rank evaluates its columns of the same window).
+    func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) throws -> Double {
         let p = params.ptr
         let top = forward(x: x, t: t, state: state, dropout: nil)
+        if let vocabParallel {
+            return try vocabParallel.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
+                                                     scale: 1, grad: nil)
+        }
         return decoder.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + at.decoderWeight,
                                        bias: p + at.decoderBias, scale: 1, grad: nil)
     }

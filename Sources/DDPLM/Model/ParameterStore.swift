@@ -31,17 +31,49 @@ final class ParameterStore {
     let m: FloatBuffer
     let v: FloatBuffer
 
-    init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0) {
+    /// The decoder split by vocabulary rows (`--vocab-parallel`, N ranks): rank r updates its own rows
+    /// (`vocabOwned`), outside the sharded region, and nobody else holds their current weights until
+    /// `TrainingStep.gatherWeights`.
+    let vocabSplit: VocabSplit?
+    /// Where the sharded region's parameters end: the layout's end, or with a vocab split the decoder's
+    /// start plus the region's padding. The padding would otherwise overwrite the decoder's first floats
+    /// in the all-gather, so those floats are the region's last parameters instead: their gradient
+    /// comes from their row's owner alone (every other rank's is zero), so the reduce-scatter's sum is
+    /// exactly the owner's, and their shard's owner updates them.
+    let shardedEnd: Int
+
+    init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0, vocabSplit: VocabSplit? = nil) {
         precondition(ranks >= 1 && rank >= 0 && rank < ranks)
         self.layout = layout
         self.ranks = ranks
         replicated = ranks > 1 ? layout.sparseRows.map { $0.rows * $0.width } ?? 0 : 0
-        shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
+        if let split = vocabSplit {
+            precondition(ranks > 1 && split.ranks == ranks && split.span.upperBound == layout.count && split.weight > replicated,
+                         "a vocab split is the layout's last two tensors, on N > 1 ranks")
+            let upToDecoder = OptimizerShard(parameters: split.weight - replicated, ranks: ranks, rank: rank, base: replicated)
+            shard = OptimizerShard(parameters: min(upToDecoder.padded, layout.count - replicated), ranks: ranks, rank: rank, base: replicated)
+            precondition(shard.chunk == upToDecoder.chunk)
+            shardedEnd = replicated + min(upToDecoder.padded, layout.count - replicated)
+        } else {
+            shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
+            shardedEnd = layout.count
+        }
+        self.vocabSplit = vocabSplit
         let n = max(layout.count, replicated + shard.padded)
         paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
         m = FloatBuffer(count: n)
         v = FloatBuffer(count: n)
+    }
+
+    /// The ranges rank r updates itself outside the sharded region: its rows of the vocab split's
+    /// weight and bias (past `shardedEnd`). Empty without a split.
+    func vocabOwned(rank r: Int) -> [Range<Int>] {
+        guard let split = vocabSplit else { return [] }
+        return [split.weightRange(of: r), split.biasRange(of: r)].compactMap { range in
+            let lo = max(range.lowerBound, shardedEnd)
+            return lo < range.upperBound ? lo..<range.upperBound : nil
+        }
     }
 
     /// Parameters proper (the buffers may be longer: padding).

@@ -20,6 +20,8 @@ public enum Benchmark {
         public var gradientWire = GradientWire.fp32
         /// Overlap the reduce-scatter with the backward (`TrainingStep`'s default).
         public var overlap = true
+        /// Split the decoder by vocabulary rows (`VocabParallelDecoder`; N ranks, untied only).
+        public var vocabParallel = false
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
             self.batch = batch
@@ -60,16 +62,23 @@ public enum Benchmark {
         public var sparseRows = 0
         public var sparsePackedFloats = 0
         public var tableRows = 0
+        /// A vocab-parallel decoder's collectives: mean seconds per step (moved from the compute phase to
+        /// the exchange in the medians and `phases`), and the bytes one rank sends per step.
+        public var vocabCollectiveSeconds = 0.0
+        public var vocabBytes = 0
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
     public static func timeSteps(_ c: Config, comm: Communicator) throws -> Timing {
         let split = try BatchSplit(batch: c.batch, comm: comm)
         let b = split.columns
-        let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank)
-        let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads)
+        let vocabSplit = c.vocabParallel ? LanguageModel.vocabSplit(c.model, ranks: comm.size) : nil
+        let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank, vocabSplit: vocabSplit)
+        let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, comm: comm)
         let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
         stepper.barrierAfterCompute = c.syncBeforeExchange
+        model.vocabParallel?.barrierBeforeCollectives = c.syncBeforeExchange
+        var vocabSeconds = 0.0, vocabBarriers = 0.0
         model.initialize(seed: c.seed)
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
@@ -92,17 +101,31 @@ public enum Benchmark {
             let e0 = exchangeSoFar(), c0 = computeSoFar()
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
-                model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn),
+                try model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn),
                                 ready: ready)
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if s >= c.warmup { times.append(dt); exchanges.append(exchangeSoFar() - e0); computes.append(computeSoFar() - c0) }
+            // the vocab-parallel decoder's collectives run inside the compute: they are exchange time
+            let vocab = model.vocabParallel?.takeTimes() ?? (collectives: 0, barriers: 0)
+            if s >= c.warmup {
+                times.append(dt)
+                exchanges.append(exchangeSoFar() - e0 + vocab.collectives)
+                computes.append(computeSoFar() - c0 - vocab.collectives - vocab.barriers)
+                vocabSeconds += vocab.collectives
+                vocabBarriers += vocab.barriers
+            }
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
-        return Timing(medianSeconds: median(times), phases: stepper.phases.map { $0 / Double(max(1, c.steps)) },
+        var phases = stepper.phases
+        phases[0] -= vocabSeconds + vocabBarriers
+        phases[5] += vocabBarriers
+        var timing = Timing(medianSeconds: median(times), phases: phases.map { $0 / Double(max(1, c.steps)) },
                       exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
                       parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, tableRows: stepper.sparse?.rows ?? 0)
+        timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
+        timing.vocabBytes = model.vocabParallel?.bytesPerStep(rows: b * c.bptt) ?? 0
+        return timing
     }
 
     /// The decoder's GEMMs alone (same chunking, no softmax): seconds per step, median of `repeats`.

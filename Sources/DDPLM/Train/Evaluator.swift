@@ -4,7 +4,7 @@
 public enum Evaluator {
     /// Summed cross-entropy and the number of predicted tokens over every window of `data`, for this
     /// rank's columns [firstColumn, firstColumn + model.batch).
-    static func localSum(model: LanguageModel, data: Batcher, firstColumn: Int) -> (loss: Double, count: Int) {
+    static func localSum(model: LanguageModel, data: Batcher, firstColumn: Int) throws -> (loss: Double, count: Int) {
         let b = model.batch
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: data.bptt * b)
         let y = UnsafeMutablePointer<Int32>.allocate(capacity: data.bptt * b)
@@ -13,7 +13,7 @@ public enum Evaluator {
         var total = 0.0, count = 0
         for k in 0..<data.windowCount {
             let t = data.fill(window: k, firstColumn: firstColumn, columns: b, x: x, y: y)
-            total += model.evaluate(x: x, y: y, t: t, state: state)
+            total += try model.evaluate(x: x, y: y, t: t, state: state)
             count += t * b
         }
         return (total, count)
@@ -22,7 +22,7 @@ public enum Evaluator {
     /// Mean loss over the split and its token count, summed over every rank (a collective: all call it).
     public static func meanLoss(model: LanguageModel, data: Batcher, split: BatchSplit, comm: Communicator) throws -> (loss: Double, tokens: Int) {
         precondition(model.batch == split.columns)
-        let (l, c) = localSum(model: model, data: data, firstColumn: split.firstColumn)
+        let (l, c) = try localSum(model: model, data: data, firstColumn: split.firstColumn)
         let s = try comm.allReduceSum([l, Double(c)])
         return (s[0] / s[1], Int(s[1]))
     }

@@ -27,9 +27,10 @@ final class LanguageModelTask: TrainingTask {
         train = try Batcher(ids: corpora.train, batch: d.batch, bptt: d.bptt, name: "training corpus '\(d.train)'")
         valid = try Batcher(ids: corpora.valid, batch: d.batch, bptt: d.bptt, name: "validation corpus '\(d.valid)'")
         test = try Batcher(ids: corpora.test, batch: d.batch, bptt: d.bptt, name: "test corpus '\(d.test)'")
-        let store = ParameterStore(layout: LanguageModel.layout(config.model), ranks: comm.size, rank: comm.rank)
+        let vocabSplit = config.training.vocabParallel ? LanguageModel.vocabSplit(config.model, ranks: comm.size) : nil
+        let store = ParameterStore(layout: LanguageModel.layout(config.model), ranks: comm.size, rank: comm.rank, vocabSplit: vocabSplit)
         model = LanguageModel(config: config.model, store: store, batch: split.columns, maxT: d.bptt,
-                              chunkRows: config.training.chunkRows, threads: threads)
+                              chunkRows: config.training.chunkRows, threads: threads, comm: comm)
         carry = model.makeState()
         x = .allocate(capacity: d.bptt * split.columns)
         y = .allocate(capacity: d.bptt * split.columns)
@@ -56,10 +57,10 @@ final class LanguageModelTask: TrainingTask {
 
     func initializeWeights() { model.initialize(seed: config.training.seed) }
 
-    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) -> Double {
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) throws -> Double {
         let t = train.fill(window: index, firstColumn: split.firstColumn, columns: split.columns, x: x, y: y)
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: split.firstColumn)
-        return model.trainStep(x: x, y: y, t: t, state: carry, dropout: key, ready: ready)
+        return try model.trainStep(x: x, y: y, t: t, state: carry, dropout: key, ready: ready)
     }
 
     func resetCarriedState() { carry.reset() }

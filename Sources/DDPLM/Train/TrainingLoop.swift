@@ -131,7 +131,7 @@ public final class TrainingLoop {
             let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
                                     timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
                                     poison: options.injectNaNAtStep == step) { ready in
-                task.computeGradients(batch: index, epoch: epoch, step: step, ready: ready)
+                try task.computeGradients(batch: index, epoch: epoch, step: step, ready: ready)
             }
             if r.finite {
                 state.adamStep += 1
@@ -168,6 +168,7 @@ public final class TrainingLoop {
                 if state.epoch >= stopAt.epochs { stop = .epochs }
             }
             if options.checkEvery > 0 && state.step % options.checkEvery == 0 {
+                try stepper.gatherWeights()
                 try comm.verifySame(store.weightsHash, what: "the weights at step \(state.step) (ranks drifted apart)")
             }
             if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = stop ?? .maxSteps }
@@ -199,6 +200,7 @@ public final class TrainingLoop {
     private func validate(scheduled: Bool) throws {
         let validationStart = Date()
         defer { reporter.paused(Date().timeIntervalSince(validationStart)) }
+        try stepper.gatherWeights()
         // rank 0's value decides, so every rank takes the same branch
         let e = try task.evaluate(.valid)
         let agreed = try comm.broadcast([e.loss, e.accuracy ?? .nan])

@@ -22,6 +22,11 @@ import Dispatch
 /// summed by `SparseRowExchange` (only the rows some rank's tokens touched travel), and every rank
 /// updates the whole table itself, so it needs no all-gather either. At the lecture's config that is
 /// half the bytes of the exchange.
+///
+/// A decoder split by vocabulary rows (`ParameterStore.vocabSplit`, `--vocab-parallel`) is not sharded
+/// either: each rank's model computes its own rows' whole gradient (`VocabParallelDecoder`), and the
+/// rank updates those rows itself. Their weights reach the other ranks only when something reads the
+/// whole model (`gatherWeights`).
 public final class TrainingStep {
     let store: ParameterStore
     let adam: Adam
@@ -35,6 +40,10 @@ public final class TrainingStep {
     /// The reduce-scatter overlapped with the backward (N ranks, when the communicator has a second
     /// channel and `overlap` was asked for).
     let overlapped: OverlappedExchange?
+    /// This rank's rows of a vocab-split decoder (`ParameterStore.vocabOwned`), and whether other ranks'
+    /// rows are stale since the last `gatherWeights`.
+    let vocabOwned: [Range<Int>]
+    private var vocabStale = false
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
     /// (what is left of the reduce-scatter after the compute, or nothing on one rank), norm (sum of
@@ -77,6 +86,7 @@ public final class TrainingStep {
         self.clip = clip
         self.wire = wire
         control = .allocate(capacity: 4)
+        vocabOwned = store.vocabOwned(rank: comm.rank)
         sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
         phaseBuffer = .allocate(capacity: TrainingStep.phaseNames.count)
         phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
@@ -109,13 +119,13 @@ public final class TrainingStep {
     /// gradient into NaN to exercise the non-finite path. `compute` gets the listener to report final
     /// gradients to (nil without overlap).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
-             compute: (ExchangeSchedule?) -> Double) throws -> Result {
+             compute: (ExchangeSchedule?) throws -> Double) throws -> Result {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
         if poison { g[0] = .nan }
         overlapped?.begin()
-        control[0] = compute(overlapped)
+        control[0] = try compute(overlapped)
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
@@ -144,6 +154,7 @@ public final class TrainingStep {
         // each rank's shard, and the replicated table once (rank 0's copy; every rank holds the same)
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
             + (comm.rank == 0 && store.replicated > 0 ? GradClip.sumOfSquares(g, count: store.replicated) : 0)
+            + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
         try comm.allReduceSum(control + 3, count: 1)
         lap(2)
         // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
@@ -154,6 +165,8 @@ public final class TrainingStep {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
             adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
             if store.replicated > 0 { adam.update(store, range: 0..<store.replicated, step: adamStep, lr: lr, gradScale: scale) }
+            for range in vocabOwned { adam.update(store, range: range, step: adamStep, lr: lr, gradScale: scale) }
+            vocabStale = store.vocabSplit != nil
             lap(3)
             if n > 1 {
                 if let overlapped { overlapped.startAllGather() } else { try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk) }
@@ -165,15 +178,40 @@ public final class TrainingStep {
 
     /// `run` for a compute that reports nothing (the whole exchange waits for its end).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
-             compute: () -> Double) throws -> Result {
-        try run(lr: lr, adamStep: adamStep, signalled: signalled, timeUp: timeUp, poison: poison) { (_: ExchangeSchedule?) in compute() }
+             compute: () throws -> Double) throws -> Result {
+        try run(lr: lr, adamStep: adamStep, signalled: signalled, timeUp: timeUp, poison: poison) { (_: ExchangeSchedule?) in try compute() }
     }
 
-    /// Brings every rank's Adam moments together (each rank only updates its shard's); for checkpoints.
-    func gatherOptimizerState() throws {
+    /// Brings every rank's weights together, for whatever reads the whole model (validation, checkpoints,
+    /// the cross-rank check): waits for the all-gather in flight, and with a vocab-split decoder
+    /// broadcasts each rank's rows. A collective; cheap when nothing is stale.
+    func gatherWeights() throws {
         guard comm.size > 1 else { return }
         try overlapped?.settle()
+        guard vocabStale else { return }
+        try broadcastVocabRows(store.params)
+        vocabStale = false
+    }
+
+    /// Each rank's rows of a vocab-split decoder in `buffer`, from their owner to every rank.
+    private func broadcastVocabRows(_ buffer: FloatBuffer) throws {
+        for r in 0..<comm.size {
+            for range in store.vocabOwned(rank: r) {
+                try comm.broadcast(buffer.ptr + range.lowerBound, bytes: range.count * 4, root: r)
+            }
+        }
+    }
+
+    /// Brings every rank's weights and Adam moments together (each rank only updates its shard's and its
+    /// vocabulary rows'); for checkpoints.
+    func gatherOptimizerState() throws {
+        guard comm.size > 1 else { return }
+        try gatherWeights()
         try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
         try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
+        if store.vocabSplit != nil {
+            try broadcastVocabRows(store.m)
+            try broadcastVocabRows(store.v)
+        }
     }
 }

@@ -20,7 +20,7 @@ protocol TrainingTask: AnyObject {
     /// gradient of the global batch's mean loss, and returns this rank's part of that mean likewise (its
     /// own mean when every rank has an equal share). May report gradients to `ready` as they become
     /// final (see `ExchangeSchedule`). Allocates nothing.
-    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) -> Double
+    func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) throws -> Double
     /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
     func resetCarriedState()
     /// Whether there is a test split to evaluate the best model on at the end.

@@ -1,0 +1,168 @@
+import Dispatch
+import Foundation
+
+/// The decoder and its softmax cross-entropy split by vocabulary rows over the ranks (`--vocab-parallel`;
+/// Megatron-LM's vocab-parallel cross-entropy), for the training step. Each rank computes the logits of
+/// its own rows (`VocabSplit`) for every rank's tokens, so the decoder's weights and gradient never
+/// travel: what does is the tokens' hidden states and targets, three numbers per token and rank, and
+/// the hidden states' gradient.
+///
+/// Per step, on rank r with n rows of its own (R = N·n in all):
+///   all-gather h [n, H] and the targets           → every rank's rows, rank-major [R, H]
+///   logits = h W_rᵀ + b_r                          [R, V/N] (one GEMM; kept for the backward)
+///   per row: max, Σexp(x − max), target's logit    (0 when the target is another rank's)
+///   all-gather those [R, 3] per rank               → every rank combines them in rank order: the same
+///                                                    log-sum-exp (and loss) everywhere
+///   dlogits = scale·(exp(x − lse) − onehot)        in place; db_r += Σ rows
+///   dW_r += dlogitsᵀ h;  dh = dlogits W_r          [R, H] partial sums over this rank's vocabulary
+///   reduce-scatter dh                              → rank r's block: its rows' dh, summed over ranks
+///
+/// The gradients have the data-parallel step's scale: every rank passes `scale` = 1/(its rows), so rank
+/// r's dW_r is the sum over ranks of each rank's mean-loss gradient, what the reduce-scatter would
+/// have given its owner. Allocates nothing per step.
+final class VocabParallelDecoder {
+    let split: VocabSplit
+    let comm: Communicator
+    let threads: ComputeThreads
+    let rank: Int
+    let ranks: Int
+    /// This rank's vocabulary rows.
+    let mine: Range<Int>
+    let hidden: Int
+    /// Every rank's rows of h [R, H], their targets (as floats: exact below 2^24), this rank's logits
+    /// [R, |mine|], the per-row statistics of every rank [N, R, 3], the combined log-sum-exp [R], dh [R, H],
+    /// and the bias gradient's per-thread partial sums.
+    let h: FloatBuffer
+    let targets: FloatBuffer
+    let logits: FloatBuffer
+    let stats: FloatBuffer
+    let lse: FloatBuffer
+    let dh: FloatBuffer
+    let dbPartial: FloatBuffer
+    /// Benchmarks: a barrier before each of the three rounds of collectives, so that their time is the
+    /// network's and not the wait for the slowest rank (as `TrainingStep.barrierAfterCompute`).
+    var barrierBeforeCollectives = false
+    /// Nanoseconds spent in the collectives, and in those barriers, since the last `takeTimes`.
+    private var collectiveNanoseconds: UInt64 = 0
+    private var barrierNanoseconds: UInt64 = 0
+
+    /// `rows`: the most rows a rank passes (batch columns × bptt).
+    init(split: VocabSplit, comm: Communicator, rows: Int, threads: ComputeThreads) {
+        precondition(split.ranks == comm.size, "vocab split for \(split.ranks) ranks, the job has \(comm.size)")
+        precondition(split.rows < 1 << 24, "targets travel as floats")
+        self.split = split
+        self.comm = comm
+        self.threads = threads
+        rank = comm.rank
+        ranks = comm.size
+        mine = split.rows(of: comm.rank)
+        hidden = split.width
+        let all = rows * ranks
+        h = FloatBuffer(count: all * hidden)
+        targets = FloatBuffer(count: all)
+        logits = FloatBuffer(count: all * mine.count)
+        stats = FloatBuffer(count: ranks * all * 3)
+        lse = FloatBuffer(count: all)
+        dh = FloatBuffer(count: all * hidden)
+        dbPartial = FloatBuffer(count: threads.count * mine.count)
+    }
+
+    /// The collectives' and barriers' seconds since the last call.
+    func takeTimes() -> (collectives: Double, barriers: Double) {
+        defer { collectiveNanoseconds = 0; barrierNanoseconds = 0 }
+        return (Double(collectiveNanoseconds) / 1e9, Double(barrierNanoseconds) / 1e9)
+    }
+
+    /// Bytes one rank sends per training step with `n` rows per rank (ring all-gathers and reduce-scatter:
+    /// N−1 blocks each): h and targets, the row statistics, dh.
+    func bytesPerStep(rows n: Int) -> Int { (ranks - 1) * (2 * n * hidden + n + 3 * n * ranks) * 4 }
+
+    private func collectives(_ body: () throws -> Void) throws {
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        if barrierBeforeCollectives {
+            try comm.barrier()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            barrierNanoseconds += t1 - t0
+            t0 = t1
+        }
+        try body()
+        collectiveNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+    }
+
+    /// Sum over this rank's `n` rows of CE(h W_decᵀ + b, y), as `Decoder.lossAndGradient`; with `grad`,
+    /// accumulates `scale`·gradients into this rank's rows of dW and db, and writes dH (= scale·dCE/dh)
+    /// for its own rows. `w` and `bias` point at the whole decoder; only this rank's rows are read.
+    /// Every rank calls it with the same n.
+    func lossAndGradient(rows n: Int, h hIn: UnsafePointer<Float>, targets y: UnsafePointer<Int32>,
+                         w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
+                         grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?) throws -> Double {
+        let hd = hidden, all = n * ranks, v0 = mine.lowerBound, vr = mine.count
+        // every rank's rows of h and their targets
+        (h.ptr + rank * n * hd).update(from: hIn, count: n * hd)
+        let t = targets.ptr
+        for i in 0..<n { t[rank * n + i] = Float(y[i]) }
+        try collectives {
+            try comm.allGather(h.ptr, countPerRank: n * hd)
+            try comm.allGather(t, countPerRank: n)
+        }
+
+        // this rank's logits for all of them, and each row's part of the log-sum-exp
+        gemm(transA: false, transB: true, m: all, n: vr, k: hd, a: h.ptr, lda: hd, b: w + v0 * hd, ldb: hd,
+             beta: 0, c: logits.ptr, ldc: vr)
+        let lp = logits.ptr, part = stats.ptr + rank * all * 3, b = bias + v0
+        let workers = min(threads.count, all)
+        threads.parallel(workers) { k in
+            for i in all * k / workers..<all * (k + 1) / workers {
+                let row = lp + i * vr
+                let (m, s) = biasMaxSumExpRow(row, vr, bias: b)
+                let target = Int(t[i]) - v0
+                part[3 * i] = m
+                part[3 * i + 1] = Float(s)
+                part[3 * i + 2] = target >= 0 && target < vr ? row[target] : 0
+            }
+        }
+        try collectives { try comm.allGather(stats.ptr, countPerRank: all * 3) }
+
+        // the whole rows' log-sum-exp, combined in rank order on every rank; this rank's rows' loss
+        var total = 0.0
+        for i in 0..<all {
+            var m = -Float.infinity
+            for r in 0..<ranks { m = max(m, stats[r * all * 3 + 3 * i]) }
+            var s = 0.0, logit = 0.0
+            for r in 0..<ranks {
+                let q = r * all * 3 + 3 * i
+                s += Double(stats[q + 1]) * exp(Double(stats[q] - m))
+                logit += Double(stats[q + 2])
+            }
+            let l = Double(m) + log(s)
+            lse[i] = Float(l)
+            if i / n == rank { total += l - logit }
+        }
+        guard let grad else { return total }
+
+        // dlogits in place, the bias gradient in per-thread partial sums (added in a fixed order)
+        let partial = dbPartial.ptr
+        partial.update(repeating: 0, count: workers * vr)
+        threads.parallel(workers) { k in
+            let pdb = partial + k * vr
+            for i in all * k / workers..<all * (k + 1) / workers {
+                let row = lp + i * vr
+                softmaxGradientRow(row, vr, lse: self.lse[i], scale: scale, dbias: pdb)
+                let target = Int(t[i]) - v0
+                if target >= 0 && target < vr { row[target] -= scale; pdb[target] -= scale }
+            }
+        }
+        let db = grad.db + v0
+        for k in 0..<workers {
+            let p = partial + k * vr
+            for j in 0..<vr { db[j] += p[j] }
+        }
+        gemm(transA: true, transB: false, m: vr, n: hd, k: all, a: lp, lda: vr, b: h.ptr, ldb: hd,
+             beta: 1, c: grad.dw + v0 * hd, ldc: hd)
+        gemm(transA: false, transB: false, m: all, n: hd, k: vr, a: lp, lda: vr, b: w + v0 * hd, ldb: hd,
+             beta: 0, c: dh.ptr, ldc: hd)
+        try collectives { try comm.reduceScatterSum(dh.ptr, countPerRank: n * hd) }
+        grad.dh.update(from: dh.ptr + rank * n * hd, count: n * hd)
+        return total
+    }
+}
