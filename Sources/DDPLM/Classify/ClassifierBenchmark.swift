@@ -68,6 +68,8 @@ public enum ClassifierBenchmark {
                 tokens += global.reduce(0) { $0 + docs.length(Int($1)) }
             }
         }
+        // the last all-gather may still be running on the exchange thread: it must end before MPI does
+        try stepper.gatherWeights()
         let sorted = times.sorted()
         return Timing(medianSeconds: sorted[sorted.count / 2], tokensPerSecond: Double(tokens) / times.reduce(0, +),
                       phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })

@@ -2,7 +2,8 @@
 /// four flat buffers in `layout` order. After the `replicated` prefix (an untied embedding table on N
 /// ranks, updated whole by every rank), all four are padded with zeros to `shard.padded` floats, so
 /// they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates parameters
-/// [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks from `shard.base`.
+/// [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks from `shard.base`. With a
+/// `vocabSplit`, the decoder after `shardedEnd` is not sharded but split by rows (`vocabOwned`).
 final class ParameterStore {
     let layout: ParameterLayout
     /// This rank's optimizer shard (the whole buffer on one rank).

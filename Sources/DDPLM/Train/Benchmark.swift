@@ -115,6 +115,8 @@ public enum Benchmark {
                 vocabBarriers += vocab.barriers
             }
         }
+        // the last all-gather may still be running on the exchange thread: it must end before MPI does
+        try stepper.gatherWeights()
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         var phases = stepper.phases
         phases[0] -= vocabSeconds + vocabBarriers
