@@ -69,7 +69,7 @@ public enum ClassifierBenchmark {
             }
         }
         // the last all-gather may still be running on the exchange thread: it must end before MPI does
-        try stepper.gatherWeights()
+        try stepper.settle()
         let sorted = times.sorted()
         return Timing(medianSeconds: sorted[sorted.count / 2], tokensPerSecond: Double(tokens) / times.reduce(0, +),
                       phases: stepper.phases.map { $0 / Double(max(1, c.steps)) })

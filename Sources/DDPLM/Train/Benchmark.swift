@@ -116,7 +116,7 @@ public enum Benchmark {
             }
         }
         // the last all-gather may still be running on the exchange thread: it must end before MPI does
-        try stepper.gatherWeights()
+        try stepper.settle()
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         var phases = stepper.phases
         phases[0] -= vocabSeconds + vocabBarriers

@@ -187,11 +187,14 @@ public final class TrainingStep {
     /// broadcasts each rank's rows. A collective; cheap when nothing is stale.
     func gatherWeights() throws {
         guard comm.size > 1 else { return }
-        try overlapped?.settle()
+        try settle()
         guard vocabStale else { return }
         try broadcastVocabRows(store.params)
         vocabStale = false
     }
+
+    /// Waits for the overlapped all-gather still in flight, if any (it must end before MPI does).
+    func settle() throws { try overlapped?.settle() }
 
     /// Each rank's rows of a vocab-split decoder in `buffer`, from their owner to every rank.
     private func broadcastVocabRows(_ buffer: FloatBuffer) throws {
