@@ -101,7 +101,7 @@ struct BenchCommand: ParsableCommand {
                 ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
-                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", vocabParallel && !tieWeights && c.size > 1),
+                ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", timing.vocabBytes > 0),
                 ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),

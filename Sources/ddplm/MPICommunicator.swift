@@ -138,26 +138,32 @@ final class MPIRing: ExchangeChannel {
     let hangTimeout: Double
     private let scratch = RingScratch()
     private let who: String
+    /// What this channel's rings carry, for a timeout's message: the exchange thread's only the gradients
+    /// and weights; the main channel's also the Adam moments and the vocab-parallel decoder's collectives.
+    private let reduced: String
+    private let gathered: String
 
     init(channel: Int32, rank: Int, hangTimeout: Double) {
         self.channel = channel
         self.rank = rank
         self.hangTimeout = hangTimeout
         who = channel == 0 ? "" : ", exchange thread"
+        reduced = channel == 0 ? "the gradient reduce-scatter (or the vocab-parallel decoder's dh)" : "the gradient reduce-scatter"
+        gathered = channel == 0 ? "an all-gather (weights, Adam moments, or the vocab-parallel decoder's inputs)" : "the weight all-gather"
     }
 
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         try MPICommunicator.check(cmpi_ring_reduce_scatter_float(buffer, countPerRank, stride, scratch.floats(countPerRank), channel),
-                                  "ring reduce-scatter (MPI_Isend/Irecv\(who))", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+                                  "ring reduce-scatter (MPI_Isend/Irecv\(who))", reduced, rank: rank, hangTimeout: hangTimeout)
     }
 
     func reduceScatterSumBF16(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         try MPICommunicator.check(cmpi_ring_reduce_scatter_bf16(buffer, countPerRank, stride, scratch.halves(2 * countPerRank), channel),
-                                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv\(who))", "the gradient reduce-scatter", rank: rank, hangTimeout: hangTimeout)
+                                  "ring reduce-scatter, bf16 wire (MPI_Isend/Irecv\(who))", reduced, rank: rank, hangTimeout: hangTimeout)
     }
 
     func allGather(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         try MPICommunicator.check(cmpi_ring_allgather_float(buffer, countPerRank, stride, channel),
-                                  "ring all-gather (MPI_Isend/Irecv\(who))", "the weight all-gather", rank: rank, hangTimeout: hangTimeout)
+                                  "ring all-gather (MPI_Isend/Irecv\(who))", gathered, rank: rank, hangTimeout: hangTimeout)
     }
 }

@@ -17,7 +17,7 @@ struct TrainingOptions: ConfigOptionGroup {
                                discussion: "bf16 halves the reduce-scatter's bytes (fp32 accumulation; weights, norm and Adam stay fp32), but rounds every partial sum to 8 significant bits (0.4%) on its way: N ranks no longer train exactly what one process trains. No effect on one rank.")) var gradWire: GradientWire?
 
     @Flag(help: ArgumentHelp("On N ranks, split the decoder by vocabulary rows instead of exchanging its gradient and weights.",
-                             discussion: "Each rank computes the logits of V/N rows for every rank's tokens and updates those rows itself (Megatron's vocab-parallel cross-entropy): the hidden states and three numbers per token travel instead of the decoder's 2 × V × H floats per step. Same model and loss; only the float summation order differs. Needs an untied decoder. No effect on one rank.")) var vocabParallel = false
+                             discussion: "Each rank computes the logits of V/N rows for every rank's tokens and updates those rows itself (Megatron's vocab-parallel cross-entropy): the hidden states, the targets, three numbers per token and rank, and the hidden states' gradient travel instead of the decoder's gradient and weights (2 × V × H floats per step). --chunk-rows has no effect with it: each rank keeps its V/N columns of logits for all B·T tokens. Same model and loss; only the float summation order differs. Needs an untied decoder. No effect on one rank.")) var vocabParallel = false
 
     var bindings: [ConfigBinding<RunConfig.TrainingConfig>] {
         [.option("--lr", lr, \.lr), .option("--lr-decay", lrDecay, \.lrDecay), .option("--clip", clip, \.clip),

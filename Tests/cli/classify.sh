@@ -111,6 +111,7 @@ check_fails "does not exist" classify train --train "$tmp/none.tsv" --out "$tmp/
 check_fails "expected 'label<TAB>text'" classify train --train "$tmp/notab.tsv" --out "$tmp/x2"
 check_fails "has the label 'maybe'" classify train --train "$train" --test "$tmp/odd.tsv" --out "$tmp/x3"
 check_fails "line 1 has 2 numbers, but --emb is 4" classify train --model wordavg --emb 4 --vectors "$tmp/short.txt" --out "$tmp/x4"
+check_fails "--vocab-parallel splits a language model's decoder" classify train --train "$train" --vocab-parallel --out "$tmp/x6"
 if out=$("$bin" classify train --model transformer --out "$tmp/x5" 2>&1); then bad "accepted --model transformer"
 elif [[ "$out" == *"'transformer' is invalid for '--model <model>'. Please provide one of 'wordavg', 'bilstm' or 'cnn'"* ]]; then ok "--model transformer: the parser names the three models"
 else bad "--model transformer: $out"; fi

@@ -53,7 +53,7 @@ if [[ $have_mpi -eq 1 ]]; then
     mpi "$n" train "${data[@]}" "${small[@]}" --max-steps 40 --vocab-parallel --check-every 10 --out "$tmp/vp$n" 2>"$tmp/err" || cat "$tmp/err"
     if close "$tmp/ref-lstm-1" "$tmp/vp$n" train 1e-4 && close "$tmp/ref-lstm-1" "$tmp/vp$n" valid 1e-4 && close "$tmp/ref-lstm-1" "$tmp/vp$n" test 1e-4 \
        && "$bin" compare "$tmp/ref-lstm-1" "$tmp/vp$n" --tolerance 1e-4 --quiet >/dev/null && grep -q '"vocabParallel" *: *true' "$tmp/vp$n/config.json"; then
-      ok "--vocab-parallel on $n ranks matches 1 process over 40 steps (losses, validation, test, weights; ranks checked identical every 10 steps)"
+      ok "--vocab-parallel on $n ranks matches 1 process over 40 steps (losses, validation, test, weights; the weights every rank holds a copy of checked identical every 10 steps)"
     else bad "--vocab-parallel on $n ranks"; fi
   done
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --vocab-parallel --out "$tmp/vp-part" 2>/dev/null

@@ -114,6 +114,7 @@ public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
         try model.validate()
         try data.validate(ranks: ranks)
         try training.validate()
+        if training.vocabParallel { throw DDPLMError("--vocab-parallel splits a language model's decoder; a classifier has none") }
         try stop.validate()
         try logging.validate()
         guard labels.count == model.classes else { throw DDPLMError("config: \(labels.count) labels but the model has \(model.classes) classes") }

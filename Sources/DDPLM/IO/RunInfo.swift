@@ -15,7 +15,8 @@ public enum RunInfo {
         out.append("model: \(m.cell.torchName) V=\(m.vocabSize) E=\(m.embedding) H=\(m.hidden) layers=\(m.layers) dropout=\(m.dropout)\(m.tieWeights ? " tied" : "") | \(params) parameters (\(Format.fixed(Double(params) * 4 / 1e6, 1)) MB)")
         out.append("data: train \(config.data.train) | valid \(config.data.valid) | test \(config.data.test) | vocabulary \(m.vocabSize) | batch \(config.data.batch) bptt \(config.data.bptt)")
         out.append("training: lr \(config.training.lr) ×\(config.training.lrDecay) on plateau, clip \(config.training.clip), validate every \(config.training.evalEvery) steps, seed \(config.training.seed)"
-                   + (config.training.gradientWire == .fp32 ? "" : ", \(config.training.gradientWire.rawValue) gradient wire"))
+                   + (config.training.gradientWire == .fp32 ? "" : ", \(config.training.gradientWire.rawValue) gradient wire")
+                   + (config.training.vocabParallel ? ", decoder split by vocabulary rows (--vocab-parallel)" : ""))
         return out + files(dir, vocabHash: config.vocabHash, vocabSize: m.vocabSize, perplexity: true)
     }
 

@@ -19,8 +19,8 @@ public final class LanguageModel {
     let at: Offsets
 
     let layers: [RecurrentLayer]
-    /// The decoder on the whole weights (made at first use: with a vocab split, training and validation
-    /// never use it, and its chunk of logits is 160 MB at V = 50002).
+    /// The decoder on the whole weights (made in `init`, or with a vocab split at first use, which training
+    /// and validation never make: its chunk of logits is 160 MB at V = 50002).
     private(set) lazy var decoder = Decoder(vocab: config.vocabSize, hidden: config.hidden, chunkRows: min(chunkRows, batch * maxT), threads: threads)
     private let chunkRows: Int
     private let threads: ComputeThreads
@@ -101,6 +101,7 @@ public final class LanguageModel {
         let wide = max(config.embedding, config.hidden)
         dA = FloatBuffer(count: rows * wide)
         dB = FloatBuffer(count: rows * wide)
+        if vocabParallel == nil { _ = decoder }  // before the first step: it uses it
     }
 
     var layout: ParameterLayout { store.layout }

@@ -40,7 +40,8 @@ final class ParameterStore {
     /// start plus the region's padding. The padding would otherwise overwrite the decoder's first floats
     /// in the all-gather, so those floats are the region's last parameters instead: their gradient
     /// comes from their row's owner alone (every other rank's is zero), so the reduce-scatter's sum is
-    /// exactly the owner's, and their shard's owner updates them.
+    /// exactly the owner's (with `--grad-wire bf16`, the owner's rounded on its way, the same on every
+    /// rank), and their shard's owner updates them.
     let shardedEnd: Int
 
     init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0, vocabSplit: VocabSplit? = nil) {
@@ -84,6 +85,9 @@ final class ParameterStore {
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }
+    /// Fingerprint of what every rank holds a copy of between steps: all of it, or without a vocab split's
+    /// rows (each has one owner, so there is nothing to compare).
+    var replicaHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: shardedEnd * 4)) }
 }
 
 /// Something still writing into a store's parameters (the overlapped weight all-gather).

@@ -168,8 +168,8 @@ public final class TrainingLoop {
                 if state.epoch >= stopAt.epochs { stop = .epochs }
             }
             if options.checkEvery > 0 && state.step % options.checkEvery == 0 {
-                try stepper.gatherWeights()
-                try comm.verifySame(store.weightsHash, what: "the weights at step \(state.step) (ranks drifted apart)")
+                try stepper.settle()
+                try comm.verifySame(store.replicaHash, what: "the weights at step \(state.step) (ranks drifted apart)")
             }
             if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = stop ?? .maxSteps }
             if r.timeUp { stop = stop ?? .maxMinutes }
@@ -200,7 +200,6 @@ public final class TrainingLoop {
     private func validate(scheduled: Bool) throws {
         let validationStart = Date()
         defer { reporter.paused(Date().timeIntervalSince(validationStart)) }
-        try stepper.gatherWeights()
         // rank 0's value decides, so every rank takes the same branch
         let e = try task.evaluate(.valid)
         let agreed = try comm.broadcast([e.loss, e.accuracy ?? .nan])
@@ -209,6 +208,7 @@ public final class TrainingLoop {
         var decision = ProgressReporter.Decision()
         if scheduled { decision.improved = state.schedule.observe(validationLoss: v) }
         if state.bestSavedLoss.map({ v < $0 }) ?? true {
+            try stepper.gatherWeights()  // (a vocab split's rows: the best model is the whole model)
             state.bestSavedLoss = v
             state.bestSavedStep = state.step
             bestParams.ptr.update(from: store.params.ptr, count: store.count)

@@ -43,6 +43,8 @@ public final class TrainingStep {
     /// This rank's rows of a vocab-split decoder (`ParameterStore.vocabOwned`), and whether other ranks'
     /// rows are stale since the last `gatherWeights`.
     let vocabOwned: [Range<Int>]
+    /// Every rank's (`ParameterStore.vocabOwned`), made once.
+    private let vocabOwnedByRank: [[Range<Int>]]
     private var vocabStale = false
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
@@ -87,6 +89,7 @@ public final class TrainingStep {
         self.wire = wire
         control = .allocate(capacity: 4)
         vocabOwned = store.vocabOwned(rank: comm.rank)
+        vocabOwnedByRank = (0..<comm.size).map { store.vocabOwned(rank: $0) }
         sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
         phaseBuffer = .allocate(capacity: TrainingStep.phaseNames.count)
         phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
@@ -199,7 +202,7 @@ public final class TrainingStep {
     /// Each rank's rows of a vocab-split decoder in `buffer`, from their owner to every rank.
     private func broadcastVocabRows(_ buffer: FloatBuffer) throws {
         for r in 0..<comm.size {
-            for range in store.vocabOwned(rank: r) {
+            for range in vocabOwnedByRank[r] {
                 try comm.broadcast(buffer.ptr + range.lowerBound, bytes: range.count * 4, root: r)
             }
         }
