@@ -8,7 +8,7 @@ import Foundation
 /// the hidden states' gradient.
 ///
 /// Per step, on rank r with n rows of its own (R = N·n in all):
-///   all-gather h [n, H] and the targets           → every rank's rows, rank-major [R, H]
+///   all-gather h [n, H] and the targets (one ring) → every rank's rows, rank-major [R, H]
 ///   logits = h W_rᵀ + b_r                          [R, V/N] (one GEMM; kept for the backward)
 ///   per row: max, Σexp(x − max), target's logit    (0 when the target is another rank's)
 ///   all-gather those [R, 3] per rank               → every rank combines them in rank order: the same
@@ -29,9 +29,11 @@ final class VocabParallelDecoder {
     /// This rank's vocabulary rows.
     let mine: Range<Int>
     let hidden: Int
-    /// Every rank's rows of h [R, H], their targets (as floats: exact below 2^24), this rank's logits
+    /// The all-gather's blocks (per rank: its h, then its targets), then every rank's rows of h [R, H] and
+    /// their targets (as floats: exact below 2^24), this rank's logits
     /// [R, |mine|], the per-row statistics of every rank [N, R, 3], the combined log-sum-exp [R], dh [R, H],
     /// and the bias gradient's per-thread partial sums.
+    let gathered: FloatBuffer
     let h: FloatBuffer
     let targets: FloatBuffer
     let logits: FloatBuffer
@@ -58,6 +60,7 @@ final class VocabParallelDecoder {
         mine = split.rows(of: comm.rank)
         hidden = split.width
         let all = rows * ranks
+        gathered = FloatBuffer(count: all * (hidden + 1))
         h = FloatBuffer(count: all * hidden)
         targets = FloatBuffer(count: all)
         logits = FloatBuffer(count: all * mine.count)
@@ -97,13 +100,16 @@ final class VocabParallelDecoder {
                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
                          grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?) throws -> Double {
         let hd = hidden, all = n * ranks, v0 = mine.lowerBound, vr = mine.count
-        // every rank's rows of h and their targets
-        (h.ptr + rank * n * hd).update(from: hIn, count: n * hd)
+        // every rank's rows of h and their targets, in one all-gather of [h | targets] blocks
+        let block = n * (hd + 1), mineOut = gathered.ptr + rank * block
+        mineOut.update(from: hIn, count: n * hd)
+        for i in 0..<n { mineOut[n * hd + i] = Float(y[i]) }
+        try collectives { try comm.allGather(gathered.ptr, countPerRank: block) }
         let t = targets.ptr
-        for i in 0..<n { t[rank * n + i] = Float(y[i]) }
-        try collectives {
-            try comm.allGather(h.ptr, countPerRank: n * hd)
-            try comm.allGather(t, countPerRank: n)
+        for r in 0..<ranks {
+            let src = gathered.ptr + r * block
+            (h.ptr + r * n * hd).update(from: src, count: n * hd)
+            (t + r * n).update(from: src + n * hd, count: n)
         }
 
         // this rank's logits for all of them, and each row's part of the log-sum-exp
