@@ -52,7 +52,12 @@ enum BLASSetup {
     }
 
     private static func reexec() {
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // the binary's own path, not /proc/self/exe: exec'ing that link names the process "exe", and ps,
+        // top and pgrep ddplm would not find it
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &path, Int(PATH_MAX))
+        if n > 0 { execv(path, CommandLine.unsafeArgv) }
+        execv("/proc/self/exe", CommandLine.unsafeArgv)  // (the binary was replaced or deleted meanwhile)
         // exec failed: carry on with whatever OpenBLAS loaded in this process
         unsetenv("OPENBLAS_CORETYPE")
         unsetenv("DDPLM_BLAS_AUTOSELECTED")
