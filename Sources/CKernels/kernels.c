@@ -90,22 +90,8 @@ DISPATCH double ddplm_softmax_xent_row(float *row, long v, const float *bias, lo
     return loss;
 }
 
-DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long target) {
-    long vec = v & ~15L, i;
-    float m = ADD_BIAS_MAX(row, bias, v, vec);
-    v16f acc = SPLAT(0);
-    for (i = 0; i < vec; i += 16) acc += EXP16(LOAD16(row + i) - m);
-    double sum = HSUM16(acc);
-    if (i < v) {
-        float tmp[16];
-        TAIL_MAP(row + i, tmp, v - i, EXP16, m);
-        for (long j = 0; j < v - i; j++) sum += tmp[j];
-    }
-    return ((double)m - (double)row[target]) + log(sum);
-}
-
-/* One rank's part of a row's log-sum-exp (the vocab-parallel decoder): row += bias in place; *max = the
-   row's maximum; returns the sum of exp(row - *max). */
+/* One rank's part of a row's log-sum-exp (the vocab-parallel decoder; and the whole row's, below): row +=
+   bias in place; *max = the row's maximum; returns the sum of exp(row - *max). */
 DISPATCH double ddplm_bias_max_sumexp_row(float *row, long v, const float *bias, float *max) {
     long vec = v & ~15L, i;
     float m = ADD_BIAS_MAX(row, bias, v, vec);
@@ -119,6 +105,12 @@ DISPATCH double ddplm_bias_max_sumexp_row(float *row, long v, const float *bias,
     }
     *max = m;
     return sum;
+}
+
+DISPATCH double ddplm_xent_row(float *row, long v, const float *bias, long target) {
+    float m;
+    double sum = ddplm_bias_max_sumexp_row(row, v, bias, &m);
+    return ((double)m - (double)row[target]) + log(sum);
 }
 
 /* The softmax's part of the gradient, given the whole row's log-sum-exp: row = scale * exp(row - lse);

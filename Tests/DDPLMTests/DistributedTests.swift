@@ -42,8 +42,7 @@ final class DistributedTests: XCTestCase {
         /// vocabulary rows, or exchanged.
         @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank,
-                                       vocabSplit: vocabParallel ? LanguageModel.vocabSplit(cfg, ranks: comm.size) : nil)
+            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel)
             let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7, comm: comm)
             model.initialize(seed: 3)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)

@@ -44,8 +44,7 @@ final class OverlappedExchangeTests: XCTestCase {
         let batch = 6 * ranks, t = 4, steps = 3, v = cfg.vocabSize
         return try InProcessCommunicator.run(ranks: ranks) { comm -> ([Double], [Float]) in
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = ParameterStore(layout: LanguageModel.layout(cfg), ranks: comm.size, rank: comm.rank,
-                                       vocabSplit: vocabParallel ? LanguageModel.vocabSplit(cfg, ranks: comm.size) : nil)
+            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel)
             XCTAssertEqual(store.vocabSplit != nil, vocabParallel)
             let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 5, comm: comm)
             model.initialize(seed: 9)

@@ -56,12 +56,15 @@ public final class LanguageModel {
         return l
     }
 
-    /// The decoder's split by vocabulary rows over `ranks` (`--vocab-parallel`): nil on one rank or with
-    /// tied weights (the embedding's rows would then be split too).
-    static func vocabSplit(_ c: ModelConfig, ranks: Int) -> VocabSplit? {
-        guard ranks > 1, !c.tieWeights, c.vocabSize >= ranks else { return nil }
+    /// Rank `rank`'s store for `ranks` ranks; with `vocabParallel`, the decoder split by vocabulary rows
+    /// (`--vocab-parallel`), except on one rank or with tied weights (the embedding's rows would then be
+    /// split too) or fewer rows than ranks.
+    static func store(_ c: ModelConfig, ranks: Int, rank: Int, vocabParallel: Bool = false) -> ParameterStore {
         let l = layout(c)
-        return VocabSplit(weight: l.offset("decoder.weight"), bias: l.offset("decoder.bias"), rows: c.vocabSize, width: c.hidden, ranks: ranks)
+        let split = vocabParallel && ranks > 1 && !c.tieWeights && c.vocabSize >= ranks
+            ? VocabSplit(weight: l.offset("decoder.weight"), bias: l.offset("decoder.bias"), rows: c.vocabSize, width: c.hidden, ranks: ranks)
+            : nil
+        return ParameterStore(layout: l, ranks: ranks, rank: rank, vocabSplit: split)
     }
 
     /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without
@@ -205,12 +208,12 @@ public final class LanguageModel {
         let top = forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
         let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
         let loss: Double
-        if let vocabParallel, let split = store.vocabSplit {
+        if let vocabParallel {
             // its first floats may be the sharded region's last (`ParameterStore.shardedEnd`): awaited and
             // reported like any other range
-            ready?.awaitParameters(split.span)
+            ready?.awaitParameters(vocabParallel.split.span)
             loss = try vocabParallel.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad)
-            ready?.gradientsFinal(split.span)
+            ready?.gradientsFinal(vocabParallel.split.span)
         } else {
             loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad,
                                            ready: decoderReadiness(ready))

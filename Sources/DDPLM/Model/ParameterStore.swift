@@ -53,9 +53,10 @@ final class ParameterStore {
             precondition(ranks > 1 && split.ranks == ranks && split.span.upperBound == layout.count && split.weight > replicated,
                          "a vocab split is the layout's last two tensors, on N > 1 ranks")
             let upToDecoder = OptimizerShard(parameters: split.weight - replicated, ranks: ranks, rank: rank, base: replicated)
-            shard = OptimizerShard(parameters: min(upToDecoder.padded, layout.count - replicated), ranks: ranks, rank: rank, base: replicated)
+            let sharded = min(upToDecoder.padded, layout.count - replicated)
+            shard = OptimizerShard(parameters: sharded, ranks: ranks, rank: rank, base: replicated)
             precondition(shard.chunk == upToDecoder.chunk)
-            shardedEnd = replicated + min(upToDecoder.padded, layout.count - replicated)
+            shardedEnd = replicated + sharded
         } else {
             shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
             shardedEnd = layout.count

@@ -72,8 +72,7 @@ public enum Benchmark {
     public static func timeSteps(_ c: Config, comm: Communicator) throws -> Timing {
         let split = try BatchSplit(batch: c.batch, comm: comm)
         let b = split.columns
-        let vocabSplit = c.vocabParallel ? LanguageModel.vocabSplit(c.model, ranks: comm.size) : nil
-        let store = ParameterStore(layout: LanguageModel.layout(c.model), ranks: comm.size, rank: comm.rank, vocabSplit: vocabSplit)
+        let store = LanguageModel.store(c.model, ranks: comm.size, rank: comm.rank, vocabParallel: c.vocabParallel)
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, comm: comm)
         let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
         stepper.barrierAfterCompute = c.syncBeforeExchange

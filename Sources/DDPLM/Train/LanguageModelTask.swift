@@ -27,8 +27,7 @@ final class LanguageModelTask: TrainingTask {
         train = try Batcher(ids: corpora.train, batch: d.batch, bptt: d.bptt, name: "training corpus '\(d.train)'")
         valid = try Batcher(ids: corpora.valid, batch: d.batch, bptt: d.bptt, name: "validation corpus '\(d.valid)'")
         test = try Batcher(ids: corpora.test, batch: d.batch, bptt: d.bptt, name: "test corpus '\(d.test)'")
-        let vocabSplit = config.training.vocabParallel ? LanguageModel.vocabSplit(config.model, ranks: comm.size) : nil
-        let store = ParameterStore(layout: LanguageModel.layout(config.model), ranks: comm.size, rank: comm.rank, vocabSplit: vocabSplit)
+        let store = LanguageModel.store(config.model, ranks: comm.size, rank: comm.rank, vocabParallel: config.training.vocabParallel)
         model = LanguageModel(config: config.model, store: store, batch: split.columns, maxT: d.bptt,
                               chunkRows: config.training.chunkRows, threads: threads, comm: comm)
         carry = model.makeState()

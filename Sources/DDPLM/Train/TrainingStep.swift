@@ -40,11 +40,10 @@ public final class TrainingStep {
     /// The reduce-scatter overlapped with the backward (N ranks, when the communicator has a second
     /// channel and `overlap` was asked for).
     let overlapped: OverlappedExchange?
-    /// This rank's rows of a vocab-split decoder (`ParameterStore.vocabOwned`), and whether other ranks'
-    /// rows are stale since the last `gatherWeights`.
-    let vocabOwned: [Range<Int>]
-    /// Every rank's (`ParameterStore.vocabOwned`), made once.
+    /// Every rank's rows of a vocab-split decoder (`ParameterStore.vocabOwned`), made once, and whether
+    /// other ranks' rows are stale since the last `gatherWeights`.
     private let vocabOwnedByRank: [[Range<Int>]]
+    private var vocabOwned: [Range<Int>] { vocabOwnedByRank[comm.rank] }
     private var vocabStale = false
 
     /// Seconds spent per phase, accumulated over steps: compute (forward+backward), gradient exchange
@@ -88,7 +87,6 @@ public final class TrainingStep {
         self.clip = clip
         self.wire = wire
         control = .allocate(capacity: 4)
-        vocabOwned = store.vocabOwned(rank: comm.rank)
         vocabOwnedByRank = (0..<comm.size).map { store.vocabOwned(rank: $0) }
         sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
         phaseBuffer = .allocate(capacity: TrainingStep.phaseNames.count)
@@ -215,9 +213,7 @@ public final class TrainingStep {
         try gatherWeights()
         try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
         try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
-        if store.vocabSplit != nil {
-            try broadcastVocabRows(store.m)
-            try broadcastVocabRows(store.v)
-        }
+        try broadcastVocabRows(store.m)  // (nothing without a vocab split)
+        try broadcastVocabRows(store.v)
     }
 }
