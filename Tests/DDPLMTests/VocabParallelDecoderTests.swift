@@ -25,11 +25,14 @@ final class VocabParallelDecoderTests: XCTestCase {
     }
 
     /// Per rank: the loss over its rows, dW and db (whole tensors: only its rows are written), dh of its rows.
-    func split(_ p: Problem, ranks: Int, threads: Int = 1, grad: Bool = true) throws -> [(loss: Double, dw: [Float], db: [Float], dh: [Float])] {
+    /// `chunkRows` nil: one chunk (all rows' logits at once).
+    func split(_ p: Problem, ranks: Int, threads: Int = 1, chunkRows: Int? = nil, grad: Bool = true) throws -> [(loss: Double, dw: [Float], db: [Float], dh: [Float])] {
         let (v, hd, n, scale) = (vocab, hidden, rowsPerRank, scale)
         return try InProcessCommunicator.run(ranks: ranks) { comm in
             let split = VocabSplit(weight: 0, bias: v * hd, rows: v, width: hd, ranks: comm.size)
-            let dec = VocabParallelDecoder(split: split, comm: comm, rows: n, threads: ComputeThreads(threads))
+            let dec = VocabParallelDecoder(split: split, comm: comm, rows: n, chunkRows: chunkRows ?? n * comm.size, threads: ComputeThreads(threads))
+            XCTAssertEqual(dec.logits.count, min(chunkRows ?? n * comm.size, n * comm.size) * split.rows(of: comm.rank).count,
+                           "the logits of one chunk, not of every row")
             let h = Array(p.h[comm.rank * n * hd..<(comm.rank + 1) * n * hd]), y = Array(p.targets[comm.rank * n..<(comm.rank + 1) * n])
             var dw = [Float](repeating: 0, count: v * hd), db = [Float](repeating: 0, count: v), dh = [Float](repeating: 0, count: n * hd)
             let loss = try dw.withUnsafeMutableBufferPointer { dwp in try db.withUnsafeMutableBufferPointer { dbp in try dh.withUnsafeMutableBufferPointer { dhp in
@@ -41,7 +44,8 @@ final class VocabParallelDecoderTests: XCTestCase {
     }
 
     func testMatchesTheWholeDecoderOnEveryRanksRows() throws {
-        for ranks in [2, 3, 4] {
+        // one chunk; chunks that split a rank's rows (3, 7) and end short; one row at a time
+        for (ranks, chunkRows) in [(2, nil), (3, nil), (4, nil), (2, 3), (3, 7), (4, 1)] as [(Int, Int?)] {
             for threads in [1, 2] {
                 let p = problem(ranks: ranks, seed: UInt64(ranks))
                 let rows = ranks * rowsPerRank
@@ -51,10 +55,16 @@ final class VocabParallelDecoderTests: XCTestCase {
                     whole.lossAndGradient(rows: rows, h: p.h, targets: p.targets, w: p.w, bias: p.b, scale: scale,
                                           grad: (dwp.baseAddress!, dbp.baseAddress!, dhp.baseAddress!))
                 } } }
-                let got = try split(p, ranks: ranks, threads: threads)
-                let what = "\(ranks) ranks, \(threads) threads"
+                let got = try split(p, ranks: ranks, threads: threads, chunkRows: chunkRows)
+                let what = "\(ranks) ranks, \(threads) threads, chunks of \(chunkRows.map(String.init) ?? "all") rows"
                 XCTAssertEqual(got.reduce(0) { $0 + $1.loss }, loss, accuracy: 1e-5 * loss, what)
-                let forward = try split(p, ranks: ranks, grad: false)
+                for r in 0..<ranks {  // each rank's loss is its own rows'
+                    let rows = r * rowsPerRank..<(r + 1) * rowsPerRank
+                    let own = whole.lossAndGradient(rows: rowsPerRank, h: Array(p.h[rows.lowerBound * hidden..<rows.upperBound * hidden]),
+                                                    targets: Array(p.targets[rows]), w: p.w, bias: p.b, scale: scale, grad: nil)
+                    XCTAssertEqual(got[r].loss, own, accuracy: 1e-5 * own, "\(what): rank \(r)'s loss")
+                }
+                let forward = try split(p, ranks: ranks, chunkRows: chunkRows, grad: false)
                 for r in 0..<ranks { XCTAssertEqual(forward[r].loss, got[r].loss, "\(what): the loss without gradients") }
                 let owner = VocabSplit(weight: 0, bias: vocab * hidden, rows: vocab, width: hidden, ranks: ranks)
                 for r in 0..<ranks {
@@ -74,13 +84,13 @@ final class VocabParallelDecoderTests: XCTestCase {
     }
 
     /// Central differences of the total loss (summed over ranks) × scale, against the split backward,
-    /// for entries of W, b and h on different ranks.
+    /// for entries of W, b and h on different ranks, in chunks of 4 of the 15 rows.
     func testGradientMatchesFiniteDifferences() throws {
         let ranks = 3
         let p = problem(ranks: ranks, seed: 41)
-        let got = try split(p, ranks: ranks)
+        let got = try split(p, ranks: ranks, chunkRows: 4)
         let owner = VocabSplit(weight: 0, bias: vocab * hidden, rows: vocab, width: hidden, ranks: ranks)
-        func total(_ q: Problem) throws -> Double { try split(q, ranks: ranks, grad: false).reduce(0) { $0 + $1.loss } * Double(scale) }
+        func total(_ q: Problem) throws -> Double { try split(q, ranks: ranks, chunkRows: 4, grad: false).reduce(0) { $0 + $1.loss } * Double(scale) }
         let eps: Float = 1e-2
         for (row, j) in [(0, 0), (13, 4), (36, 5), (Int(p.targets[2]), 1)] {
             var plus = p, minus = p

@@ -92,7 +92,7 @@ public final class LanguageModel {
         self.threads = threads
         if let split = store.vocabSplit {
             guard let comm else { preconditionFailure("a vocab-split store needs the communicator") }
-            vocabParallel = VocabParallelDecoder(split: split, comm: comm, rows: rows, threads: threads)
+            vocabParallel = VocabParallelDecoder(split: split, comm: comm, rows: rows, chunkRows: chunkRows, threads: threads)
         } else {
             vocabParallel = nil
         }

@@ -9,14 +9,16 @@ import Foundation
 ///
 /// Per step, on rank r with n rows of its own (R = N·n in all):
 ///   all-gather h [n, H] and the targets (one ring) → every rank's rows, rank-major [R, H]
-///   logits = h W_rᵀ + b_r                          [R, V/N] (one GEMM; kept for the backward)
-///   per row: max, Σexp(x − max), target's logit    (0 when the target is another rank's)
-///   all-gather those [R, 3] per rank               → every rank combines them in rank order: the same
+///   per chunk of C rows (`--chunk-rows`, as `Decoder`; one chunk when R ≤ C):
+///     logits = h_c W_rᵀ + b_r                      [C, V/N] (one GEMM; kept for the backward)
+///     per row: max, Σexp(x − max), target's logit  (0 when the target is another rank's)
+///     all-gather those [C, 3] per rank             → every rank combines them in rank order: the same
 ///                                                    log-sum-exp (and loss) everywhere
-///   dlogits = scale·(exp(x − lse) − onehot)        in place; db_r += Σ rows
-///   dW_r += dlogitsᵀ h;  dh = dlogits W_r          [R, H] partial sums over this rank's vocabulary
+///     dlogits = scale·(exp(x − lse) − onehot)      in place; db_r += Σ rows
+///     dW_r += dlogitsᵀ h_c;  dh_c = dlogits W_r    [C, H] partial sums over this rank's vocabulary
 ///   reduce-scatter dh                              → rank r's block: its rows' dh, summed over ranks
 ///
+/// The logits never take more than C·V/N floats, so memory does not grow with the batch.
 /// The gradients have the data-parallel step's scale: every rank passes `scale` = 1/(its rows), so rank
 /// r's dW_r is the sum over ranks of each rank's mean-loss gradient, what the reduce-scatter would
 /// have given its owner. Allocates nothing per step.
@@ -29,10 +31,12 @@ final class VocabParallelDecoder {
     /// This rank's vocabulary rows.
     let mine: Range<Int>
     let hidden: Int
+    /// Rows per chunk: `chunkRows`, at most R.
+    let chunk: Int
     /// The all-gather's blocks (per rank: its h, then its targets), then every rank's rows of h [R, H] and
-    /// their targets (as floats: exact below 2^24), this rank's logits
-    /// [R, |mine|], the per-row statistics of every rank [N, R, 3], the combined log-sum-exp [R], dh [R, H],
-    /// and the bias gradient's per-thread partial sums.
+    /// their targets (as floats: exact below 2^24), this rank's logits of one chunk [C, |mine|], the
+    /// chunk's per-row statistics of every rank [N, C, 3], its combined log-sum-exp [C], dh [R, H], and
+    /// the bias gradient's per-thread partial sums.
     let gathered: FloatBuffer
     let h: FloatBuffer
     let targets: FloatBuffer
@@ -48,8 +52,9 @@ final class VocabParallelDecoder {
     private var collectiveNanoseconds: UInt64 = 0
     private var barrierNanoseconds: UInt64 = 0
 
-    /// `rows`: the most rows a rank passes (batch columns × bptt).
-    init(split: VocabSplit, comm: Communicator, rows: Int, threads: ComputeThreads) {
+    /// `rows`: the most rows a rank passes (batch columns × bptt); `chunkRows`: the most rows whose logits
+    /// are held at once.
+    init(split: VocabSplit, comm: Communicator, rows: Int, chunkRows: Int, threads: ComputeThreads) {
         precondition(split.ranks == comm.size, "vocab split for \(split.ranks) ranks, the job has \(comm.size)")
         precondition(split.rows < 1 << 24, "targets travel as floats")
         self.split = split
@@ -60,12 +65,13 @@ final class VocabParallelDecoder {
         mine = split.rows(of: comm.rank)
         hidden = split.width
         let all = rows * ranks
+        chunk = max(1, min(chunkRows, all))
         gathered = FloatBuffer(count: all * (hidden + 1))
         h = FloatBuffer(count: all * hidden)
         targets = FloatBuffer(count: all)
-        logits = FloatBuffer(count: all * mine.count)
-        stats = FloatBuffer(count: ranks * all * 3)
-        lse = FloatBuffer(count: all)
+        logits = FloatBuffer(count: chunk * mine.count)
+        stats = FloatBuffer(count: ranks * chunk * 3)
+        lse = FloatBuffer(count: chunk)
         dh = FloatBuffer(count: all * hidden)
         dbPartial = FloatBuffer(count: threads.count * mine.count)
     }
@@ -77,7 +83,7 @@ final class VocabParallelDecoder {
     }
 
     /// Bytes one rank sends per training step with `n` rows per rank (ring all-gathers and reduce-scatter:
-    /// N−1 blocks each): h and targets, the row statistics, dh.
+    /// N−1 blocks each): h and targets, the row statistics (all chunks together), dh.
     func bytesPerStep(rows n: Int) -> Int { (ranks - 1) * (2 * n * hidden + n + 3 * n * ranks) * 4 }
 
     private func collectives(_ body: () throws -> Void) throws {
@@ -99,7 +105,7 @@ final class VocabParallelDecoder {
     func lossAndGradient(rows n: Int, h hIn: UnsafePointer<Float>, targets y: UnsafePointer<Int32>,
                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
                          grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?) throws -> Double {
-        let hd = hidden, all = n * ranks, v0 = mine.lowerBound, vr = mine.count
+        let hd = hidden, all = n * ranks
         // every rank's rows of h and their targets, in one all-gather of [h | targets] blocks
         let block = n * (hd + 1), mineOut = gathered.ptr + rank * block
         mineOut.update(from: hIn, count: n * hd)
@@ -112,13 +118,34 @@ final class VocabParallelDecoder {
             (t + r * n).update(from: src + n * hd, count: n)
         }
 
-        // this rank's logits for all of them, and each row's part of the log-sum-exp
-        gemm(transA: false, transB: true, m: all, n: vr, k: hd, a: h.ptr, lda: hd, b: w + v0 * hd, ldb: hd,
+        var total = 0.0
+        var r0 = 0
+        while r0 < all {
+            let rc = min(chunk, all - r0)
+            total += try chunkLossAndGradient(rows: rc, from: r0, ownRows: n * rank..<n * (rank + 1), w: w, bias: bias,
+                                              scale: scale, grad: grad.map { ($0.dw, $0.db) })
+            r0 += rc
+        }
+        guard let grad else { return total }
+        try collectives { try comm.reduceScatterSum(dh.ptr, countPerRank: n * hd) }
+        grad.dh.update(from: dh.ptr + rank * n * hd, count: n * hd)
+        return total
+    }
+
+    /// Rows r0 ..< r0 + rc of the gathered ones: this rank's logits, the statistics' all-gather, the loss
+    /// of those in `ownRows`; with `grad`, dW_r and db_r accumulated and the rows' dh partial sums.
+    private func chunkLossAndGradient(rows rc: Int, from r0: Int, ownRows: Range<Int>, w: UnsafePointer<Float>,
+                                      bias: UnsafePointer<Float>, scale: Float,
+                                      grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>)?) throws -> Double {
+        let hd = hidden, v0 = mine.lowerBound, vr = mine.count
+        let hc = h.ptr + r0 * hd, t = targets.ptr + r0
+        // this rank's logits for the chunk, and each row's part of the log-sum-exp
+        gemm(transA: false, transB: true, m: rc, n: vr, k: hd, a: hc, lda: hd, b: w + v0 * hd, ldb: hd,
              beta: 0, c: logits.ptr, ldc: vr)
-        let lp = logits.ptr, part = stats.ptr + rank * all * 3, b = bias + v0
-        let workers = min(threads.count, all)
+        let lp = logits.ptr, part = stats.ptr + rank * rc * 3, b = bias + v0
+        let workers = min(threads.count, rc)
         threads.parallel(workers) { k in
-            for i in all * k / workers..<all * (k + 1) / workers {
+            for i in rc * k / workers..<rc * (k + 1) / workers {
                 let row = lp + i * vr
                 let (m, s) = biasMaxSumExpRow(row, vr, bias: b)
                 let target = Int(t[i]) - v0
@@ -127,22 +154,22 @@ final class VocabParallelDecoder {
                 part[3 * i + 2] = target >= 0 && target < vr ? row[target] : 0
             }
         }
-        try collectives { try comm.allGather(stats.ptr, countPerRank: all * 3) }
+        try collectives { try comm.allGather(stats.ptr, countPerRank: rc * 3) }
 
         // the whole rows' log-sum-exp, combined in rank order on every rank; this rank's rows' loss
         var total = 0.0
-        for i in 0..<all {
+        for i in 0..<rc {
             var m = -Float.infinity
-            for r in 0..<ranks { m = max(m, stats[r * all * 3 + 3 * i]) }
+            for r in 0..<ranks { m = max(m, stats[r * rc * 3 + 3 * i]) }
             var s = 0.0, logit = 0.0
             for r in 0..<ranks {
-                let q = r * all * 3 + 3 * i
+                let q = r * rc * 3 + 3 * i
                 s += Double(stats[q + 1]) * exp(Double(stats[q] - m))
                 logit += Double(stats[q + 2])
             }
             let l = Double(m) + log(s)
             lse[i] = Float(l)
-            if i / n == rank { total += l - logit }
+            if ownRows.contains(r0 + i) { total += l - logit }
         }
         guard let grad else { return total }
 
@@ -151,7 +178,7 @@ final class VocabParallelDecoder {
         partial.update(repeating: 0, count: workers * vr)
         threads.parallel(workers) { k in
             let pdb = partial + k * vr
-            for i in all * k / workers..<all * (k + 1) / workers {
+            for i in rc * k / workers..<rc * (k + 1) / workers {
                 let row = lp + i * vr
                 softmaxGradientRow(row, vr, lse: self.lse[i], scale: scale, dbias: pdb)
                 let target = Int(t[i]) - v0
@@ -163,12 +190,10 @@ final class VocabParallelDecoder {
             let p = partial + k * vr
             for j in 0..<vr { db[j] += p[j] }
         }
-        gemm(transA: true, transB: false, m: vr, n: hd, k: all, a: lp, lda: vr, b: h.ptr, ldb: hd,
+        gemm(transA: true, transB: false, m: vr, n: hd, k: rc, a: lp, lda: vr, b: hc, ldb: hd,
              beta: 1, c: grad.dw + v0 * hd, ldc: hd)
-        gemm(transA: false, transB: false, m: all, n: hd, k: vr, a: lp, lda: vr, b: w + v0 * hd, ldb: hd,
-             beta: 0, c: dh.ptr, ldc: hd)
-        try collectives { try comm.reduceScatterSum(dh.ptr, countPerRank: n * hd) }
-        grad.dh.update(from: dh.ptr + rank * n * hd, count: n * hd)
+        gemm(transA: false, transB: false, m: rc, n: hd, k: vr, a: lp, lda: vr, b: w + v0 * hd, ldb: hd,
+             beta: 0, c: dh.ptr + r0 * hd, ldc: hd)
         return total
     }
 }
