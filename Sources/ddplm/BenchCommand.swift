@@ -122,10 +122,10 @@ struct BenchCommand: ParsableCommand {
                 // what one rank sends per step: N−1 blocks in the reduce-scatter (in the wire format), N−1
                 // in the all-gather (fp32), the sparse embedding's row marks and its packed rows (each a ring
                 // reduce-scatter + all-gather, fp32), plus the small all-reduces (a few doubles)
-                let sparseBytes = 2 * 4 * (timing.tableRows + timing.sparsePackedFloats) * (c.size - 1) / c.size
+                let sparseBytes = 2 * 4 * (timing.markFloats + timing.sparsePackedFloats) * (c.size - 1) / c.size
                 fields.append(("exchange_payload_bytes_per_rank", (c.size - 1) * timing.shardFloats * (gradWire.bytes + 4) + sparseBytes + timing.vocabBytes))
                 if timing.vocabBytes > 0 { fields.append(("ms_vocab_collectives", (timing.vocabCollectiveSeconds * 1e5).rounded() / 100)) }
-                if timing.tableRows > 0 { fields.append(("embedding_rows_exchanged", timing.sparseRows)) }
+                if timing.markFloats > 0 { fields.append(("embedding_rows_exchanged", timing.sparseRows)) }
             }
             if c.size > 1 {  // compute time of every rank: a slow rank shows up as others' exchange time
                 var perRank = [Double](repeating: 0, count: c.size)

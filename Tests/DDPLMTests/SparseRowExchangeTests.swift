@@ -3,12 +3,14 @@ import XCTest
 
 /// The sparse embedding-gradient exchange against the dense sum it replaces: exact values (every row's
 /// sum over ranks, untouched rows zero), the same bits on every rank, and a NaN row still travels.
+/// The rank counts cover each width of the packed marks' fields (2, 3 and 4 bits: 12, 8 and 6 rows per
+/// float, 40 rows ending in a partly used float), with rows every rank touches (the largest count).
 final class SparseRowExchangeTests: XCTestCase {
     func testSparseSumEqualsTheDenseSum() throws {
         let rows = 40, width = 6
-        for n in [2, 3, 4] {
+        for n in [2, 3, 4, 7, 8] {
             // rank r touches rows ≡ r (mod 5), rows 7 and 8 are touched by everyone, row 30 by nobody
-            func grad(_ r: Int) -> [Float] {
+            @Sendable func grad(_ r: Int) -> [Float] {
                 var rng = SplitMix64(seed: UInt64(r + 1))
                 var g = [Float](repeating: 0, count: rows * width)
                 for row in 0..<rows where row != 30 && (row % 5 == r % 5 || row == 7 || row == 8) {
@@ -27,7 +29,7 @@ final class SparseRowExchangeTests: XCTestCase {
             let union = (0..<rows).filter { row in (0..<n).contains { r in grad(r)[row * width] != 0 } }.count
             for (r, (g, touched)) in results.enumerated() {
                 XCTAssertEqual(g, results[0].0, "rank \(r) of \(n) holds other bits than rank 0")
-                XCTAssertEqual(touched, union)
+                XCTAssertEqual(touched, union, "rows in the union on \(n) ranks")
                 for i in 0..<(rows * width) { XCTAssertEqual(Double(g[i]), dense[i], accuracy: 1e-6) }
                 XCTAssertTrue(g[(30 * width)..<(31 * width)].allSatisfy { $0 == 0 })
             }

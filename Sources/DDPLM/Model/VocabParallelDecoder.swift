@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Per step, on rank r with n rows of its own (R = N·n in all):
 ///   all-gather h [n, H] and the targets (one ring) → every rank's rows, rank-major [R, H]
-///   per chunk of C rows (`--chunk-rows`, as `Decoder`; one chunk when R ≤ C):
+///   per chunk of C = N·`--chunk-rows` rows (one chunk when R ≤ C):
 ///     logits = h_c W_rᵀ + b_r                      [C, V/N] (one GEMM; kept for the backward)
 ///     per row: max, Σexp(x − max), target's logit  (0 when the target is another rank's)
 ///     all-gather those [C, 3] per rank             → every rank combines them in rank order: the same
@@ -18,7 +18,8 @@ import Foundation
 ///     dW_r += dlogitsᵀ h_c;  dh_c = dlogits W_r    [C, H] partial sums over this rank's vocabulary
 ///   reduce-scatter dh                              → rank r's block: its rows' dh, summed over ranks
 ///
-/// The logits never take more than C·V/N floats, so memory does not grow with the batch.
+/// The logits take at most C·V/N = `--chunk-rows`·V floats, what `Decoder`'s chunk takes without the
+/// split, whatever the batch; and as few rounds of statistics as that allows (one at the lecture's config).
 /// The gradients have the data-parallel step's scale: every rank passes `scale` = 1/(its rows), so rank
 /// r's dW_r is the sum over ranks of each rank's mean-loss gradient, what the reduce-scatter would
 /// have given its owner. Allocates nothing per step.
@@ -31,7 +32,7 @@ final class VocabParallelDecoder {
     /// This rank's vocabulary rows.
     let mine: Range<Int>
     let hidden: Int
-    /// Rows per chunk: `chunkRows`, at most R.
+    /// Gathered rows per chunk: N·`chunkRows`, at most R.
     let chunk: Int
     /// The all-gather's blocks (per rank: its h, then its targets), then every rank's rows of h [R, H] and
     /// their targets (as floats: exact below 2^24), this rank's logits of one chunk [C, |mine|], the
@@ -52,8 +53,8 @@ final class VocabParallelDecoder {
     private var collectiveNanoseconds: UInt64 = 0
     private var barrierNanoseconds: UInt64 = 0
 
-    /// `rows`: the most rows a rank passes (batch columns × bptt); `chunkRows`: the most rows whose logits
-    /// are held at once.
+    /// `rows`: the most rows a rank passes (batch columns × bptt); `chunkRows`: the logits held at once are
+    /// at most those of `chunkRows` whole rows (N·chunkRows rows of V/N).
     init(split: VocabSplit, comm: Communicator, rows: Int, chunkRows: Int, threads: ComputeThreads) {
         precondition(split.ranks == comm.size, "vocab split for \(split.ranks) ranks, the job has \(comm.size)")
         precondition(split.rows < 1 << 24, "targets travel as floats")
@@ -65,7 +66,7 @@ final class VocabParallelDecoder {
         mine = split.rows(of: comm.rank)
         hidden = split.width
         let all = rows * ranks
-        chunk = max(1, min(chunkRows, all))
+        chunk = max(1, min(chunkRows * ranks, all))
         gathered = FloatBuffer(count: all * (hidden + 1))
         h = FloatBuffer(count: all * hidden)
         targets = FloatBuffer(count: all)

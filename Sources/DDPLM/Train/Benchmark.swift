@@ -58,10 +58,10 @@ public enum Benchmark {
         public var parameters: Int
         public var shardFloats: Int
         /// The sparse embedding exchange at the last step (N ranks, untied table): rows in the union, the
-        /// floats their packed block was padded to, and the table's rows (the marks all-reduced).
+        /// floats their packed block was padded to, and the floats of the packed row marks (all-reduced).
         public var sparseRows = 0
         public var sparsePackedFloats = 0
-        public var tableRows = 0
+        public var markFloats = 0
         /// A vocab-parallel decoder's collectives: mean seconds per step (moved from the compute phase to
         /// the exchange in the medians and `phases`), and the bytes one rank sends per step.
         public var vocabCollectiveSeconds = 0.0
@@ -123,7 +123,7 @@ public enum Benchmark {
         var timing = Timing(medianSeconds: median(times), phases: phases.map { $0 / Double(max(1, c.steps)) },
                       exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
                       parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
-                      sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, tableRows: stepper.sparse?.rows ?? 0)
+                      sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
         timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
         timing.vocabBytes = model.vocabParallel?.bytesPerStep(rows: b * c.bptt) ?? 0
         return timing
