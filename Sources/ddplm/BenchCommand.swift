@@ -98,7 +98,8 @@ struct BenchCommand: ParsableCommand {
             rss = try c.allReduceSum(rss)
             var fields: [(String, Any)] = [
                 ("impl", "ddplm"), ("ranks", c.size), ("threads_per_rank", threads.count), ("blas_core", BLASInfo.coreName),
-                ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("cell", cell.rawValue),
+                ("blas_note", BLASSetup.note ?? "OpenBLAS's own choice"), ("blas_thread_timeout", BLASSetup.threadTimeoutNote),
+                ("cell", cell.rawValue),
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", timing.vocabBytes > 0),
@@ -154,7 +155,8 @@ struct BenchCommand: ParsableCommand {
         let rss = try c.allReduceSum([Benchmark.peakRSSMegabytes])
         var fields: [(String, Any)] = [
             ("impl", "ddplm"), ("task", "classify"), ("model", m.kind.rawValue), ("ranks", c.size), ("threads_per_rank", threads.count),
-            ("blas_core", BLASInfo.coreName), ("vocab", m.vocabSize), ("batch", globalBatch), ("emb", m.embedding),
+            ("blas_core", BLASInfo.coreName), ("blas_thread_timeout", BLASSetup.threadTimeoutNote),
+            ("vocab", m.vocabSize), ("batch", globalBatch), ("emb", m.embedding),
         ]
         switch m.kind {
         case .wordavg: fields.append(("hidden", m.hidden))

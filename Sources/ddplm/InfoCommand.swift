@@ -32,6 +32,7 @@ struct InfoCommand: ParsableCommand {
             print("openblas_config: \(BLASInfo.config)")
             print("openblas_threads: \(BLASInfo.threads)")
             print("blas_note: \(BLASSetup.note ?? "OpenBLAS's own choice")")
+            print("openblas_thread_timeout: \(BLASSetup.threadTimeoutNote)")
             print("cpu_features: \(simd.joined(separator: " "))")
             print("cores_available: \(ProcessInfo.processInfo.activeProcessorCount)")
             let l = Runtime.launch

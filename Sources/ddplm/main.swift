@@ -1,8 +1,9 @@
 import ArgumentParser
 import DDPLM
 
-// OpenBLAS picks its kernels when it loads; if it fell back to an old core on a CPU that has AVX-512 or
-// AVX2, this re-executes the binary with OPENBLAS_CORETYPE set (see BLASSetup.swift).
-BLASSetup.selectCoreIfNeeded()
+// OpenBLAS reads its settings when it loads: this re-executes the binary once with OPENBLAS_CORETYPE set
+// if it fell back to an old core on a CPU that has AVX-512 or AVX2, and with a short idle-thread timeout
+// (see BLASSetup.swift).
+BLASSetup.configureOpenBLAS()
 
 DDPLMCommand.main()

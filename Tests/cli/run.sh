@@ -202,6 +202,14 @@ if "$bin" info "$tmp/full" > "$tmp/info.txt" && grep -q "^model: LSTM V=" "$tmp/
    && grep -q "files: config.json ok; vocab.txt ok; model.safetensors ok; latest.safetensors ok" "$tmp/info.txt"; then
   ok "info RUN: $(grep -m1 '^state:' "$tmp/info.txt" | cut -c1-110)"
 else bad "info RUN: $(cat "$tmp/info.txt")"; fi
+# OpenBLAS's idle-thread timeout: ddplm re-execs itself with a short one unless told not to or the user set
+# one (this only reads `info`; the kernel choice it may make on the way is not what is checked)
+t_auto=$(env -u DDPLM_BLAS_AUTOSELECT "$bin" info | grep '^openblas_thread_timeout')
+t_user=$(env -u DDPLM_BLAS_AUTOSELECT OPENBLAS_THREAD_TIMEOUT=9 "$bin" info | grep '^openblas_thread_timeout')
+t_off=$("$bin" info | grep '^openblas_thread_timeout')
+if [[ $t_auto == *"2^4 cycles"* && $t_user == *"2^9 cycles"* && $t_off == *"default"* ]]; then
+  ok "OpenBLAS thread timeout: ${t_auto#*: } by default, ${t_user#*: } when set, ${t_off#*: } with autoselect off"
+else bad "OpenBLAS thread timeout: '$t_auto' / '$t_user' / '$t_off'"; fi
 out=$("$bin" info "$tmp/flip" 2>&1) && grep -q "checksum mismatch" <<< "$out" && ok "info RUN reports a corrupted file: $(grep -o "model.safetensors'[^;]*" <<< "$out" | head -c 100)" || bad "info on a corrupted run: $out"
 if "$bin" plot "$tmp/full" "$tmp/sig" --out "$tmp/curves.svg" >/dev/null && grep -q "</svg>" "$tmp/curves.svg"; then
   if command -v rsvg-convert >/dev/null; then
