@@ -37,6 +37,30 @@ int ddplm_online_cores(void);
 int ddplm_terminal_columns(int fd);
 /* Flush denormal floats to zero in this thread (and threads it creates later): MXCSR FTZ|DAZ. */
 void ddplm_flush_denormals(void);
+
+/* Runs fn(ctx, 0 ..< parts), part 0 on the caller and the others on the pool's threads, and returns when
+   all are done (thread_pool.c). A second caller while a job runs gets its parts run inline. */
+typedef void (*ddplm_part_fn)(void *ctx, long part);
+void ddplm_parallel(long parts, ddplm_part_fn fn, void *ctx);
+
+/* The multi-threaded loops (parallel_loops.c), each split into fixed parts:
+   - the packed products and packing on up to `threads` parts of whole panels;
+   - Adam on `parts` contiguous 16-aligned slices;
+   - rows of logits: part w takes rows·w/parts ..< rows·(w+1)/parts, with its own bias-gradient row
+     partial[w·v ..] (the caller zeroes them and adds them in order). ddplm_softmax_xent_rows is the
+     decoder's (partial NULL: loss only); the vocab-parallel decoder's two halves take float targets
+     (the all-gathered ones) and its vocabulary offset v0, and write per-row (max, Σexp, target logit). */
+void ddplm_gemm_packed_parts(long threads, long m, long n, long k, const float *a, long lda, const float *packed,
+                             float beta, float *c, long ldc);
+void ddplm_pack_b_parts(long threads, int trans, long k, long n, const float *b, long ldb, float *packed);
+void ddplm_adam_parts(long parts, float *p, const float *grad, float *m, float *v, long n, float gscale,
+                      float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
+void ddplm_softmax_xent_rows(long parts, long rows, float *logits, long v, const float *bias, const int *targets,
+                             float scale, float *partial, double *losses);
+void ddplm_vocab_stats_rows(long parts, long rows, float *logits, long v, const float *bias, const float *targets,
+                            long v0, float *stats);
+void ddplm_vocab_grad_rows(long parts, long rows, float *logits, long v, const float *lse, const float *targets,
+                           long v0, float scale, float *partial);
 #endif
 
 #ifndef DDPLM_KERNELS_OPT_H

@@ -1,9 +1,10 @@
 import CKernels
-import Dispatch
 
 /// The one owner of the per-rank thread count. `configure` sets OpenBLAS's threads; the same value splits
-/// the elementwise work outside BLAS (the decoder's softmax rows, Adam). Every result is independent of
-/// it except where a reduction order is documented (the decoder's bias gradient).
+/// the elementwise work outside BLAS (the decoder's softmax rows, Adam, the packed per-step products),
+/// which runs as C loops on ddplm's fork-join pool (`ddplm_parallel`, Sources/CKernels/parallel_loops.c:
+/// a Swift closure sent to another thread would cost a heap allocation per call). Every result is
+/// independent of it except where a reduction order is documented (the decoder's bias gradient).
 public struct ComputeThreads: Sendable, Equatable {
     public let count: Int
 
@@ -20,11 +21,4 @@ public struct ComputeThreads: Sendable, Equatable {
     }
 
     public static let one = ComputeThreads(1)
-
-    /// Runs body(0..<parts) on the worker threads (inline when parts ≤ 1).
-    @inline(__always)
-    func parallel(_ parts: Int, _ body: (Int) -> Void) {
-        if parts <= 1 { body(0); return }
-        DispatchQueue.concurrentPerform(iterations: parts, execute: body)
-    }
 }

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// A GEMM right-hand side packed once and multiplied many times: the recurrent weight of a layer, used by
 /// every time step of a window (`h W_hhᵀ` forward, `dG W_hh` backward). A BLAS call packs its B again on
@@ -22,30 +21,15 @@ final class PackedMatrix {
     /// Whether the per-step products use packed panels instead of `gemm` (`RecurrentGEMM.current`).
     static var enabled: Bool { RecurrentGEMM.current == .packed }
 
-    /// Runs body(columns) on OpenBLAS's thread count, each part whole panels (inline for one part). A
-    /// column range starting on a panel boundary is itself a packed matrix at panels + start·K.
-    @inline(__always)
-    private func split(_ body: (Range<Int>) -> Void) {
-        let width = Int(DDPLM_PACK_NR), count = (n + width - 1) / width, parts = min(BLASInfo.threads, count)
-        if parts <= 1 { body(0..<n); return }
-        DispatchQueue.concurrentPerform(iterations: parts) { i in
-            body(count * i / parts * width..<min(n, count * (i + 1) / parts * width))
-        }
-    }
-
     /// Packs B: element (p, j) is b[p·ldb + j], or b[j·ldb + p] when `transposed`.
     func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool) {
-        split { cols in
-            ddplm_pack_b(transposed ? 1 : 0, k, cols.count, b + cols.lowerBound * (transposed ? ldb : 1), ldb,
-                         panels.ptr + cols.lowerBound * k)
-        }
+        ddplm_pack_b_parts(BLASInfo.threads, transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
     }
 
-    /// C[m×N] = A[m×K]·B + beta·C.
+    /// C[m×N] = A[m×K]·B + beta·C, on OpenBLAS's thread count, each part whole panels (a column range
+    /// starting on a panel boundary is itself a packed matrix at panels + start·K).
     func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        split { cols in
-            ddplm_gemm_packed(m, cols.count, k, a, lda, panels.ptr + cols.lowerBound * k, beta, c + cols.lowerBound, ldc)
-        }
+        ddplm_gemm_packed_parts(BLASInfo.threads, m, n, k, a, lda, panels.ptr, beta, c, ldc)
     }
 
     /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it.

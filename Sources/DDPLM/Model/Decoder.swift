@@ -1,3 +1,4 @@
+import CKernels
 /// Linear(H, V) fused with softmax cross-entropy, in row chunks so the [rows × V] logits are never
 /// materialised whole (at B·bptt = 1600, V = 50002 that would be 320 MB; an 800-row chunk is 160 MB).
 /// Fewer, larger chunks mean fewer passes of the dW GEMM over the 20 MB decoder gradient, which is what
@@ -105,16 +106,7 @@ final class Decoder {
         }
         let partial = dbPartial.ptr
         if db != nil { partial.update(repeating: 0, count: workers * v) }
-        threads.parallel(workers) { w in
-            let lo = rc * w / workers, hi = rc * (w + 1) / workers
-            let pdb = db == nil ? nil : partial + w * v
-            for i in lo..<hi {
-                let row = lp + i * v
-                losses[i] = pdb == nil
-                    ? crossEntropyRow(row, v, bias: bias, target: Int(targets[i]))
-                    : softmaxCrossEntropyRow(row, v, bias: bias, target: Int(targets[i]), scale: scale, dbias: pdb)
-            }
-        }
+        ddplm_softmax_xent_rows(workers, rc, lp, v, bias, targets, scale, db == nil ? nil : partial, losses)
         if let db {
             for w in 0..<workers {
                 let p = partial + w * v

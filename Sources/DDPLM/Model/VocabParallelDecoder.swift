@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -143,18 +144,8 @@ final class VocabParallelDecoder {
         // this rank's logits for the chunk, and each row's part of the log-sum-exp
         gemm(transA: false, transB: true, m: rc, n: vr, k: hd, a: hc, lda: hd, b: w + v0 * hd, ldb: hd,
              beta: 0, c: logits.ptr, ldc: vr)
-        let lp = logits.ptr, part = stats.ptr + rank * rc * 3, b = bias + v0
-        let workers = min(threads.count, rc)
-        threads.parallel(workers) { k in
-            for i in rc * k / workers..<rc * (k + 1) / workers {
-                let row = lp + i * vr
-                let (m, s) = biasMaxSumExpRow(row, vr, bias: b)
-                let target = Int(t[i]) - v0
-                part[3 * i] = m
-                part[3 * i + 1] = Float(s)
-                part[3 * i + 2] = target >= 0 && target < vr ? row[target] : 0
-            }
-        }
+        let lp = logits.ptr, workers = min(threads.count, rc)
+        ddplm_vocab_stats_rows(workers, rc, lp, vr, bias + v0, t, v0, stats.ptr + rank * rc * 3)
         try collectives { try comm.allGather(stats.ptr, countPerRank: rc * 3) }
 
         // the whole rows' log-sum-exp, combined in rank order on every rank; this rank's rows' loss
@@ -177,15 +168,7 @@ final class VocabParallelDecoder {
         // dlogits in place, the bias gradient in per-thread partial sums (added in a fixed order)
         let partial = dbPartial.ptr
         partial.update(repeating: 0, count: workers * vr)
-        threads.parallel(workers) { k in
-            let pdb = partial + k * vr
-            for i in rc * k / workers..<rc * (k + 1) / workers {
-                let row = lp + i * vr
-                softmaxGradientRow(row, vr, lse: self.lse[i], scale: scale, dbias: pdb)
-                let target = Int(t[i]) - v0
-                if target >= 0 && target < vr { row[target] -= scale; pdb[target] -= scale }
-            }
-        }
+        ddplm_vocab_grad_rows(workers, rc, lp, vr, lse.ptr, t, v0, scale, partial)
         let db = grad.db + v0
         for k in 0..<workers {
             let p = partial + k * vr

@@ -27,9 +27,6 @@ struct Adam: Sendable {
         let p = store.params.ptr + lo, g = store.grads.ptr + lo, mp = store.m.ptr + lo, vp = store.v.ptr + lo
         // each part a contiguous, 16-aligned slice: the result does not depend on the split
         let parts = n < 1 << 16 ? 1 : threads.count
-        threads.parallel(parts) { k in
-            let a = n * k / parts & ~15, b = k == parts - 1 ? n : n * (k + 1) / parts & ~15
-            ddplm_adam(p + a, g + a, mp + a, vp + a, b - a, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
-        }
+        ddplm_adam_parts(parts, p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
     }
 }
