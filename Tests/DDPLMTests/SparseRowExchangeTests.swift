@@ -18,16 +18,18 @@ final class SparseRowExchangeTests: XCTestCase {
                 }
                 return g
             }
-            let results = try InProcessCommunicator.run(ranks: n) { comm -> ([Float], Int) in
+            let results = try InProcessCommunicator.run(ranks: n) { comm -> ([Float], Int, Double) in
                 let x = SparseRowExchange(rows: rows, width: width, ranks: comm.size)
                 var g = grad(comm.rank)
                 try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, comm: comm) }
-                return (g, x.lastRows)
+                return (g, x.lastRows, x.unionSumOfSquares())
             }
             var dense = [Double](repeating: 0, count: rows * width)
             for r in 0..<n { for (i, v) in grad(r).enumerated() { dense[i] += Double(v) } }
             let union = (0..<rows).filter { row in (0..<n).contains { r in grad(r)[row * width] != 0 } }.count
-            for (r, (g, touched)) in results.enumerated() {
+            let sumsq = dense.reduce(0) { $0 + $1 * $1 }
+            for (r, (g, touched, squares)) in results.enumerated() {
+                XCTAssertEqual(squares, sumsq, accuracy: 1e-5 * sumsq, "the union's sum of squares on rank \(r) of \(n)")
                 XCTAssertEqual(g, results[0].0, "rank \(r) of \(n) holds other bits than rank 0")
                 XCTAssertEqual(touched, union, "rows in the union on \(n) ranks")
                 for i in 0..<(rows * width) { XCTAssertEqual(Double(g[i]), dense[i], accuracy: 1e-6) }

@@ -39,6 +39,10 @@ final class SparseRowExchange {
     /// Floats the packed rows were padded to at the last exchange (what the ring moved, per rank count).
     private(set) var lastPackedFloats = 0
 
+    /// After `sum`: the sum of squares of the summed gradient, from its union rows (still packed), the
+    /// other rows being exactly zero: a pass over |U|·width floats instead of rows·width.
+    func unionSumOfSquares() -> Double { lastRows == 0 ? 0 : GradClip.sumOfSquares(packed.ptr, count: lastRows * width) }
+
     /// `grads`: this rank's [rows, width] gradient; afterwards the sum over ranks, on every rank.
     func sum(_ grads: UnsafeMutablePointer<Float>, comm: Communicator) throws {
         let w = width, n = comm.size, per = rowsPerFloat, bits = fieldBits

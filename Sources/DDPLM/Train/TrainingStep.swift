@@ -152,9 +152,10 @@ public final class TrainingStep {
             }
         }
         lap(1)
-        // each rank's shard, and the replicated table once (rank 0's copy; every rank holds the same)
+        // each rank's shard, and the replicated table once (rank 0's; every rank holds the same): its
+        // summed union rows, packed, the rest of the table being exactly zero
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
-            + (comm.rank == 0 && store.replicated > 0 ? GradClip.sumOfSquares(g, count: store.replicated) : 0)
+            + (comm.rank == 0 ? sparse?.unionSumOfSquares() ?? 0 : 0)
             + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
         try comm.allReduceSum(control + 3, count: 1)
         lap(2)
