@@ -1,12 +1,13 @@
-/* A fork-join pool for ddplm's own parallel loops (`ComputeThreads.parallel`): the softmax rows, Adam, the
-   packed per-step products. It replaces DispatchQueue.concurrentPerform, which allocates on every call
-   (the Swift closure's box), so a step at 2 threads made ~320 heap allocations.
+/* A fork-join pool for ddplm's own multi-threaded loops (parallel_loops.c): the softmax rows, Adam, the
+   packed per-step products. It replaced DispatchQueue.concurrentPerform, whose Swift closure box cost a
+   heap allocation per call (~320 per step at 2 threads).
 
    One job at a time: part 0 runs on the caller, part k on worker k (started on first need and kept).
    A second caller while a job runs (another in-process rank in the tests, or a nested call) runs its
    parts inline, one after the other: the parts are the same either way, so are the results. Workers
    spin for up to DDPLM_POOL_SPIN_NS on a new job (the recurrent layers call every ~0.1–0.5 ms), then
-   sleep on a condition variable. Threads inherit the creator's MXCSR (denormals flushed, see system.c).
+   sleep on a condition variable. Threads inherit the creator's MXCSR (denormals flushed, see system.c);
+   a forked child starts with an empty pool.
    Allocates only when it starts a worker. */
 #include "ddplm_kernels.h"
 
@@ -69,8 +70,20 @@ static void *pool_worker(void *arg) {
     return NULL;
 }
 
+/* A forked child has none of the workers (and maybe a lock its parent's other threads held): it starts
+   with an empty pool. */
+static void pool_after_fork_in_child(void) {
+    pthread_mutex_init(&pool_busy, NULL);
+    pthread_mutex_init(&pool_lock, NULL);
+    pthread_cond_init(&pool_wake, NULL);
+    pthread_cond_init(&pool_done, NULL);
+    pool_workers = 0;
+}
+
 /* Starts workers 1 ..< want; false if the system refuses a thread. Called with pool_busy held. */
 static int pool_grow(long want) {
+    static int registered;
+    if (!registered) registered = pthread_atfork(NULL, NULL, pool_after_fork_in_child) == 0;
     while (pool_workers + 1 < want) {
         long id = pool_workers + 1;
         pool_start_job[id] = atomic_load(&pool_job);
