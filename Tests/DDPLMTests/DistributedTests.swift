@@ -31,8 +31,13 @@ final class DistributedTests: XCTestCase {
 
     /// Three steps of N ranks (each on its columns of a global batch of 12) against one rank on all 12:
     /// same losses, gradient norms and weights, and every rank bit-identical to every other.
+    /// Untied, and tied (with the split, the embedding table is split too: `VocabParallelEmbedding`).
     func testNRankTrainingStepEqualsOneRank() throws {
-        let cfg = ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3)
+        try nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3))
+        try nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 6, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3, tieWeights: true))
+    }
+
+    func nRankTrainingStepEqualsOneRank(_ cfg: ModelConfig) throws {
         let batch = 12, t = 5, steps = 3
         var rng = SplitMix64(seed: 21)
         let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
@@ -75,11 +80,11 @@ final class DistributedTests: XCTestCase {
                 XCTAssertEqual(got.losses, ranks[0].losses)
             }
             for s in 0..<steps {
-                XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
+                XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights), step \(s)")
                 XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
             }
             let worst = zip(ranks[0].weights, one.weights).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel): weights differ from one rank by \(worst)")
+            XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights): weights differ from one rank by \(worst)")
         }
     }
 

@@ -187,9 +187,6 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
         try stop.validate()
         try logging.validate()
         _ = try BatchSplit(batch: data.batch, ranks: ranks, rank: 0)
-        if training.vocabParallel && model.tieWeights {
-            throw DDPLMError("--vocab-parallel splits the decoder by vocabulary rows, which a tied decoder (--tie-weights) shares with the embedding: drop one of them")
-        }
     }
 
     /// The parts fixed for the life of a run (model, vocabulary, data, training); stop and logging may

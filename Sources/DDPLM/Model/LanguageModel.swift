@@ -27,6 +27,14 @@ public final class LanguageModel {
     /// The decoder when the store splits it by vocabulary rows (`--vocab-parallel`): training steps and
     /// validation, on every rank together.
     let vocabParallel: VocabParallelDecoder?
+    /// Tied and split: the embedding's lookups go to the rows' owners.
+    let vocabParallelEmbedding: VocabParallelEmbedding?
+    /// The clocks of the collectives that run inside the compute (benchmarks), and the bytes they send per
+    /// step with `n` rows per rank.
+    var vocabClocks: [CollectiveClock] { [vocabParallel?.clock, vocabParallelEmbedding?.clock].compactMap { $0 } }
+    func vocabBytesPerStep(rows n: Int) -> Int {
+        (vocabParallel?.bytesPerStep(rows: n) ?? 0) + (vocabParallelEmbedding?.bytesPerStep(rows: n) ?? 0)
+    }
     let emb: FloatBuffer            // [T·b, E] embedding output
     let masks: [FloatBuffer]        // per dropout site
     let dropped: [FloatBuffer]      // the masked activations, per site
@@ -57,11 +65,11 @@ public final class LanguageModel {
     }
 
     /// Rank `rank`'s store for `ranks` ranks; with `vocabParallel`, the decoder split by vocabulary rows
-    /// (`--vocab-parallel`), except on one rank or with tied weights (the embedding's rows would then be
-    /// split too) or fewer rows than ranks.
+    /// (`--vocab-parallel`; tied, the embedding table with it), except on one rank or with fewer rows than
+    /// ranks.
     static func store(_ c: ModelConfig, ranks: Int, rank: Int, vocabParallel: Bool = false) -> ParameterStore {
         let l = layout(c)
-        let split = vocabParallel && ranks > 1 && !c.tieWeights && c.vocabSize >= ranks
+        let split = vocabParallel && ranks > 1 && c.vocabSize >= ranks
             ? VocabSplit(weight: l.offset("decoder.weight"), bias: l.offset("decoder.bias"), rows: c.vocabSize, width: c.hidden, ranks: ranks)
             : nil
         return ParameterStore(layout: l, ranks: ranks, rank: rank, vocabSplit: split)
@@ -93,8 +101,10 @@ public final class LanguageModel {
         if let split = store.vocabSplit {
             guard let comm else { preconditionFailure("a vocab-split store needs the communicator") }
             vocabParallel = VocabParallelDecoder(split: split, comm: comm, rows: rows, chunkRows: chunkRows, threads: threads)
+            vocabParallelEmbedding = split.weightAtFront ? VocabParallelEmbedding(split: split, comm: comm, rows: rows) : nil
         } else {
             vocabParallel = nil
+            vocabParallelEmbedding = nil
         }
         emb = FloatBuffer(count: rows * config.embedding)
         let useDropout = config.dropout > 0
@@ -146,14 +156,19 @@ public final class LanguageModel {
     }
 
     /// Embedding and recurrent layers over one window; returns the decoder input [T·b, H] and moves
-    /// `state` to the window's end. With `schedule`, each layer first awaits its weights.
+    /// `state` to the window's end. With `schedule`, each layer first awaits its weights. Throws only with
+    /// a tied vocab split (its lookups are collectives).
     func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?,
-                 schedule: ExchangeSchedule? = nil) -> UnsafeMutablePointer<Float> {
+                 schedule: ExchangeSchedule? = nil) throws -> UnsafeMutablePointer<Float> {
         precondition(t >= 1 && t <= maxT && state.batch == batch)
         let p = store.params(awaitingWith: schedule).ptr, h = config.hidden
         droppedOut = dropout != nil && config.dropout > 0
         schedule?.awaitParameters(at.encoder..<at.encoder + config.vocabSize * config.embedding)
-        Embedding.forward(ids: x, n: t * batch, table: p + at.encoder, dim: config.embedding, out: emb.ptr)
+        if let vocabParallelEmbedding {
+            try vocabParallelEmbedding.forward(ids: x, n: t * batch, table: p + at.encoder, out: emb.ptr)
+        } else {
+            Embedding.forward(ids: x, n: t * batch, table: p + at.encoder, dim: config.embedding, out: emb.ptr)
+        }
         enterSite(0, emb.ptr, t: t, dropout: dropout)
         for (k, layer) in layers.enumerated() {
             let o = at.layers[k]
@@ -169,8 +184,8 @@ public final class LanguageModel {
 
     /// The mirror of `forward`: from dTop (the gradient at the decoder input, in `dA`) back through each
     /// site's dropout and layer to the embedding table. Accumulates into `grads`, and tells `ready` as
-    /// each layer's gradients become final.
-    func backward(x: UnsafePointer<Int32>, t: Int, ready: ExchangeSchedule? = nil) {
+    /// each layer's gradients become final. Throws only with a tied vocab split.
+    func backward(x: UnsafePointer<Int32>, t: Int, ready: ExchangeSchedule? = nil) throws {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         var dOut = dA.ptr, dIn = dB.ptr
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
@@ -182,7 +197,11 @@ public final class LanguageModel {
             if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
             swap(&dOut, &dIn)
         }
-        Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
+        if let vocabParallelEmbedding {
+            try vocabParallelEmbedding.backward(n: rows, dOut: dOut, dTable: g + at.encoder)
+        } else {
+            Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
+        }
         ready?.gradientsFinal(at.encoder..<at.encoder + config.vocabSize * config.embedding)
     }
 
@@ -205,20 +224,20 @@ public final class LanguageModel {
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                    dropout: DropoutKey?, ready: ExchangeSchedule? = nil) throws -> Double {
         let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
-        let top = forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
+        let top = try forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
         let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
         let loss: Double
         if let vocabParallel {
             // its first floats may be the sharded region's last (`ParameterStore.shardedEnd`): awaited and
             // reported like any other range
-            ready?.awaitParameters(vocabParallel.split.span)
+            for range in vocabParallel.split.spans { ready?.awaitParameters(range) }
             loss = try vocabParallel.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad)
-            ready?.gradientsFinal(vocabParallel.split.span)
+            for range in vocabParallel.split.spans { ready?.gradientsFinal(range) }
         } else {
             loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad,
                                            ready: decoderReadiness(ready))
         }
-        backward(x: x, t: t, ready: ready)
+        try backward(x: x, t: t, ready: ready)
         return loss / Double(rows)
     }
 
@@ -226,7 +245,7 @@ public final class LanguageModel {
     /// split, a collective (every rank evaluates its columns of the same window).
     func evaluate(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState) throws -> Double {
         let p = params.ptr
-        let top = forward(x: x, t: t, state: state, dropout: nil)
+        let top = try forward(x: x, t: t, state: state, dropout: nil)
         if let vocabParallel {
             return try vocabParallel.lossAndGradient(rows: t * batch, h: top, targets: y, w: p + at.decoderWeight, bias: p + at.decoderBias,
                                                      scale: 1, grad: nil)
@@ -236,9 +255,11 @@ public final class LanguageModel {
     }
 
     /// Feeds one token per column (t = 1) and writes the next-token logits of column 0 into `out` [V].
+    /// A whole (unsplit) model only: generation runs in one process.
     func nextLogits(tokens: UnsafePointer<Int32>, state: RecurrentState, out: UnsafeMutablePointer<Float>) {
+        precondition(vocabParallel == nil, "generation runs on a whole model, not a vocab-split one")
         let p = params.ptr
-        let top = forward(x: tokens, t: 1, state: state, dropout: nil)
+        let top = try! forward(x: tokens, t: 1, state: state, dropout: nil)  // (throws only when split)
         decoder.logitsRow(h: top, w: p + at.decoderWeight, bias: p + at.decoderBias, out: out)
     }
 

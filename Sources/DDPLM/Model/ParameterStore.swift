@@ -43,6 +43,8 @@ final class ParameterStore {
     /// exactly the owner's (with `--grad-wire bf16`, the owner's rounded on its way, the same on every
     /// rank), and their shard's owner updates them.
     let shardedEnd: Int
+    /// Where what every rank holds a copy of starts: 0, or past a tied split weight at the front.
+    let replicaStart: Int
 
     init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0, vocabSplit: VocabSplit? = nil) {
         precondition(ranks >= 1 && rank >= 0 && rank < ranks)
@@ -50,19 +52,26 @@ final class ParameterStore {
         self.ranks = ranks
         replicated = ranks > 1 ? layout.sparseRows.map { $0.rows * $0.width } ?? 0 : 0
         if let split = vocabSplit {
-            precondition(ranks > 1 && split.ranks == ranks && split.span.upperBound == layout.count && split.weight > replicated,
-                         "a vocab split is the layout's last two tensors, on N > 1 ranks")
-            let upToDecoder = OptimizerShard(parameters: split.weight - replicated, ranks: ranks, rank: rank, base: replicated)
-            let sharded = min(upToDecoder.padded, layout.count - replicated)
-            shard = OptimizerShard(parameters: sharded, ranks: ranks, rank: rank, base: replicated)
-            precondition(shard.chunk == upToDecoder.chunk)
-            shardedEnd = replicated + sharded
+            // untied: [replicated table | sharded | split weight | split bias]; tied: [split weight (the
+            // table) | sharded | split bias]
+            let front = split.weightAtFront ? split.rows * split.width : 0
+            precondition(ranks > 1 && split.ranks == ranks && split.bias + split.rows == layout.count
+                         && (split.weightAtFront ? split.weight == 0 && replicated == 0 : split.weight > replicated),
+                         "a vocab split ends the layout (the weight at its front when tied), on N > 1 ranks")
+            let base = replicated + front, end = split.weightAtFront ? split.bias : split.weight
+            let upToSplit = OptimizerShard(parameters: end - base, ranks: ranks, rank: rank, base: base)
+            let sharded = min(upToSplit.padded, layout.count - base)
+            shard = OptimizerShard(parameters: sharded, ranks: ranks, rank: rank, base: base)
+            precondition(shard.chunk == upToSplit.chunk)
+            shardedEnd = base + sharded
+            replicaStart = front
         } else {
             shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
             shardedEnd = layout.count
+            replicaStart = 0
         }
         self.vocabSplit = vocabSplit
-        let n = max(layout.count, replicated + shard.padded)
+        let n = max(layout.count, shard.base + shard.padded)
         paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
         m = FloatBuffer(count: n)
@@ -70,10 +79,11 @@ final class ParameterStore {
     }
 
     /// The ranges rank r updates itself outside the sharded region: its rows of the vocab split's
-    /// weight and bias (past `shardedEnd`). Empty without a split.
+    /// weight (before the region when tied) and bias (past `shardedEnd`). Empty without a split.
     func vocabOwned(rank r: Int) -> [Range<Int>] {
         guard let split = vocabSplit else { return [] }
         return [split.weightRange(of: r), split.biasRange(of: r)].compactMap { range in
+            if range.upperBound <= shard.base { return range.isEmpty ? nil : range }
             let lo = max(range.lowerBound, shardedEnd)
             return lo < range.upperBound ? lo..<range.upperBound : nil
         }
@@ -88,7 +98,7 @@ final class ParameterStore {
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }
     /// Fingerprint of what every rank holds a copy of between steps: all of it, or without a vocab split's
     /// rows (each has one owner, so there is nothing to compare).
-    var replicaHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: shardedEnd * 4)) }
+    var replicaHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr + replicaStart, count: (shardedEnd - replicaStart) * 4)) }
 }
 
 /// Something still writing into a store's parameters (the overlapped weight all-gather).

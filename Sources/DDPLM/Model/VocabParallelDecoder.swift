@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// The decoder and its softmax cross-entropy split by vocabulary rows over the ranks (`--vocab-parallel`;
@@ -47,12 +46,8 @@ final class VocabParallelDecoder {
     let lse: FloatBuffer
     let dh: FloatBuffer
     let dbPartial: FloatBuffer
-    /// Benchmarks: a barrier before each of the three rounds of collectives, so that their time is the
-    /// network's and not the wait for the slowest rank (as `TrainingStep.barrierAfterCompute`).
-    var barrierBeforeCollectives = false
-    /// Nanoseconds spent in the collectives, and in those barriers, since the last `takeTimes`.
-    private var collectiveNanoseconds: UInt64 = 0
-    private var barrierNanoseconds: UInt64 = 0
+    /// Its collectives' time, for benchmarks.
+    let clock = CollectiveClock()
 
     /// `rows`: the most rows a rank passes (batch columns × bptt); `chunkRows`: the logits held at once are
     /// at most those of `chunkRows` whole rows (N·chunkRows rows of V/N).
@@ -78,27 +73,11 @@ final class VocabParallelDecoder {
         dbPartial = FloatBuffer(count: threads.count * mine.count)
     }
 
-    /// The collectives' and barriers' seconds since the last call.
-    func takeTimes() -> (collectives: Double, barriers: Double) {
-        defer { collectiveNanoseconds = 0; barrierNanoseconds = 0 }
-        return (Double(collectiveNanoseconds) / 1e9, Double(barrierNanoseconds) / 1e9)
-    }
-
     /// Bytes one rank sends per training step with `n` rows per rank (ring all-gathers and reduce-scatter:
     /// N−1 blocks each): h and targets, the row statistics (all chunks together), dh.
     func bytesPerStep(rows n: Int) -> Int { (ranks - 1) * (2 * n * hidden + n + 3 * n * ranks) * 4 }
 
-    private func collectives(_ body: () throws -> Void) throws {
-        var t0 = DispatchTime.now().uptimeNanoseconds
-        if barrierBeforeCollectives {
-            try comm.barrier()
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            barrierNanoseconds += t1 - t0
-            t0 = t1
-        }
-        try body()
-        collectiveNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
-    }
+    private func collectives(_ body: () throws -> Void) throws { try clock.time(comm, body) }
 
     /// Sum over this rank's `n` rows of CE(h W_decᵀ + b, y), as `Decoder.lossAndGradient`; with `grad`,
     /// accumulates `scale`·gradients into this rank's rows of dW and db, and writes dH (= scale·dCE/dh)

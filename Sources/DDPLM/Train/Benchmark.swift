@@ -20,7 +20,7 @@ public enum Benchmark {
         public var gradientWire = GradientWire.fp32
         /// Overlap the reduce-scatter with the backward (`TrainingStep`'s default).
         public var overlap = true
-        /// Split the decoder by vocabulary rows (`VocabParallelDecoder`; N ranks, untied only).
+        /// Split the decoder by vocabulary rows (`VocabParallelDecoder`, tied also `VocabParallelEmbedding`; N ranks).
         public var vocabParallel = false
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
@@ -76,7 +76,8 @@ public enum Benchmark {
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, comm: comm)
         let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
         stepper.barrierAfterCompute = c.syncBeforeExchange
-        model.vocabParallel?.barrierBeforeCollectives = c.syncBeforeExchange
+        let clocks = model.vocabClocks
+        for clock in clocks { clock.barrierFirst = c.syncBeforeExchange }
         var vocabSeconds = 0.0, vocabBarriers = 0.0
         model.initialize(seed: c.seed)
         let carry = model.makeState()
@@ -104,8 +105,10 @@ public enum Benchmark {
                                 ready: ready)
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            // the vocab-parallel decoder's collectives run inside the compute: they are exchange time
-            let vocab = model.vocabParallel?.takeTimes() ?? (collectives: 0, barriers: 0)
+            // the vocab-parallel decoder's (and tied embedding's) collectives run inside the compute: they
+            // are exchange time
+            var vocab = (collectives: 0.0, barriers: 0.0)
+            for clock in clocks { let t = clock.take(); vocab.collectives += t.collectives; vocab.barriers += t.barriers }
             if s >= c.warmup {
                 times.append(dt)
                 exchanges.append(exchangeSoFar() - e0 + vocab.collectives)
@@ -125,7 +128,7 @@ public enum Benchmark {
                       parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
         timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
-        timing.vocabBytes = model.vocabParallel?.bytesPerStep(rows: b * c.bptt) ?? 0
+        timing.vocabBytes = model.vocabBytesPerStep(rows: b * c.bptt)
         return timing
     }
 

@@ -47,7 +47,7 @@ final class LanguageModelTask: TrainingTask {
     var summary: String {
         let m = config.model, n = comm.size
         return "ddplm: \(m.cell.torchName) V=\(m.vocabSize) E=\(m.embedding) H=\(m.hidden) layers=\(m.layers) params=\(store.count) | batch \(split.batch) (\(n) rank\(n == 1 ? "" : "s") × \(split.columns)) bptt \(train.bptt) | \(train.windowCount) steps/epoch | \(train.ids.count) train tokens tokenised in \(Format.fixed(corporaSeconds, 2))s"
-            + (store.vocabSplit.map { " | decoder split by vocabulary rows (\($0.rows / n)–\(($0.rows + n - 1) / n) per rank)" } ?? "")
+            + (store.vocabSplit.map { " | \($0.weightAtFront ? "decoder and tied embedding" : "decoder") split by vocabulary rows (\($0.rows / n)–\(($0.rows + n - 1) / n) per rank)" } ?? "")
     }
 
     var showsPerplexity: Bool { true }
