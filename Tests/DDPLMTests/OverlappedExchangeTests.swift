@@ -77,13 +77,16 @@ final class OverlappedExchangeTests: XCTestCase {
         }
     }
 
-    /// The decoder split by vocabulary rows: its first floats are the sharded region's last (exchanged
-    /// and awaited like any other range), the rest never travel until `gatherWeights`. With the overlap
+    /// The decoder split by vocabulary rows (and tied, the table with it): its first floats may be the
+    /// sharded region's last (exchanged and awaited like any other range), the rest never travel until
+    /// `gatherWeights`. With the overlap
     /// (and `verifyFinality`) the same bits as without, identical on every rank after the gather.
     func testVocabParallelDecoderGivesTheSameBitsWithOverlap() throws {
         let configs = [
             ModelConfig(vocabSize: 41, embedding: 6, hidden: 6, layers: 2, cell: .lstm, dropout: 0.2),
             ModelConfig(vocabSize: 29, embedding: 4, hidden: 7, layers: 1, cell: .gru, dropout: 0),
+            // tied: the table split with the decoder, at the layout's front (outside the exchanged region)
+            ModelConfig(vocabSize: 31, embedding: 5, hidden: 5, layers: 2, cell: .lstm, dropout: 0.1, tieWeights: true),
         ]
         for cfg in configs {
             for ranks in [2, 3] {
