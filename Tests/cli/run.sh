@@ -73,6 +73,14 @@ if [[ $have_mpi -eq 1 ]]; then
      && "$bin" compare "$tmp/tied-1" "$tmp/tied-vp2" --tolerance 1e-4 --quiet >/dev/null; then
     ok "--vocab-parallel with --tie-weights on 2 ranks matches 1 process over 40 steps (losses, validation, test, weights)"
   else bad "--vocab-parallel with --tie-weights on 2 ranks"; fi
+  mpi 2 train "${data[@]}" "${small[@]}" --tie-weights --vocab-parallel --max-steps 20 --out "$tmp/tied-part" 2>/dev/null
+  cp -r "$tmp/tied-part" "$tmp/tied-part3"
+  mpi 2 train --resume "$tmp/tied-part" --max-steps 40 2>/dev/null
+  mpi 4 train --resume "$tmp/tied-part3" --max-steps 40 2>/dev/null
+  if identical "$tmp/tied-vp2" "$tmp/tied-part" && "$bin" compare "$tmp/tied-vp2/latest.safetensors" "$tmp/tied-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
+     && close "$tmp/tied-1" "$tmp/tied-part3" train 1e-4; then
+    ok "--vocab-parallel with --tie-weights: resume on 2 ranks is bit-exact; resumed on 4 ranks it follows 1 process"
+  else bad "--vocab-parallel with --tie-weights resume"; fi
 else
   echo "skip - mpirun not found: MPI equivalence tests not run"
 fi
