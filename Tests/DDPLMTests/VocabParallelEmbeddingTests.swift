@@ -17,7 +17,7 @@ final class VocabParallelEmbeddingTests: XCTestCase {
             wantGrad.withUnsafeMutableBufferPointer { Embedding.backward(ids: ids, n: ranks * n, dOut: dOut, dim: width, dTable: $0.baseAddress!) }
             let got = try InProcessCommunicator.run(ranks: ranks) { comm -> (out: [Float], grad: [Float]) in
                 let split = VocabSplit(weight: 0, bias: vocab * width + 5, rows: vocab, width: width, ranks: comm.size)
-                let emb = VocabParallelEmbedding(split: split, comm: comm, rows: n)
+                let emb = VocabParallelEmbedding(split: split, comm: comm, rows: n, clock: CollectiveClock())
                 let r = comm.rank
                 var out = [Float](repeating: .nan, count: n * width), grad = [Float](repeating: 0, count: vocab * width)
                 try out.withUnsafeMutableBufferPointer {

@@ -58,14 +58,20 @@ if [[ $have_mpi -eq 1 ]]; then
       ok "--vocab-parallel on $n ranks${chunk[*]:+ (${chunk[*]})} matches 1 process over 40 steps (losses, validation, test, weights; the weights every rank holds a copy of checked identical every 10 steps)"
     else bad "--vocab-parallel on $n ranks"; fi
   done
-  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --vocab-parallel --out "$tmp/vp-part" 2>/dev/null
-  cp -r "$tmp/vp-part" "$tmp/vp-part4"
-  mpi 2 train --resume "$tmp/vp-part" --max-steps 40 2>/dev/null
-  mpi 4 train --resume "$tmp/vp-part4" --max-steps 40 2>/dev/null
-  if identical "$tmp/vp2" "$tmp/vp-part" && "$bin" compare "$tmp/vp2/latest.safetensors" "$tmp/vp-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
-     && close "$tmp/ref-lstm-1" "$tmp/vp-part4" train 1e-4; then
-    ok "--vocab-parallel: resume on 2 ranks is bit-exact; resumed on 4 ranks it follows 1 process"
-  else bad "--vocab-parallel resume"; fi
+  # vp_resume WHAT FULL REF NAME [ARGS...]: 20 steps on 2 ranks with --vocab-parallel ARGS, resumed to 40
+  # on 2 ranks (bit-identical to FULL, the same run straight through) and on 4 (following REF, 1 process)
+  vp_resume() {
+    local what=$1 full=$2 ref=$3 part=$tmp/$4; shift 4
+    mpi 2 train "${data[@]}" "${small[@]}" "$@" --max-steps 20 --vocab-parallel --out "$part" 2>/dev/null
+    cp -r "$part" "$part-4"
+    mpi 2 train --resume "$part" --max-steps 40 2>/dev/null
+    mpi 4 train --resume "$part-4" --max-steps 40 2>/dev/null
+    if identical "$full" "$part" && "$bin" compare "$full/latest.safetensors" "$part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
+       && close "$ref" "$part-4" train 1e-4; then
+      ok "$what: resume on 2 ranks is bit-exact; resumed on 4 ranks it follows 1 process"
+    else bad "$what resume"; fi
+  }
+  vp_resume "--vocab-parallel" "$tmp/vp2" "$tmp/ref-lstm-1" vp-part
   # tied: the embedding table is the decoder's weight, split with it (lookups go to the rows' owners)
   "$bin" train "${data[@]}" "${small[@]}" --tie-weights --max-steps 40 --out "$tmp/tied-1" 2>/dev/null
   mpi 2 train "${data[@]}" "${small[@]}" --tie-weights --vocab-parallel --max-steps 40 --check-every 10 --out "$tmp/tied-vp2" 2>"$tmp/err" || cat "$tmp/err"
@@ -73,14 +79,7 @@ if [[ $have_mpi -eq 1 ]]; then
      && "$bin" compare "$tmp/tied-1" "$tmp/tied-vp2" --tolerance 1e-4 --quiet >/dev/null; then
     ok "--vocab-parallel with --tie-weights on 2 ranks matches 1 process over 40 steps (losses, validation, test, weights)"
   else bad "--vocab-parallel with --tie-weights on 2 ranks"; fi
-  mpi 2 train "${data[@]}" "${small[@]}" --tie-weights --vocab-parallel --max-steps 20 --out "$tmp/tied-part" 2>/dev/null
-  cp -r "$tmp/tied-part" "$tmp/tied-part3"
-  mpi 2 train --resume "$tmp/tied-part" --max-steps 40 2>/dev/null
-  mpi 4 train --resume "$tmp/tied-part3" --max-steps 40 2>/dev/null
-  if identical "$tmp/tied-vp2" "$tmp/tied-part" && "$bin" compare "$tmp/tied-vp2/latest.safetensors" "$tmp/tied-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
-     && close "$tmp/tied-1" "$tmp/tied-part3" train 1e-4; then
-    ok "--vocab-parallel with --tie-weights: resume on 2 ranks is bit-exact; resumed on 4 ranks it follows 1 process"
-  else bad "--vocab-parallel with --tie-weights resume"; fi
+  vp_resume "--vocab-parallel with --tie-weights" "$tmp/tied-vp2" "$tmp/tied-1" tied-part --tie-weights
 else
   echo "skip - mpirun not found: MPI equivalence tests not run"
 fi

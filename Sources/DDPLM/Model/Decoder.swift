@@ -95,13 +95,8 @@ final class Decoder {
                              db: UnsafeMutablePointer<Float>?) {
         let v = vocab, lp = logits.ptr, losses = rowLoss
         let workers = min(threads.count, rc)
-        if workers <= 1 {
-            for i in 0..<rc {
-                let row = lp + i * v
-                losses[i] = db == nil
-                    ? crossEntropyRow(row, v, bias: bias, target: Int(targets[i]))
-                    : softmaxCrossEntropyRow(row, v, bias: bias, target: Int(targets[i]), scale: scale, dbias: db)
-            }
+        if workers <= 1 {  // one part, inline: its bias gradient goes straight into db
+            ddplm_softmax_xent_rows(1, rc, lp, v, bias, targets, scale, db, losses)
             return
         }
         let partial = dbPartial.ptr

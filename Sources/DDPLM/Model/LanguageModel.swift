@@ -29,9 +29,8 @@ public final class LanguageModel {
     let vocabParallel: VocabParallelDecoder?
     /// Tied and split: the embedding's lookups go to the rows' owners.
     let vocabParallelEmbedding: VocabParallelEmbedding?
-    /// The clocks of the collectives that run inside the compute (benchmarks), and the bytes they send per
-    /// step with `n` rows per rank.
-    var vocabClocks: [CollectiveClock] { [vocabParallel?.clock, vocabParallelEmbedding?.clock].compactMap { $0 } }
+    /// The bytes the split's collectives (inside the compute) send per step with `n` rows per rank; their
+    /// time is `vocabParallel.clock`'s.
     func vocabBytesPerStep(rows n: Int) -> Int {
         (vocabParallel?.bytesPerStep(rows: n) ?? 0) + (vocabParallelEmbedding?.bytesPerStep(rows: n) ?? 0)
     }
@@ -100,8 +99,9 @@ public final class LanguageModel {
         self.threads = threads
         if let split = store.vocabSplit {
             guard let comm else { preconditionFailure("a vocab-split store needs the communicator") }
-            vocabParallel = VocabParallelDecoder(split: split, comm: comm, rows: rows, chunkRows: chunkRows, threads: threads)
-            vocabParallelEmbedding = split.weightAtFront ? VocabParallelEmbedding(split: split, comm: comm, rows: rows) : nil
+            let splitDecoder = VocabParallelDecoder(split: split, comm: comm, rows: rows, chunkRows: chunkRows, threads: threads)
+            vocabParallel = splitDecoder
+            vocabParallelEmbedding = split.weightAtFront ? VocabParallelEmbedding(split: split, comm: comm, rows: rows, clock: splitDecoder.clock) : nil
         } else {
             vocabParallel = nil
             vocabParallelEmbedding = nil

@@ -46,7 +46,7 @@ final class VocabParallelDecoder {
     let lse: FloatBuffer
     let dh: FloatBuffer
     let dbPartial: FloatBuffer
-    /// Its collectives' time, for benchmarks.
+    /// Its collectives' time (and a tied split's embedding's), for benchmarks.
     let clock = CollectiveClock()
 
     /// `rows`: the most rows a rank passes (batch columns × bptt); `chunkRows`: the logits held at once are

@@ -17,14 +17,15 @@ final class VocabParallelEmbedding {
     /// gradients in.
     let ids: FloatBuffer
     let rows: FloatBuffer
-    /// Its collectives' time, for benchmarks.
-    let clock = CollectiveClock()
+    /// Its collectives' time, for benchmarks (the decoder's clock: one for the split's collectives).
+    let clock: CollectiveClock
 
     /// `rows`: the most tokens a rank passes (batch columns × bptt).
-    init(split: VocabSplit, comm: Communicator, rows n: Int) {
+    init(split: VocabSplit, comm: Communicator, rows n: Int, clock: CollectiveClock) {
         precondition(split.ranks == comm.size && split.rows < 1 << 24, "vocab split for \(split.ranks) ranks; tokens travel as floats")
         self.split = split
         self.comm = comm
+        self.clock = clock
         mine = split.rows(of: comm.rank)
         width = split.width
         ids = FloatBuffer(count: n * comm.size)

@@ -76,8 +76,8 @@ public enum Benchmark {
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, comm: comm)
         let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
         stepper.barrierAfterCompute = c.syncBeforeExchange
-        let clocks = model.vocabClocks
-        for clock in clocks { clock.barrierFirst = c.syncBeforeExchange }
+        let clock = model.vocabParallel?.clock
+        clock?.barrierFirst = c.syncBeforeExchange
         var vocabSeconds = 0.0, vocabBarriers = 0.0
         model.initialize(seed: c.seed)
         let carry = model.makeState()
@@ -107,8 +107,7 @@ public enum Benchmark {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             // the vocab-parallel decoder's (and tied embedding's) collectives run inside the compute: they
             // are exchange time
-            var vocab = (collectives: 0.0, barriers: 0.0)
-            for clock in clocks { let t = clock.take(); vocab.collectives += t.collectives; vocab.barriers += t.barriers }
+            let vocab = clock?.take() ?? (collectives: 0, barriers: 0)
             if s >= c.warmup {
                 times.append(dt)
                 exchanges.append(exchangeSoFar() - e0 + vocab.collectives)
