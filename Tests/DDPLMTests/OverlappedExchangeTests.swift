@@ -168,7 +168,7 @@ final class OverlappedExchangeTests: XCTestCase {
                     batch.fill(documents, order: $0.baseAddress! + share.lowerBound, count: share.count, firstColumn: share.lowerBound,
                                minLength: config.minLength)
                 }
-                let scale = Float(comm.size) / Float(global.count)
+                let scale = 1 / Float(global.count)  // the batch mean: TrainingStep sums over ranks
                 _ = try stepper.run(lr: 0.02, adamStep: s + 1) { ready in
                     Double(model.trainStep(batch, dropout: DropoutKey(seed: 3, step: UInt64(s), firstColumn: share.lowerBound),
                                            scale: scale, ready: ready).loss)

@@ -76,10 +76,10 @@ final class ClassificationTask: TrainingTask {
             batch.fill(corpora.train, order: p.baseAddress! + share.lowerBound, count: share.count, firstColumn: share.lowerBound,
                        minLength: config.model.minLength)
         }
-        // Σ over ranks of (this rank's summed loss · N/k), ÷ N by the step, is the batch's mean loss
-        let scale = Double(n) / Double(docs.count)
+        // gradients of the batch's mean loss (1/k each, k documents in the global batch); the step takes
+        // the mean over ranks of the returned losses, so each returns its summed loss · N/k
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: share.lowerBound)
-        return model.trainStep(batch, dropout: key, scale: Float(scale), ready: ready).loss * scale
+        return model.trainStep(batch, dropout: key, scale: 1 / Float(docs.count), ready: ready).loss * Double(n) / Double(docs.count)
     }
 
     func resetCarriedState() {}

@@ -58,7 +58,7 @@ public enum ClassifierBenchmark {
             try comm.barrier()
             if s == c.warmup { stepper.resetPhases() }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let scale = Float(comm.size) / Float(global.count)
+            let scale = 1 / Float(global.count)
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
                 model.trainStep(batch, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: share.lowerBound), scale: scale,
                                 ready: ready).loss

@@ -226,15 +226,18 @@ public final class LanguageModel {
         let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
         let top = try forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
         let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
+        // the gradient of the global batch's mean loss: every rank scales by the same 1/(N·rows), so a
+        // token's gradient is the same float on N ranks as in one process (also after a bf16 rounding)
+        let gradScale = 1 / Float(rows * store.ranks)
         let loss: Double
         if let vocabParallel {
             // its first floats may be the sharded region's last (`ParameterStore.shardedEnd`): awaited and
             // reported like any other range
             for range in vocabParallel.split.spans { ready?.awaitParameters(range) }
-            loss = try vocabParallel.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad)
+            loss = try vocabParallel.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: gradScale, grad: dGrad)
             for range in vocabParallel.split.spans { ready?.gradientsFinal(range) }
         } else {
-            loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: 1 / Float(rows), grad: dGrad,
+            loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: gradScale, grad: dGrad,
                                            ready: decoderReadiness(ready))
         }
         try backward(x: x, t: t, ready: ready)

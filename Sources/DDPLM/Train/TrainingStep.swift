@@ -2,14 +2,16 @@ import Dispatch
 
 /// One data-parallel optimisation step over a `ParameterStore`, for any model: the caller's `compute`
 /// closure runs forward/backward on this rank's share of the global batch, accumulating into
-/// `store.grads` the gradient of its local mean loss, and returns that mean.
+/// `store.grads` its share of the gradient of the global batch's mean loss (each item's gradient scaled
+/// by 1/(global items), the same float on every rank and in one process), and returns a loss whose mean
+/// over ranks is the batch's mean loss.
 ///
 /// One rank: compute → global-norm clip → Adam.
 /// N ranks (ZeRO-1): compute → ring reduce-scatter of the gradients (each rank receives the sum over
 /// ranks for its optimizer shard) → the global norm from the shards' sums of squares, all-reduced with
 /// the loss and the stop flags → Adam on this rank's shard only → all-gather of the updated parameters.
-/// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. ÷N and the clip factor
-/// are applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
+/// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. The clip factor is
+/// applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 ///
 /// With a second channel (`Communicator.makeExchangeChannel`), the exchange is overlapped with the
 /// compute (`OverlappedExchange`): segments of the gradient start their reduce-scatter on the exchange
@@ -159,12 +161,12 @@ public final class TrainingStep {
             + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
         try comm.allReduceSum(control + 3, count: 1)
         lap(2)
-        // the gradients hold sums over ranks; the mean is sum/N, so its norm is ‖sum‖/N
+        // the gradients' sum over ranks is the batch's gradient; the losses' mean is the batch's loss
         let loss = control[0] / Double(n)
-        let norm = control[3].squareRoot() / Double(n)
+        let norm = control[3].squareRoot()
         let finite = loss.isFinite && norm.isFinite
         if finite {
-            let scale = GradClip.coefficient(norm: norm, maxNorm: clip) / Float(n)
+            let scale = GradClip.coefficient(norm: norm, maxNorm: clip)
             adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
             if store.replicated > 0 { adam.update(store, range: 0..<store.replicated, step: adamStep, lr: lr, gradScale: scale) }
             for range in vocabOwned { adam.update(store, range: range, step: adamStep, lr: lr, gradScale: scale) }
