@@ -52,7 +52,7 @@ struct ClassifyTrainCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             let c = try Runtime.communicator(&comm, hangTimeout: runtime.hangTimeout)
-            let start = try RunStart(runDirectory, requestedThreads: runtime.threads, comm: c)
+            let start = try RunStart(runDirectory, runtime: runtime, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
             note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")

@@ -26,6 +26,7 @@ struct InfoCommand: ParsableCommand {
             }
             if let why = Runtime.launch.refusal { throw DDPLMError(why) }
             _ = try Runtime.configureThreads(runtime.threads)
+            try Runtime.configurePrecision(runtime.matmulPrecision)
             let flags = BLASSetup.cpuFlags()
             let simd = ["avx512f", "avx2", "fma", "avx", "sse3"].filter(flags.contains)
             print("openblas_core: \(BLASInfo.coreName)")
@@ -34,6 +35,7 @@ struct InfoCommand: ParsableCommand {
             print("blas_note: \(BLASSetup.note ?? "OpenBLAS's own choice")")
             print("openblas_thread_timeout: \(BLASSetup.threadTimeoutNote)")
             print("cpu_features: \(simd.joined(separator: " "))")
+            print("matmul_precision: \(MatmulPrecision.current.rawValue) (medium: \(MatmulPrecision.mediumAvailable ? "available, AMX-BF16" : "not on this machine: no AMX-BF16"))")
             print("cores_available: \(ProcessInfo.processInfo.activeProcessorCount)")
             let l = Runtime.launch
             print("launch: \(l.kind.rawValue)\(l.usesMPI ? ", rank \(l.rank) of \(l.size), \(l.localRanks) rank\(l.localRanks == 1 ? "" : "s") on this host" : "")")

@@ -3,13 +3,14 @@ import Foundation
 
 /// How `train` and `classify train` begin: the run directory (--out, --resume DIR|auto, or
 /// runs/<date-time>), whether this is a resume (rank 0 decides, so all ranks agree), and the threads
-/// (a resumed run keeps its recorded count unless --threads or $OPENBLAS_NUM_THREADS say otherwise).
+/// (a resumed run keeps its recorded count unless --threads or $OPENBLAS_NUM_THREADS say otherwise), and
+/// the matrix products' precision (a resumed run keeps its own unless --matmul-precision says otherwise).
 struct RunStart {
     let dir: RunDirectory
     let resuming: Bool
     let threads: ComputeThreads
 
-    init(_ options: RunDirectoryOptions, requestedThreads: Int?, comm: Communicator) throws {
+    init(_ options: RunDirectoryOptions, runtime: RuntimeOptions, comm: Communicator) throws {
         let out = options.out, resume = options.resume
         dir = RunDirectory(resume.flatMap { $0 == "auto" ? nil : $0 } ?? out ?? RunStart.defaultOut(comm: comm))
         resuming = try comm.broadcast([resume == nil ? 0 : resume == "auto" ? (dir.canResume ? 1 : 0) : 1])[0] == 1
@@ -19,11 +20,13 @@ struct RunStart {
         if resuming && !FileManager.default.fileExists(atPath: dir.config) {
             throw DDPLMError("nothing to resume in '\(dir.path)': no config.json")
         }
-        var requested = requestedThreads
-        if resuming, requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-            requested = Checkpoint.savedState(dir.latest)?.threads  // resume as the run was
+        var requested = runtime.threads
+        let saved = resuming ? Checkpoint.savedState(dir.latest) : nil
+        if requested == nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            requested = saved?.threads  // resume as the run was
         }
         threads = try Runtime.configureThreads(requested)
+        try Runtime.configurePrecision(runtime.matmulPrecision ?? saved?.matmulPrecision.flatMap(MatmulPrecision.init(rawValue:)))
     }
 
     func options(checkEvery: Int, debugNanAtStep: Int?) -> TrainingLoop.Options {

@@ -26,10 +26,17 @@ enum Runtime {
         return ComputeThreads.configure(n)
     }
 
-    /// The start of every compute subcommand: communicator and threads.
+    /// Sets the matrix products' precision (highest unless asked), before any model is built.
+    static func configurePrecision(_ requested: MatmulPrecision?) throws {
+        try MatmulPrecision.set(requested ?? .highest)
+    }
+
+    /// The start of every compute subcommand: communicator, threads, precision.
     static func start(_ comm: inout Communicator?, _ options: RuntimeOptions) throws -> (Communicator, ComputeThreads) {
         let c = try communicator(&comm, hangTimeout: options.hangTimeout)
-        return (c, try configureThreads(options.threads))
+        let threads = try configureThreads(options.threads)
+        try configurePrecision(options.matmulPrecision)
+        return (c, threads)
     }
 
     /// Runs `body`; a DDPLMError becomes one line on stderr and a non-zero exit (MPI_Abort for the whole
@@ -60,6 +67,7 @@ enum Runtime {
     static var blasLine: String {
         var s = "OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) thread\(BLASInfo.threads == 1 ? "" : "s")"
         if let note = BLASSetup.note { s += " (\(note))" }
+        if MatmulPrecision.current == .medium { s += "; matmul precision medium (bf16 inputs on AMX)" }
         return s
     }
 }

@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             let c = try Runtime.communicator(&comm, hangTimeout: runtime.hangTimeout)
-            let start = try RunStart(runDirectory, requestedThreads: runtime.threads, comm: c)
+            let start = try RunStart(runDirectory, runtime: runtime, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
             note("ddplm train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")

@@ -59,7 +59,8 @@ public enum RunInfo {
                 let s = try Checkpoint.trainerState(in: f, name: "'\(dir.latest)'")
                 checks.append("latest.safetensors ok")
                 out.append("state: step \(s.step): \(s.epoch) epoch\(s.epoch == 1 ? "" : "s") and \(s.window) batches done, lr \(Format.sci(s.lr)) after \(s.schedule.decays) decay\(s.schedule.decays == 1 ? "" : "s"), \(s.tokens) tokens in \(Format.duration(s.elapsed))")
-                out.append("trained on: \(s.ranks) rank\(s.ranks == 1 ? "" : "s") × \(s.threads.map(String.init) ?? "?") thread\(s.threads == 1 ? "" : "s")")
+                out.append("trained on: \(s.ranks) rank\(s.ranks == 1 ? "" : "s") × \(s.threads.map(String.init) ?? "?") thread\(s.threads == 1 ? "" : "s")"
+                           + (s.matmulPrecision.map { $0 == MatmulPrecision.highest.rawValue ? "" : ", matmul precision \($0)" } ?? ""))
                 if let b = s.bestSavedLoss {
                     out.append("best validation: loss \(Format.fixed(b, 4))\(ppl(b))\(s.bestSavedStep.map { " at step \($0)" } ?? "")")
                 }

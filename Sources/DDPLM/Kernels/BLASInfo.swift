@@ -27,7 +27,7 @@ public enum BLASInfo {
         let c1 = FloatBuffer(count: m * n), c2 = FloatBuffer(count: m * n)
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let lda = ta ? m : k, ldb = tb ? k : n
-            gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb, beta: 0, c: c1.ptr, ldc: n)
+            sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb, beta: 0, c: c1.ptr, ldc: n)
             naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb, beta: 0, c: c2.ptr, ldc: n)
             for i in 0..<(m * n) where !(abs(c1[i] - c2[i]) <= 1e-4 * Float(k)) { return false }
         }

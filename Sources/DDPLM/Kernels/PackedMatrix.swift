@@ -6,35 +6,58 @@ import CKernels
 /// `multiply` streams the packed panels once (`ddplm_gemm_packed`: AVX-512 or AVX2 register tiles).
 /// Like `gemm`, it runs on OpenBLAS's thread count (`ComputeThreads`): each thread takes whole panels, so
 /// every column is computed the same way whatever the count. Its twin in the tests is `naiveGemm`.
+/// With `MatmulPrecision.medium` (when the matrix is built) it packs bf16 tiles instead and multiplies
+/// on AMX (`ddplm_gemm_bf16_packed_parts`), the same arithmetic as `gemm` in that mode.
 final class PackedMatrix {
     /// B is K×N.
     let k: Int
     let n: Int
     private let panels: FloatBuffer
+    /// The bf16 tiles (nil in float32 mode).
+    private let tiles: UnsafeMutablePointer<UInt16>?
 
     init(k: Int, n: Int) {
         self.k = k
         self.n = n
-        panels = FloatBuffer(count: ddplm_packed_size(k, n))
+        let bf16 = MatmulPrecision.current == .medium
+        panels = FloatBuffer(count: bf16 ? 0 : ddplm_packed_size(k, n))
+        if bf16 {
+            let count = ddplm_bf16_packed_size(k, n)
+            tiles = .allocate(capacity: count)
+            tiles!.initialize(repeating: 0, count: count)
+        } else {
+            tiles = nil
+        }
     }
+
+    deinit { tiles?.deallocate() }
 
     /// Whether the per-step products use packed panels instead of `gemm` (`RecurrentGEMM.current`).
     static var enabled: Bool { RecurrentGEMM.current == .packed }
 
     /// Packs B: element (p, j) is b[p·ldb + j], or b[j·ldb + p] when `transposed`.
     func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool) {
+        if let tiles {
+            ddplm_bf16_pack_b_parts(BLASInfo.threads, transposed ? 1 : 0, k, n, b, ldb, tiles)
+            return
+        }
         ddplm_pack_b_parts(BLASInfo.threads, transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
     }
 
     /// C[m×N] = A[m×K]·B + beta·C, on OpenBLAS's thread count, each part whole panels (a column range
     /// starting on a panel boundary is itself a packed matrix at panels + start·K).
     func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if let tiles {
+            ddplm_gemm_bf16_packed_parts(BLASInfo.threads, m, n, k, a, lda, tiles, beta, c, ldc)
+            return
+        }
         ddplm_gemm_packed_parts(BLASInfo.threads, m, n, k, a, lda, panels.ptr, beta, c, ldc)
     }
 
     /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it.
     func multiply(kernel: Int32, m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        ddplm_gemm_packed_isa(kernel, m, n, k, a, lda, panels.ptr, beta, c, ldc) != 0
+        precondition(tiles == nil, "the float kernels need float panels")
+        return ddplm_gemm_packed_isa(kernel, m, n, k, a, lda, panels.ptr, beta, c, ldc) != 0
     }
 }
 

@@ -24,6 +24,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var ranks = 1
     /// Threads per rank the run used: a resume defaults to the same, so it stays bit-exact.
     public var threads: Int?
+    /// The matrix products' precision (`MatmulPrecision`; nil in checkpoints from before it existed:
+    /// highest). A resume defaults to the same.
+    public var matmulPrecision: String?
 
     public init(runIdentity: String, schedule: LRSchedule) {
         self.runIdentity = runIdentity

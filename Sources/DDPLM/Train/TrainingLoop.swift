@@ -119,6 +119,7 @@ public final class TrainingLoop {
         }
         state.ranks = comm.size
         state.threads = options.threads.count
+        state.matmulPrecision = MatmulPrecision.current.rawValue
 
         began = Date()
         reporter.startInterval()

@@ -1,0 +1,364 @@
+/* bf16 GEMM on Intel AMX tiles (see ddplm_amx_gemm.h).
+
+   Layout. Both operands are rounded to bf16 and packed into 1 KB tiles of 16 rows × 64 bytes:
+   - A (M×K): tile (rt, kb) holds rows rt·16 ..< +16, columns kb·32 ..< +32, row after row;
+   - B (K×N): tile (ct, kb) holds columns ct·16 ..< +16 for k = kb·32 ..< +32 in the tile unit's pair
+     ("VNNI") order: row kk has, for each column j, B[2kk][j] then B[2kk+1][j].
+   M and N are padded with zeros to multiples of 32 and K to a multiple of 32, so every tile is whole.
+   The kernel keeps a 32×32 block of C in four float tiles and runs K through it in one pass
+   (TDPBF16PS: per element, a float sum over k of products of pairs), then writes the block to C with
+   alpha and beta. Parts split the 32-column blocks; each block is computed the same way whatever the
+   part count. Loops: 512 columns of packed B stay in L2 while each pair of A's row tiles (in L1) runs
+   along them, so C is written 32 rows at a time. */
+#include "ddplm_amx_gemm.h"
+#include "ddplm_kernels.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TILE 512       /* bf16 elements per tile */
+#define COLUMN_BLOCK 32 /* column tiles (512 columns of B, ~670 KB at K = 650) kept in L2 while A's rows pass */
+#define PACK __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define AMX __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+
+static _Atomic int amx_state = -1;
+
+__attribute__((target("xsave"))) int ddplm_amx_available(void) {
+    int s = atomic_load(&amx_state);
+    if (s >= 0) return s;
+    unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+    int ok = 0;
+    const char *env = getenv("DDPLM_AMX");  /* DDPLM_AMX=0: behave as on a CPU without AMX */
+    if (env && strcmp(env, "0") == 0) {
+        atomic_store(&amx_state, 0);
+        return 0;
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
+        int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512bw = (b >> 30) & 1;
+        int avx512bf16 = (a1 >> 5) & 1, osxsave = 0;
+        unsigned ea, eb, ec, ed;
+        if (__get_cpuid(1, &ea, &eb, &ec, &ed)) osxsave = (ec >> 27) & 1;
+        /* the OS saves the AVX-512 state (XCR0 bits 1, 2, 5, 6, 7) */
+        int os_avx512 = osxsave && ((_xgetbv(0) & 0xE6) == 0xE6);
+        /* ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18): fails on kernels without AMX support */
+        if (amx_bf16 && amx_tile && avx512bw && avx512bf16 && os_avx512)
+            ok = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+    }
+    atomic_store(&amx_state, ok);
+    return ok;
+}
+
+static long round32(long x) { return (x + 31) / 32 * 32; }
+
+long ddplm_bf16_packed_size(long k, long n) { return round32(n) * round32(k); }
+
+static __mmask16 first_n(long count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
+}
+
+/* --- packing ------------------------------------------------------------------------------------- */
+
+/* Interleaves [row p: 16 columns | row p+1: 16 columns] (bf16) into (p, p+1) pairs per column. */
+PACK static __m512i pair_order(void) {
+    static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    return _mm512_loadu_si512(order);
+}
+
+/* Transposes 16 rows of 16 32-bit elements (bf16 pairs) in registers: unpacks, then 128-bit lane moves. */
+PACK static void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0x88);
+            t[8 * i + j + 4] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/* Tile (rt, kb) of A (element (i, p) = a[i·lda + p], or a[p·lda + i] when trans). */
+PACK static void pack_a_tile(int trans, long m, long k, const float *a, long lda, uint16_t *tile, long rt, long kb) {
+    long p0 = kb * 32;
+    if (!trans) {
+        for (long r = 0; r < 16; r++) {
+            long i = rt * 16 + r;
+            __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+            if (i < m) {
+                lo = _mm512_maskz_loadu_ps(first_n(k - p0), a + i * lda + p0);
+                hi = _mm512_maskz_loadu_ps(first_n(k - p0 - 16), a + i * lda + p0 + 16);
+            }
+            _mm512_storeu_si512(tile + r * 32, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+        return;
+    }
+    /* as B's pairs below (lane r: the pair (p, p+1) of row r), then transposed: row r of the tile is
+       lane r of the 16 pairs */
+    __mmask16 rows = first_n(m - rt * 16);
+    __m512i v[16];
+    for (long kk = 0; kk < 16; kk++) {
+        long p = p0 + 2 * kk;
+        __m512 r0 = p < k ? _mm512_maskz_loadu_ps(rows, a + p * lda + rt * 16) : _mm512_setzero_ps();
+        __m512 r1 = p + 1 < k ? _mm512_maskz_loadu_ps(rows, a + (p + 1) * lda + rt * 16) : _mm512_setzero_ps();
+        v[kk] = _mm512_permutexvar_epi16(pair_order(), (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
+    }
+    transpose16(v);
+    for (long r = 0; r < 16; r++) _mm512_storeu_si512(tile + r * 32, v[r]);
+}
+
+/* Row tiles rt0 ..< rt1 of A, walking along the source's rows (a transposed A's run along M): each
+   source page is read while it is in the TLB, not once per tile row. */
+PACK static void pack_a(int trans, long m, long k, const float *a, long lda, uint16_t *ap, long rt0, long rt1) {
+    long kbs = round32(k) / 32;
+    if (!trans) {
+        for (long rt = rt0; rt < rt1; rt++)
+            for (long kb = 0; kb < kbs; kb++) pack_a_tile(0, m, k, a, lda, ap + (rt * kbs + kb) * TILE, rt, kb);
+    } else {
+        for (long kb = 0; kb < kbs; kb++)
+            for (long rt = rt0; rt < rt1; rt++) pack_a_tile(1, m, k, a, lda, ap + (rt * kbs + kb) * TILE, rt, kb);
+    }
+}
+
+/* Tile (ct, kb) of B (element (p, j) = b[p·ldb + j], or b[j·ldb + p] when trans). */
+PACK static void pack_b_tile(int trans, long k, long n, const float *b, long ldb, uint16_t *tile, long ct, long kb) {
+    long j0 = ct * 16, p0 = kb * 32;
+    if (!trans) {
+        __mmask16 cols = first_n(n - j0);
+        for (long kk = 0; kk < 16; kk++) {
+            long p = p0 + 2 * kk;
+            __m512 r0 = p < k ? _mm512_maskz_loadu_ps(cols, b + p * ldb + j0) : _mm512_setzero_ps();
+            __m512 r1 = p + 1 < k ? _mm512_maskz_loadu_ps(cols, b + (p + 1) * ldb + j0) : _mm512_setzero_ps();
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(r1, r0);
+            _mm512_storeu_si512(tile + kk * 32, _mm512_permutexvar_epi16(pair_order(), v));
+        }
+        return;
+    }
+    /* column jj's 32 k as 16 pairs, then transposed: row kk of the tile is pair kk of each column */
+    __m512i v[16];
+    for (long jj = 0; jj < 16; jj++) {
+        long j = j0 + jj;
+        v[jj] = _mm512_setzero_si512();
+        if (j < n) {
+            __m512 lo = _mm512_maskz_loadu_ps(first_n(k - p0), b + j * ldb + p0);
+            __m512 hi = _mm512_maskz_loadu_ps(first_n(k - p0 - 16), b + j * ldb + p0 + 16);
+            v[jj] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+        }
+    }
+    transpose16(v);
+    for (long kk = 0; kk < 16; kk++) _mm512_storeu_si512(tile + kk * 32, v[kk]);
+}
+
+/* Column tiles ct0 ..< ct1 of B, walking along the source's rows (B's run along N, a transposed B's
+   along K). */
+PACK static void pack_b(int trans, long k, long n, const float *b, long ldb, uint16_t *bp, long ct0, long ct1) {
+    long kbs = round32(k) / 32;
+    if (!trans) {
+        for (long kb = 0; kb < kbs; kb++)
+            for (long ct = ct0; ct < ct1; ct++) pack_b_tile(0, k, n, b, ldb, bp + (ct * kbs + kb) * TILE, ct, kb);
+    } else {
+        for (long ct = ct0; ct < ct1; ct++)
+            for (long kb = 0; kb < kbs; kb++) pack_b_tile(1, k, n, b, ldb, bp + (ct * kbs + kb) * TILE, ct, kb);
+    }
+}
+
+/* --- the tile kernel ----------------------------------------------------------------------------- */
+
+struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+/* Writes a 16×16 float tile (t, row stride 16) to C rows i0.., columns j0.. with alpha and beta. */
+PACK static void write_back(const float *t, long i0, long j0, long m, long n, float alpha, float beta, float *c,
+                            long ldc) {
+    __mmask16 cols = first_n(n - j0);
+    long rows = m - i0 < 16 ? m - i0 : 16;
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (long r = 0; r < rows; r++) {
+        float *dst = c + (i0 + r) * ldc + j0;
+        __m512 x = _mm512_mul_ps(va, _mm512_loadu_ps(t + r * 16));
+        if (beta != 0) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(cols, dst), x);
+        _mm512_mask_storeu_ps(dst, cols, x);
+    }
+}
+
+/* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows. */
+AMX static void compute(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1, float alpha,
+                        float beta, float *c, long ldc) {
+    struct tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    _tile_loadconfig(&cfg);
+    long kbs = round32(k) / 32, rts = round32(m) / 16;
+    float out[4][256] __attribute__((aligned(64)));
+    for (long cb = ct0; cb < ct1; cb += COLUMN_BLOCK) {
+        long cb_end = cb + COLUMN_BLOCK < ct1 ? cb + COLUMN_BLOCK : ct1;
+        for (long rt = 0; rt < rts; rt += 2) {
+            const uint16_t *a0 = ap + rt * kbs * TILE, *a1 = a0 + kbs * TILE;
+            for (long ct = cb; ct < cb_end; ct += 2) {
+                const uint16_t *b0 = bp + ct * kbs * TILE, *b1 = b0 + kbs * TILE;
+                _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+                for (long kb = 0; kb < kbs; kb++) {
+                    _tile_loadd(4, a0 + kb * TILE, 64);
+                    _tile_loadd(5, a1 + kb * TILE, 64);
+                    _tile_loadd(6, b0 + kb * TILE, 64);
+                    _tile_loadd(7, b1 + kb * TILE, 64);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
+                long i0 = rt * 16, j0 = ct * 16;
+                if (alpha == 1 && beta == 0 && i0 + 32 <= m && j0 + 32 <= n) {
+                    float *dst = c + i0 * ldc + j0;
+                    _tile_stored(0, dst, ldc * 4);
+                    _tile_stored(1, dst + 16, ldc * 4);
+                    _tile_stored(2, dst + 16 * ldc, ldc * 4);
+                    _tile_stored(3, dst + 16 * ldc + 16, ldc * 4);
+                    continue;
+                }
+                _tile_stored(0, out[0], 64); _tile_stored(1, out[1], 64); _tile_stored(2, out[2], 64); _tile_stored(3, out[3], 64);
+                for (int q = 0; q < 4; q++) {
+                    long i = i0 + (q >> 1) * 16, j = j0 + (q & 1) * 16;
+                    if (i < m && j < n) write_back(out[q], i, j, m, n, alpha, beta, c, ldc);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
+/* --- workspace and parts ------------------------------------------------------------------------- */
+
+/* Per calling thread, grown to the largest call and kept (a step allocates nothing once warm). */
+static __thread uint16_t *ws_a, *ws_b;
+static __thread long ws_a_cap, ws_b_cap;
+
+static uint16_t *workspace(uint16_t **p, long *cap, long elements) {
+    if (elements > *cap) {
+        free(*p);
+        long bytes = (elements * 2 + 63) / 64 * 64;
+        *p = aligned_alloc(64, bytes);
+        if (!*p) abort();
+        *cap = elements;
+    }
+    return *p;
+}
+
+struct bf16_job {
+    long parts, m, n, k, lda, ldb, ldc;
+    int transA, transB;
+    const float *a, *b;
+    uint16_t *ap, *bp;
+    const uint16_t *packed;
+    float alpha, beta;
+    float *c;
+};
+
+/* Part w's share of `units` (column or row pairs): [lo, hi) in tiles. */
+static void share(long units, long parts, long w, long *lo, long *hi) {
+    *lo = units * w / parts * 2;
+    *hi = units * (w + 1) / parts * 2;
+}
+
+static void pack_part(void *ctx, long w) {
+    const struct bf16_job *j = ctx;
+    long lo, hi;
+    if (j->a) {
+        share(round32(j->m) / 32, j->parts, w, &lo, &hi);
+        pack_a(j->transA, j->m, j->k, j->a, j->lda, j->ap, lo, hi);
+    }
+    if (j->b) {
+        share(round32(j->n) / 32, j->parts, w, &lo, &hi);
+        pack_b(j->transB, j->k, j->n, j->b, j->ldb, j->bp, lo, hi);
+    }
+}
+
+static void compute_part(void *ctx, long w) {
+    const struct bf16_job *j = ctx;
+    long lo, hi;
+    share(round32(j->n) / 32, j->parts, w, &lo, &hi);
+    if (lo < hi) compute(j->ap, j->packed, j->m, j->n, j->k, lo, hi, j->alpha, j->beta, j->c, j->ldc);
+}
+
+static long part_count(long threads, long n) {
+    long blocks = round32(n) / 32;
+    return threads < 1 ? 1 : threads < blocks ? threads : blocks;
+}
+
+static void run(long parts, ddplm_part_fn fn, struct bf16_job *j) {
+    if (parts <= 1) fn(j, 0);
+    else ddplm_parallel(parts, fn, j);
+}
+
+/* K = 0: C = beta·C. */
+static void scale_only(long m, long n, float beta, float *c, long ldc) {
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+}
+
+void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long k, float alpha, const float *a,
+                     long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { scale_only(m, n, beta, c, ldc); return; }
+    struct bf16_job j = {.parts = part_count(threads, n), .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
+                         .ldc = ldc, .transA = transA, .transB = transB, .a = a, .b = b, .alpha = alpha,
+                         .beta = beta, .c = c};
+    j.ap = workspace(&ws_a, &ws_a_cap, round32(m) * round32(k));
+    j.bp = workspace(&ws_b, &ws_b_cap, ddplm_bf16_packed_size(k, n));
+    j.packed = j.bp;
+    run(j.parts, pack_part, &j);
+    run(j.parts, compute_part, &j);
+}
+
+void ddplm_bf16_pack_b_parts(long threads, int trans, long k, long n, const float *b, long ldb,
+                             unsigned short *packed) {
+    if (n <= 0 || k <= 0) return;
+    struct bf16_job j = {.parts = part_count(threads, n), .n = n, .k = k, .ldb = ldb, .transB = trans, .b = b,
+                         .bp = packed};
+    run(j.parts, pack_part, &j);
+}
+
+void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const float *a, long lda,
+                                  const unsigned short *packed, float beta, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { scale_only(m, n, beta, c, ldc); return; }
+    struct bf16_job j = {.parts = part_count(threads, n), .m = m, .n = n, .k = k, .lda = lda, .ldc = ldc,
+                         .a = a, .packed = packed, .alpha = 1, .beta = beta, .c = c};
+    j.ap = workspace(&ws_a, &ws_a_cap, round32(m) * round32(k));
+    pack_a(0, m, k, a, lda, j.ap, 0, round32(m) / 16);
+    run(j.parts, compute_part, &j);
+}
+
+#else /* not x86-64: no AMX */
+int ddplm_amx_available(void) { return 0; }
+long ddplm_bf16_packed_size(long k, long n) { return ((n + 31) / 32 * 32) * ((k + 31) / 32 * 32); }
+void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long k, float alpha, const float *a,
+                     long lda, const float *b, long ldb, float beta, float *c, long ldc) { abort(); }
+void ddplm_bf16_pack_b_parts(long threads, int trans, long k, long n, const float *b, long ldb,
+                             unsigned short *packed) { abort(); }
+void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const float *a, long lda,
+                                  const unsigned short *packed, float beta, float *c, long ldc) { abort(); }
+#endif

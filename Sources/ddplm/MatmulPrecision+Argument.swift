@@ -1,0 +1,5 @@
+import ArgumentParser
+import DDPLM
+
+/// `--matmul-precision highest|medium` (every compute subcommand).
+extension MatmulPrecision: ExpressibleByArgument {}

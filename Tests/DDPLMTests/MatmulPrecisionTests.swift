@@ -1,0 +1,153 @@
+import CKernels
+import XCTest
+@testable import DDPLM
+
+/// `MatmulPrecision.medium`: the AMX bf16 product against `naiveGemm` on bf16-rounded inputs, the same
+/// bits on any thread count and through `PackedMatrix`, and a training step that stays close to
+/// float32 (and N ranks equal to one, as in float32). Skipped on a CPU without AMX-BF16, where
+/// `set(.medium)` must refuse instead.
+final class MatmulPrecisionTests: XCTestCase {
+    override func tearDown() {
+        try? MatmulPrecision.set(.highest)
+    }
+
+    private func requireAMX() throws {
+        guard MatmulPrecision.mediumAvailable else {
+            XCTAssertThrowsError(try MatmulPrecision.set(.medium), "a CPU without AMX must refuse medium")
+            XCTAssertEqual(MatmulPrecision.current, .highest)
+            throw XCTSkip("this CPU has no AMX-BF16: the bf16 products cannot run here")
+        }
+    }
+
+    /// x rounded to bf16 (nearest, ties to even) and back.
+    private func rounded(_ x: FloatBuffer) -> FloatBuffer {
+        let bits = [UInt16](unsafeUninitializedCapacity: x.count) { b, n in
+            ddplm_f32_to_bf16(x.ptr, b.baseAddress!, x.count)
+            n = x.count
+        }
+        let out = FloatBuffer(count: x.count)
+        ddplm_bf16_to_f32(bits, out.ptr, x.count)
+        return out
+    }
+
+    private func random(_ count: Int, _ rng: inout SplitMix64) -> FloatBuffer {
+        let b = FloatBuffer(count: count)
+        for i in 0..<count { b[i] = rng.nextFloat() - 0.5 }
+        return b
+    }
+
+    /// Every transpose pair, alpha and beta, and shapes around the tiles' edges (16 rows, 32 columns,
+    /// 32 k) against the Double triple loop on the rounded inputs; columns past N are left alone.
+    func testBF16GemmMatchesNaiveOnRoundedInputs() throws {
+        try requireAMX()
+        try MatmulPrecision.set(.medium)
+        var rng = SplitMix64(seed: 11)
+        for (m, n, k) in [(1, 1, 1), (5, 3, 2), (16, 32, 32), (17, 33, 33), (37, 129, 71), (20, 70, 650), (64, 31, 100)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 0.3)] {
+                    let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1
+                    let a = random((ta ? k : m) * lda, &rng), b = random((tb ? n : k) * ldb, &rng)
+                    let want = FloatBuffer(count: m * ldc), got = FloatBuffer(count: m * ldc)
+                    for i in 0..<want.count { want[i] = Float(i % 7) - 3; got[i] = beta == 0 ? .nan : want[i] }
+                    for r in 0..<m { got[r * ldc + n] = 42; want[r * ldc + n] = 42 }
+                    gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a.ptr, lda: lda, b: b.ptr, ldb: ldb,
+                         beta: beta, c: got.ptr, ldc: ldc)
+                    let ra = rounded(a), rb = rounded(b)
+                    withExtendedLifetime((ra, rb)) {
+                        naiveGemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: ra.ptr, lda: lda,
+                                  b: rb.ptr, ldb: ldb, beta: beta, c: want.ptr, ldc: ldc)
+                    }
+                    for i in 0..<want.count {
+                        XCTAssertEqual(got[i], want[i], accuracy: 2e-5 * Float(k).squareRoot(),
+                                       "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) alpha=\(alpha) beta=\(beta) at \(i)")
+                    }
+                }
+            }
+        }
+        // and the inputs really were rounded: the float32 product differs by far more than the tolerance
+        let m = 40, n = 50, k = 300
+        let a = random(m * k, &rng), b = random(k * n, &rng)
+        let bf = FloatBuffer(count: m * n), fp = FloatBuffer(count: m * n)
+        gemm(transA: false, transB: false, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: n, beta: 0, c: bf.ptr, ldc: n)
+        naiveGemm(transA: false, transB: false, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: n, beta: 0, c: fp.ptr, ldc: n)
+        let worst = (0..<(m * n)).map { abs(bf[$0] - fp[$0]) }.max()!
+        XCTAssertGreaterThan(worst, 1e-3, "medium gave float32's product: the inputs were not rounded to bf16")
+    }
+
+    /// 1, 2 and 3 threads, and the packed right-hand side, give the same bits as one thread's `gemm`.
+    func testThreadsAndPackedGiveTheSameBits() throws {
+        try requireAMX()
+        try MatmulPrecision.set(.medium)
+        let saved = BLASInfo.threads
+        defer { BLASInfo.setThreads(saved) }
+        var rng = SplitMix64(seed: 12)
+        let m = 21, n = 161, k = 97
+        let a = random(m * k, &rng), b = random(n * k, &rng)
+        var outputs: [[Float]] = []
+        for threads in [1, 2, 3] {
+            BLASInfo.setThreads(threads)
+            for transposed in [true, false] {
+                let ldb = transposed ? k : n
+                let c = FloatBuffer(count: m * n)
+                gemm(transA: false, transB: transposed, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: ldb, beta: 0, c: c.ptr, ldc: n)
+                let packed = PackedMatrix(k: k, n: n)
+                packed.pack(b.ptr, ldb: ldb, transposed: transposed)
+                let p = FloatBuffer(count: m * n)
+                packed.multiply(m: m, a: a.ptr, lda: k, beta: 0, c: p.ptr, ldc: n)
+                XCTAssertEqual(p.array, c.array, "packed and gemm differ (threads \(threads), transposed \(transposed))")
+                if transposed { outputs.append(c.array) }
+            }
+        }
+        XCTAssertEqual(BLASInfo.threads, 3, "OpenBLAS did not take the thread count: the split was not exercised")
+        XCTAssertEqual(outputs[0], outputs[1])
+        XCTAssertEqual(outputs[0], outputs[2])
+    }
+
+    /// Three training steps of a 2-layer LSTM in medium stay within bf16's reach of float32 (losses to
+    /// 0.1%, weights 1e-3 apart on average after three Adam steps of 1e-2), yet differ from it.
+    func testMediumTrainingStaysCloseToHighest() throws {
+        try requireAMX()
+        let cfg = ModelConfig(vocabSize: 60, embedding: 48, hidden: 40, layers: 2, cell: .lstm, dropout: 0)
+        let batch = 8, t = 6, steps = 3
+        var rng = SplitMix64(seed: 13)
+        let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 60) }
+        let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 60) }
+        func train(_ p: MatmulPrecision) throws -> (losses: [Double], weights: [Float]) {
+            try MatmulPrecision.set(p)
+            let comm = SingleProcessCommunicator()
+            let store = LanguageModel.store(cfg, ranks: 1, rank: 0, vocabParallel: false)
+            let model = LanguageModel(config: cfg, store: store, batch: batch, maxT: t, chunkRows: 20, comm: comm)
+            model.initialize(seed: 3)
+            let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 5)
+            let carry = model.makeState()
+            var losses: [Double] = []
+            for s in 0..<steps {
+                let x = Array(xs[(s * t * batch)..<((s + 1) * t * batch)]), y = Array(ys[(s * t * batch)..<((s + 1) * t * batch)])
+                let r = try stepper.run(lr: 0.01, adamStep: s + 1) {
+                    try model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 5, step: UInt64(s), firstColumn: 0))
+                }
+                losses.append(r.loss)
+            }
+            return (losses, Array(store.params.array[0..<store.count]))
+        }
+        let fp = try train(.highest), bf = try train(.medium)
+        for s in 0..<steps { XCTAssertEqual(bf.losses[s], fp.losses[s], accuracy: 1e-3 * fp.losses[s], "step \(s)") }
+        let diffs = zip(bf.weights, fp.weights).map { abs($0 - $1) }
+        // Adam moves every weight by ~lr per step whatever its gradient's size, so a tiny gradient whose
+        // sign bf16 flips moves the other way: a few weights differ by up to 2·steps·lr, the mean little
+        // (measured: 1.5e-4 on average, 452 of 32,860 by more than 1e-3)
+        XCTAssertLessThan(diffs.reduce(0, +) / Float(diffs.count), 1e-3)
+        XCTAssertLessThan(diffs.filter { $0 > 1e-3 }.count, diffs.count / 20)
+        XCTAssertNotEqual(bf.losses, fp.losses, "medium trained exactly as float32: the bf16 path did not run")
+    }
+
+    /// N in-process ranks still train what one process trains (the float32 test's tolerances): every rank
+    /// scales a token's gradient by the same 1/(global tokens), so the bf16 rounding of each product's
+    /// inputs is the same as in one process, also for 3 ranks.
+    func testNRanksEqualOneInMedium() throws {
+        try requireAMX()
+        try MatmulPrecision.set(.medium)
+        let t = DistributedTests(name: "medium", testClosure: { _ in })
+        try t.nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3))
+    }
+}
