@@ -13,6 +13,7 @@
 #include "ddplm_amx_gemm.h"
 #include "ddplm_kernels.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -252,12 +253,27 @@ AMX static void compute(const uint16_t *ap, const uint16_t *bp, long m, long n, 
 
 /* --- workspace and parts ------------------------------------------------------------------------- */
 
-/* Per calling thread, grown to the largest call and kept (a step allocates nothing once warm). */
-static __thread uint16_t *ws_a, *ws_b;
-static __thread long ws_a_cap, ws_b_cap;
+/* Per calling thread, grown to the largest call and kept (a step allocates nothing once warm); freed when
+   the thread ends (the tests' in-process ranks are threads). */
+struct workspace { uint16_t *a, *b; long a_cap, b_cap; };
+static __thread struct workspace ws;
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void ws_free(void *p) {
+    struct workspace *w = p;
+    free(w->a);
+    free(w->b);
+    w->a = w->b = NULL;
+    w->a_cap = w->b_cap = 0;
+}
+
+static void ws_key_create(void) { pthread_key_create(&ws_key, ws_free); }
 
 static uint16_t *workspace(uint16_t **p, long *cap, long elements) {
     if (elements > *cap) {
+        pthread_once(&ws_once, ws_key_create);
+        pthread_setspecific(ws_key, &ws);  /* the destructor runs at this thread's exit */
         free(*p);
         long bytes = (elements * 2 + 63) / 64 * 64;
         *p = aligned_alloc(64, bytes);
@@ -326,8 +342,8 @@ void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long 
     struct bf16_job j = {.parts = part_count(threads, n), .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
                          .ldc = ldc, .transA = transA, .transB = transB, .a = a, .b = b, .alpha = alpha,
                          .beta = beta, .c = c};
-    j.ap = workspace(&ws_a, &ws_a_cap, round32(m) * round32(k));
-    j.bp = workspace(&ws_b, &ws_b_cap, ddplm_bf16_packed_size(k, n));
+    j.ap = workspace(&ws.a, &ws.a_cap, round32(m) * round32(k));
+    j.bp = workspace(&ws.b, &ws.b_cap, ddplm_bf16_packed_size(k, n));
     j.packed = j.bp;
     run(j.parts, pack_part, &j);
     run(j.parts, compute_part, &j);
@@ -347,7 +363,7 @@ void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const fl
     if (k <= 0) { scale_only(m, n, beta, c, ldc); return; }
     struct bf16_job j = {.parts = part_count(threads, n), .m = m, .n = n, .k = k, .lda = lda, .ldc = ldc,
                          .a = a, .packed = packed, .alpha = 1, .beta = beta, .c = c};
-    j.ap = workspace(&ws_a, &ws_a_cap, round32(m) * round32(k));
+    j.ap = workspace(&ws.a, &ws.a_cap, round32(m) * round32(k));
     pack_a(0, m, k, a, lda, j.ap, 0, round32(m) / 16);
     run(j.parts, compute_part, &j);
 }
