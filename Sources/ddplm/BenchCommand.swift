@@ -10,8 +10,9 @@ struct BenchCommand: ParsableCommand {
         Times the real step: forward, backward, gradient all-reduce, clipping and Adam, on random tokens, \
         after --warmup steps; reports the median of --steps. Defaults are the reference config \
         (V = 50002, batch 32, bptt 50, E = H = 100, LSTM). Under mpirun, --batch is global and the JSON \
-        (printed by rank 0) covers all ranks. --gemm also times the decoder's three cblas_sgemm calls \
-        alone at the same shapes and chunking: the ceiling the step could reach.
+        (printed by rank 0) covers all ranks. --gemm also times the decoder's three GEMM calls \
+        alone at the same shapes and chunking (cblas_sgemm, or the AMX kernel with --matmul-precision medium): \
+        the ceiling the step could reach.
 
         --task classify times a classifier's step instead (--model wordavg|bilstm|cnn, the lecture's sizes \
         by default: V = 25002, batch 64, E = 100, BiLSTM H = 256 × 2 layers, CNN 100 filters × 3,4,5) on \

@@ -113,7 +113,7 @@ struct ClassifyEvalCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let (c, _) = try Runtime.start(&comm, runtime)
+            let (c, _) = try Runtime.start(&comm, runtime, run: dir)
             let saved = try SavedClassifier(dir)
             let cfg = saved.config
             let docs: DocumentSet, name: String
@@ -161,7 +161,7 @@ struct ClassifyPredictCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            _ = try Runtime.start(&comm, runtime)
+            _ = try Runtime.start(&comm, runtime, run: dir)
             var texts: [String] = []
             if files.isEmpty {
                 while let line = readLine() { if !line.allSatisfy(\.isWhitespace) { texts.append(line) } }

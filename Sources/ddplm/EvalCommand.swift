@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let (c, threads) = try Runtime.start(&comm, runtime)
+            let (c, threads) = try Runtime.start(&comm, runtime, run: checkpoint)
             let cfg = try Checkpoint.config(checkpoint)
             let columns = try BatchSplit(batch: batch ?? cfg.data.batch, comm: c), t = bptt ?? cfg.data.bptt
             let (_, vocab, model) = try Checkpoint.open(checkpoint, config: cfg, batch: columns.columns, maxT: t, threads: threads)

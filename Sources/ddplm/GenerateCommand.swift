@@ -31,7 +31,7 @@ struct GenerateCommand: ParsableCommand {
         Runtime.guarded { _ in
             guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank writes the text
             _ = try Runtime.configureThreads(runtime.threads ?? 1)
-            try Runtime.configurePrecision(runtime.matmulPrecision)
+            try Runtime.configurePrecision(runtime.matmulPrecision, run: checkpoint)
             let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: 1, maxT: 1)
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
             let gen = Generator(model: model, vocab: vocab)

@@ -26,7 +26,15 @@ struct RunStart {
             requested = saved?.threads  // resume as the run was
         }
         threads = try Runtime.configureThreads(requested)
-        try Runtime.configurePrecision(runtime.matmulPrecision ?? saved?.matmulPrecision.flatMap(MatmulPrecision.init(rawValue:)))
+        // a resume keeps the run's precision unless told otherwise (and says so when told)
+        let savedPrecision = try saved.map { try Checkpoint.precision(of: $0, name: dir.latest) }
+        if let asked = runtime.matmulPrecision, let was = savedPrecision, asked != was {
+            RunStart.note(comm)("resuming a run trained with --matmul-precision \(was.rawValue) in \(asked.rawValue): the trajectory changes from here")
+        }
+        if runtime.matmulPrecision == nil, savedPrecision == .medium, !MatmulPrecision.mediumAvailable {
+            throw DDPLMError("'\(dir.path)' trained with --matmul-precision medium, which this machine cannot run (no AMX-BF16); resume with --matmul-precision highest to continue in float32")
+        }
+        try Runtime.configurePrecision(runtime.matmulPrecision ?? savedPrecision)
     }
 
     func options(checkEvery: Int, debugNanAtStep: Int?) -> TrainingLoop.Options {

@@ -26,16 +26,27 @@ enum Runtime {
         return ComputeThreads.configure(n)
     }
 
-    /// Sets the matrix products' precision (highest unless asked), before any model is built.
-    static func configurePrecision(_ requested: MatmulPrecision?) throws {
-        try MatmulPrecision.set(requested ?? .highest)
+    /// Sets the matrix products' precision before any model is built: the one asked for, else for a
+    /// command that reads a saved run (`run`) the precision it trained with, else highest. A run trained
+    /// in medium is read in highest on a machine without AMX, with a note.
+    static func configurePrecision(_ requested: MatmulPrecision?, run: String? = nil) throws {
+        var p = requested ?? .highest
+        if requested == nil, let run, try Checkpoint.savedPrecision(run) == .medium {
+            if MatmulPrecision.mediumAvailable {
+                p = .medium
+            } else if launch.rank == 0 {
+                FileHandle.standardError.write(Data("ddplm: note: '\(run)' trained with --matmul-precision medium; this machine has no AMX-BF16, so its products run in highest\n".utf8))
+            }
+        }
+        try MatmulPrecision.set(p)
     }
 
-    /// The start of every compute subcommand: communicator, threads, precision.
-    static func start(_ comm: inout Communicator?, _ options: RuntimeOptions) throws -> (Communicator, ComputeThreads) {
+    /// The start of every compute subcommand: communicator, threads, precision (`run`: the saved run the
+    /// command reads, whose precision is the default).
+    static func start(_ comm: inout Communicator?, _ options: RuntimeOptions, run: String? = nil) throws -> (Communicator, ComputeThreads) {
         let c = try communicator(&comm, hangTimeout: options.hangTimeout)
         let threads = try configureThreads(options.threads)
-        try configurePrecision(options.matmulPrecision)
+        try configurePrecision(options.matmulPrecision, run: run)
         return (c, threads)
     }
 

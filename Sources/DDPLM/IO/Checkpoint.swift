@@ -70,6 +70,22 @@ public enum Checkpoint {
         return try? trainerState(in: f, name: path)
     }
 
+    /// The matrix products' precision a saved state records (a state from before the record: highest).
+    /// An unknown value is an error.
+    public static func precision(of state: TrainerState, name: String) throws -> MatmulPrecision {
+        guard let raw = state.matmulPrecision else { return .highest }
+        guard let p = MatmulPrecision(rawValue: raw) else {
+            throw DDPLMError("'\(name)' records matmul precision '\(raw)', which this ddplm does not know (highest or medium)")
+        }
+        return p
+    }
+
+    /// The precision a run trained with, from its latest.safetensors (nil when there is none to read).
+    public static func savedPrecision(_ dir: String) throws -> MatmulPrecision? {
+        let path = RunDirectory(dir).latest
+        return try savedState(path).map { try precision(of: $0, name: path) }
+    }
+
     /// The run's config.json, with clear errors for a missing directory or file.
     public static func config(_ dir: String) throws -> RunConfig {
         var isDir: ObjCBool = false

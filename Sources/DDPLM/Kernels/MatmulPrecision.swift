@@ -5,7 +5,7 @@ import CKernels
 /// - `medium`: each product rounds its two inputs to bfloat16 (8 significant bits, nearest-even) and
 ///   accumulates in float32 on the CPU's AMX tile unit (`ddplm_gemm_bf16`, Sources/CKernels/amx_gemm.c).
 ///   Weights, activations, gradients, the softmax, the norm and Adam stay float32; only the products'
-///   inputs are rounded (by at most 2^-9, ~0.2%, each). Needs AMX-BF16 (Intel Sapphire Rapids or newer).
+///   inputs are rounded (by at most 2^-8, ~0.4%, each). Needs AMX-BF16 (Intel Sapphire Rapids or newer).
 /// Process-wide, set once before models are built (`set`); `gemm` and `PackedMatrix` read it.
 public enum MatmulPrecision: String, CaseIterable, Sendable {
     case highest, medium

@@ -217,7 +217,8 @@ public final class LanguageModel {
     }
 
     /// Forward and backward over one window: returns the mean cross-entropy over its t·b positions and
-    /// accumulates into the store's gradients the gradient of that mean.
+    /// accumulates into the store's gradients this rank's share of the global batch's mean-loss gradient
+    /// (that mean's gradient ÷ the store's rank count: summed over the ranks, the batch's).
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
     /// Throws only with a vocab-parallel decoder (its collectives).

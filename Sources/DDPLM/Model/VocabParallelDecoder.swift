@@ -20,9 +20,9 @@ import Foundation
 ///
 /// The logits take at most C·V/N = `--chunk-rows`·V floats, what `Decoder`'s chunk takes without the
 /// split, whatever the batch; and as few rounds of statistics as that allows (one at the lecture's config).
-/// The gradients have the data-parallel step's scale: every rank passes `scale` = 1/(its rows), so rank
-/// r's dW_r is the sum over ranks of each rank's mean-loss gradient, what the reduce-scatter would
-/// have given its owner. Allocates nothing per step.
+/// The gradients have the data-parallel step's scale: every rank passes `scale` = 1/(N·its rows), one
+/// over the global batch's tokens, so rank r's dW_r is the global batch's gradient for its rows, what the
+/// reduce-scatter would have given its owner. Allocates nothing per step.
 final class VocabParallelDecoder {
     let split: VocabSplit
     let comm: Communicator

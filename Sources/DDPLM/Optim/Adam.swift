@@ -5,8 +5,8 @@ import Glibc
 /// flat buffers:
 ///   m = m + (1−β1)(g − m)  (lerp, as torch);  v = β2 v + (1−β2) g²
 ///   p −= (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
-/// `gradScale` multiplies the gradient first: the clip coefficient and 1/N for N ranks, applied here
-/// instead of in a separate pass over the gradients. The moments live in the `ParameterStore`, the step
+/// `gradScale` multiplies the gradient first: the clip coefficient, applied here instead of in a
+/// separate pass over the gradients. The moments live in the `ParameterStore`, the step
 /// count t in the trainer's state: Adam itself holds only its hyper-parameters.
 struct Adam: Sendable {
     var beta1 = 0.9

@@ -16,9 +16,10 @@ protocol TrainingTask: AnyObject {
     /// Initial weights of a new run, deterministic in the seed.
     func initializeWeights()
     /// Forward and backward of this rank's share of global batch `index` of `epoch` at global step
-    /// `step`: accumulates into `store.grads` a gradient whose sum over ranks, ÷ the rank count, is the
-    /// gradient of the global batch's mean loss, and returns this rank's part of that mean likewise (its
-    /// own mean when every rank has an equal share). May report gradients to `ready` as they become
+    /// `step`: accumulates into `store.grads` a gradient whose sum over ranks is the gradient of the
+    /// global batch's mean loss (scale each item's gradient by 1/(items in the global batch), the same
+    /// float on every rank), and returns a loss whose mean over ranks is that mean loss (its own mean when
+    /// every rank has an equal share). May report gradients to `ready` as they become
     /// final (see `ExchangeSchedule`). Allocates nothing.
     func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) throws -> Double
     /// Forgets state carried between batches (at each epoch's end, and after a skipped step).
