@@ -98,33 +98,46 @@ PACK static void transpose16(__m512i r[16]) {
     }
 }
 
-/* Tile (rt, kb) of A (element (i, p) = a[i·lda + p], or a[p·lda + i] when trans). */
-PACK static void pack_a_tile(int trans, long m, long k, const float *a, long lda, uint16_t *tile, long rt, long kb) {
-    long p0 = kb * 32;
-    if (!trans) {
-        for (long r = 0; r < 16; r++) {
-            long i = rt * 16 + r;
-            __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-            if (i < m) {
-                lo = _mm512_maskz_loadu_ps(first_n(k - p0), a + i * lda + p0);
-                hi = _mm512_maskz_loadu_ps(first_n(k - p0 - 16), a + i * lda + p0 + 16);
-            }
-            _mm512_storeu_si512(tile + r * 32, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+/* The two shapes a tile's 32 k arrive in, each as 16 vectors of 16 bf16 pairs:
+   - runs: run q (q < runs) is `len` contiguous floats at src + q·ld, k along the run; vector q holds its
+     32 k (rows of an A tile; the columns of a transposed B's);
+   - pairs of rows: row p (p < len) has `width` contiguous floats at src + p·ld, k down the rows; vector
+     kk interleaves rows 2kk and 2kk+1 lane by lane (rows of a B tile; the columns of a transposed A's).
+   Past runs, len or width: zeros. */
+PACK static void runs_to_bf16(const float *src, long ld, long runs, long len, __m512i v[16]) {
+    for (long q = 0; q < 16; q++) {
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+        if (q < runs) {
+            lo = _mm512_maskz_loadu_ps(first_n(len), src + q * ld);
+            hi = _mm512_maskz_loadu_ps(first_n(len - 16), src + q * ld + 16);
         }
-        return;
+        v[q] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
     }
-    /* as B's pairs below (lane r: the pair (p, p+1) of row r), then transposed: row r of the tile is
-       lane r of the 16 pairs */
-    __mmask16 rows = first_n(m - rt * 16);
-    __m512i v[16];
+}
+
+PACK static void rows_to_pairs(const float *src, long ld, long len, long width, __m512i v[16]) {
+    __mmask16 lanes = first_n(width);
     for (long kk = 0; kk < 16; kk++) {
-        long p = p0 + 2 * kk;
-        __m512 r0 = p < k ? _mm512_maskz_loadu_ps(rows, a + p * lda + rt * 16) : _mm512_setzero_ps();
-        __m512 r1 = p + 1 < k ? _mm512_maskz_loadu_ps(rows, a + (p + 1) * lda + rt * 16) : _mm512_setzero_ps();
+        long p = 2 * kk;
+        __m512 r0 = p < len ? _mm512_maskz_loadu_ps(lanes, src + p * ld) : _mm512_setzero_ps();
+        __m512 r1 = p + 1 < len ? _mm512_maskz_loadu_ps(lanes, src + (p + 1) * ld) : _mm512_setzero_ps();
         v[kk] = _mm512_permutexvar_epi16(pair_order(), (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
     }
-    transpose16(v);
-    for (long r = 0; r < 16; r++) _mm512_storeu_si512(tile + r * 32, v[r]);
+}
+
+/* Writes the 16 vectors as the tile's rows, or (transposed) lane q of every vector as row q. */
+PACK static void store_tile(uint16_t *tile, __m512i v[16], int transposed) {
+    if (transposed) transpose16(v);
+    for (long q = 0; q < 16; q++) _mm512_storeu_si512(tile + q * 32, v[q]);
+}
+
+/* Tile (rt, kb) of A (element (i, p) = a[i·lda + p], or a[p·lda + i] when trans). */
+PACK static void pack_a_tile(int trans, long m, long k, const float *a, long lda, uint16_t *tile, long rt, long kb) {
+    long i0 = rt * 16, p0 = kb * 32;
+    __m512i v[16];
+    if (!trans) runs_to_bf16(a + i0 * lda + p0, lda, m - i0, k - p0, v);
+    else rows_to_pairs(a + p0 * lda + i0, lda, k - p0, m - i0, v);
+    store_tile(tile, v, trans);
 }
 
 /* Row tiles rt0 ..< rt1 of A, walking along the source's rows (a transposed A's run along M): each
@@ -143,30 +156,10 @@ PACK static void pack_a(int trans, long m, long k, const float *a, long lda, uin
 /* Tile (ct, kb) of B (element (p, j) = b[p·ldb + j], or b[j·ldb + p] when trans). */
 PACK static void pack_b_tile(int trans, long k, long n, const float *b, long ldb, uint16_t *tile, long ct, long kb) {
     long j0 = ct * 16, p0 = kb * 32;
-    if (!trans) {
-        __mmask16 cols = first_n(n - j0);
-        for (long kk = 0; kk < 16; kk++) {
-            long p = p0 + 2 * kk;
-            __m512 r0 = p < k ? _mm512_maskz_loadu_ps(cols, b + p * ldb + j0) : _mm512_setzero_ps();
-            __m512 r1 = p + 1 < k ? _mm512_maskz_loadu_ps(cols, b + (p + 1) * ldb + j0) : _mm512_setzero_ps();
-            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(r1, r0);
-            _mm512_storeu_si512(tile + kk * 32, _mm512_permutexvar_epi16(pair_order(), v));
-        }
-        return;
-    }
-    /* column jj's 32 k as 16 pairs, then transposed: row kk of the tile is pair kk of each column */
     __m512i v[16];
-    for (long jj = 0; jj < 16; jj++) {
-        long j = j0 + jj;
-        v[jj] = _mm512_setzero_si512();
-        if (j < n) {
-            __m512 lo = _mm512_maskz_loadu_ps(first_n(k - p0), b + j * ldb + p0);
-            __m512 hi = _mm512_maskz_loadu_ps(first_n(k - p0 - 16), b + j * ldb + p0 + 16);
-            v[jj] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-        }
-    }
-    transpose16(v);
-    for (long kk = 0; kk < 16; kk++) _mm512_storeu_si512(tile + kk * 32, v[kk]);
+    if (!trans) rows_to_pairs(b + p0 * ldb + j0, ldb, k - p0, n - j0, v);
+    else runs_to_bf16(b + j0 * ldb + p0, ldb, n - j0, k - p0, v);
+    store_tile(tile, v, trans);
 }
 
 /* Column tiles ct0 ..< ct1 of B, walking along the source's rows (B's run along N, a transposed B's

@@ -104,7 +104,7 @@ struct BenchCommand: ParsableCommand {
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", timing.vocabBytes > 0),
-                ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + (MatmulPrecision.current == .medium ? "bf16-amx" : RecurrentGEMM.kernelName) : "blas"),
+                ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"),
                 ("matmul_precision", MatmulPrecision.current.rawValue + " (" + MatmulPrecision.current.kernelName + ")"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
                 ("tokens_per_s", (Double(batch * bptt) / timing.medianSeconds * 10).rounded() / 10),

@@ -69,6 +69,9 @@ public enum RecurrentGEMM: String, CaseIterable, Sendable {
 
     nonisolated(unsafe) public static var current: RecurrentGEMM = ddplm_gemm_packed_kernel() > 0 ? .packed : .blas
 
-    /// The packed kernel this CPU runs: "avx512", "avx2" or "plain".
-    public static var kernelName: String { ["plain", "avx2", "avx512"][Int(ddplm_gemm_packed_kernel())] }
+    /// The packed kernel the products run: "avx512", "avx2" or "plain" for float32, or the bf16 one
+    /// (`MatmulPrecision.kernelName`) with `MatmulPrecision.medium`.
+    public static var kernelName: String {
+        MatmulPrecision.current == .medium ? MatmulPrecision.current.kernelName : ["plain", "avx2", "avx512"][Int(ddplm_gemm_packed_kernel())]
+    }
 }
