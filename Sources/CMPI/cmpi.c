@@ -35,16 +35,18 @@ static pthread_mutex_t g_roll_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int g_roll_done = 0;
 static char g_silent[1024];                         /* the roll call's result: ranks that never answered */
 
-int cmpi_init(void) {
+int cmpi_init(long max_segment_bytes) {
     int provided = 0;
-    /* TCP: segments of the overlapped exchange (at most CMPI_SEGMENT_BYTES) go eagerly. With OpenMPI's
+    /* TCP: segments of the overlapped exchange (at most max_segment_bytes) go eagerly. With OpenMPI's
        default 64 KB limit each is a rendezvous whose acknowledgement waits behind the other direction's
        data on the same TCP stream: the two directions then take turns, at half the link's rate. */
+#ifdef OPEN_MPI
     if (!getenv("OMPI_MCA_btl_tcp_eager_limit")) {
         char v[32];
-        snprintf(v, sizeof v, "%ld", (long)CMPI_SEGMENT_BYTES + 65536);
+        snprintf(v, sizeof v, "%ld", max_segment_bytes + 65536);
         setenv("OMPI_MCA_btl_tcp_eager_limit", v, 0);
     }
+#endif
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
     if (rc != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
@@ -62,6 +64,17 @@ int cmpi_init(void) {
     if ((rc = MPI_Irecv(&g_roll_in, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ROLL, g_roll, &g_roll_req)) != MPI_SUCCESS) return rc;
     g_small = calloc((size_t)g_size * SMALL, sizeof(double));
     return g_small ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+}
+
+void cmpi_library_version(char *buf, int len) {
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int n = 0;
+    if (MPI_Get_library_version(v, &n) != MPI_SUCCESS) n = 0;
+    v[n < MPI_MAX_LIBRARY_VERSION_STRING ? n : MPI_MAX_LIBRARY_VERSION_STRING - 1] = 0;
+    /* its first line: "Open MPI v4.1.4, package: ...", "MPICH Version: 4.0.2" */
+    char *nl = strchr(v, '\n');
+    if (nl) *nl = 0;
+    snprintf(buf, (size_t)len, "%s", v);
 }
 
 int cmpi_finalize(void) {

@@ -10,15 +10,15 @@ final class MPICommunicator: Communicator {
     private var finalized = false
     /// The rings on MPI_COMM_WORLD.
     private let ring: MPIRing
-    /// The float all-reduce's block-padded copy of its buffer (grown on first use, then reused).
-    private var padded = FloatBuffer(count: 0)
+    /// The float all-reduce, over the rings.
+    private let allReduce = RingAllReduce()
 
     let hangTimeout: Double
 
     /// `hangTimeout` seconds without progress in a collective end it with `CollectiveTimeout` (0 = never).
     init(hangTimeout: Double) throws {
         self.hangTimeout = hangTimeout
-        var rc = cmpi_init()
+        var rc = cmpi_init(maxExchangeSegmentBytes)
         if rc != 0 { throw DDPLMError("MPI_Init_thread failed: \(MPICommunicator.message(rc))") }
         var r: Int32 = 0, s: Int32 = 0
         rc = cmpi_rank(&r)
@@ -29,6 +29,13 @@ final class MPICommunicator: Communicator {
         size = Int(s)
         ring = MPIRing(channel: 0, rank: rank, hangTimeout: hangTimeout)
         cmpi_set_timeout(hangTimeout)
+    }
+
+    /// The MPI library this binary runs on ("Open MPI v4.1.4, …", "MPICH Version: 4.0.2").
+    static var libraryVersion: String {
+        var buf = [CChar](repeating: 0, count: 512)
+        cmpi_library_version(&buf, Int32(buf.count))
+        return String(cString: buf).replacingOccurrences(of: "\t", with: " ").trimmingCharacters(in: .whitespaces)
     }
 
     static func message(_ rc: Int32) -> String {
@@ -52,16 +59,9 @@ final class MPICommunicator: Communicator {
         if rc != 0 { throw DDPLMError("\(call) failed on rank \(rank): \(MPICommunicator.message(rc))") }
     }
 
-    /// The ring reduce-scatter and all-gather on a block-padded copy: every rank gets the same bits, and a
-    /// rank that stops is named by the hang watchdog (MPI_Iallreduce cannot say whom it waits for).
+    /// The ring reduce-scatter and all-gather on a block-padded copy (`RingAllReduce`).
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
-        let chunk = ((count + size - 1) / size + 15) & ~15
-        if padded.count < chunk * size { padded = FloatBuffer(count: chunk * size) }
-        padded.ptr.update(from: buffer, count: count)
-        (padded.ptr + count).update(repeating: 0, count: chunk * size - count)
-        try reduceScatterSum(padded.ptr, countPerRank: chunk)
-        try allGather(padded.ptr, countPerRank: chunk)
-        buffer.update(from: padded.ptr, count: count)
+        try allReduce.sum(buffer, count: count, over: self)
     }
 
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {

@@ -24,6 +24,17 @@ final class LaunchEnvironmentTests: XCTestCase {
         XCTAssertNil(srun.refusal)
     }
 
+    /// MPICH's (and Intel MPI's) Hydra mpiexec, as measured under `mpiexec.mpich -n 2` (MPICH 4.0).
+    func testHydraMpiexec() {
+        let hydra = launch(["PMI_RANK": "1", "PMI_SIZE": "3", "PMI_FD": "8", "MPI_LOCALNRANKS": "3", "MPI_LOCALRANKID": "1"], online: 6, affinity: 6)
+        XCTAssertEqual(hydra.kind, .pmi)
+        XCTAssertTrue(hydra.usesMPI)
+        XCTAssertEqual(hydra.rank, 1)
+        XCTAssertEqual(hydra.size, 3)
+        XCTAssertEqual(hydra.localRanks, 3)
+        XCTAssertEqual(hydra.threads(requested: nil).count, 2, "6 cores ÷ 3 ranks on this host")
+    }
+
     func testSrunWithoutMPIIsRefused() {
         let none = launch(["SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1", "SLURM_NTASKS": "2"])
         XCTAssertEqual(none.kind, .single)

@@ -1,6 +1,6 @@
 #ifndef DDPLM_CMPI_H
 #define DDPLM_CMPI_H
-/* OpenMPI for Swift. mpi.h's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE ...) are macros
+/* MPI for Swift (standard MPI-3 calls only: OpenMPI, MPICH and their derivatives). mpi.h's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE ...) are macros
    Swift cannot import, so this shim hides them: every function works on MPI_COMM_WORLD and returns the MPI
    return code (MPI_SUCCESS == 0). Errors are set to return, not abort, so Swift can name the failing call.
 
@@ -12,11 +12,13 @@
    the wait names its own pending peers ("?" when a collective cannot say). */
 
 #define CMPI_TIMEOUT (-2)
-/* The overlapped exchange's largest segment; cmpi_init raises OpenMPI's TCP eager limit above it (unless
-   OMPI_MCA_btl_tcp_eager_limit is set), so segments are not rendezvous messages. */
-#define CMPI_SEGMENT_BYTES (1L << 20)
-
-int cmpi_init(void);
+/* max_segment_bytes: the overlapped exchange's largest message; under OpenMPI, cmpi_init raises the TCP
+   eager limit above it (unless OMPI_MCA_btl_tcp_eager_limit is set), so segments are not rendezvous
+   messages. */
+int cmpi_init(long max_segment_bytes);
+/* The MPI library's name and version (the first line of MPI_Get_library_version; callable before
+   cmpi_init), into buf of len bytes. */
+void cmpi_library_version(char *buf, int len);
 int cmpi_finalize(void);
 int cmpi_rank(int *rank);
 int cmpi_size(int *size);

@@ -2,7 +2,7 @@ import CKernels
 
 /// How this process was started, read from the launcher's environment: alone, by `mpirun` (OpenMPI's
 /// OMPI_COMM_WORLD_*), by `srun --mpi=pmix` (PMIx plus SLURM_*, and no OMPI_* at all), or by another
-/// PMI launcher. It decides whether to start MPI, refuses the one launch that would silently go wrong
+/// PMI launcher (MPICH's and Intel MPI's Hydra `mpiexec`: PMI_RANK, PMI_SIZE, MPI_LOCALNRANKS). It decides whether to start MPI, refuses the one launch that would silently go wrong
 /// (several Slurm tasks with no MPI world), and picks the threads per rank. A pure function of the
 /// environment and the core counts, so it is unit-tested.
 public struct LaunchEnvironment: Sendable {
@@ -37,7 +37,7 @@ public struct LaunchEnvironment: Sendable {
             kind = .pmi
             rank = int("PMIX_RANK") ?? int("PMI_RANK") ?? 0
             size = int("PMI_SIZE") ?? 1
-            localRanks = int("PMI_LOCAL_SIZE") ?? 1
+            localRanks = int("PMI_LOCAL_SIZE") ?? int("MPI_LOCALNRANKS") ?? 1
         } else {
             kind = .single
             rank = 0
