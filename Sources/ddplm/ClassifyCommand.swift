@@ -103,6 +103,7 @@ struct ClassifyEvalCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Run directory (config.json, vocab.txt, model.safetensors).", valueName: "run")) var dir: String
     @Option(help: ArgumentHelp("Labelled documents: a label<TAB>text file or a directory of label subdirectories.", valueName: "FILE|DIR")) var data: String?
     @Option(help: "test or valid: the run's own split (default test).") var split: String?
+    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -114,7 +115,8 @@ struct ClassifyEvalCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             let (c, _) = try Runtime.start(&comm, runtime, run: dir)
-            let saved = try SavedClassifier(dir)
+            let saved = try SavedClassifier(dir, weights: weights)
+            if let note = saved.note, c.isRoot { Runtime.note(note) }
             let cfg = saved.config
             let docs: DocumentSet, name: String
             if let path = data {
@@ -157,6 +159,7 @@ struct ClassifyPredictCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Run directory.", valueName: "run")) var dir: String
     @Argument(help: "Text files, one document each (default: one document per line of stdin).") var files: [String] = []
+    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
@@ -173,7 +176,8 @@ struct ClassifyPredictCommand: ParsableCommand {
                     texts.append(s)
                 }
             }
-            let saved = try SavedClassifier(dir)
+            let saved = try SavedClassifier(dir, weights: weights)
+            if let note = saved.note { Runtime.note(note) }
             for (i, p) in try saved.predict(texts).enumerated() {
                 print("\(p.label)\t\(Format.fixed(p.probability, 4))" + (files.isEmpty ? "" : "\t\(files[i])"))
             }

@@ -20,7 +20,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { _ in
-            func file(_ p: String) -> String { p.hasSuffix(".safetensors") ? p : p + "/model.safetensors" }
+            func file(_ p: String) -> String { p.hasSuffix(".safetensors") ? p : RunDirectory(p).model }
             let fa = try SafeTensors.read(path: file(a)), fb = try SafeTensors.read(path: file(b))
             guard fa.entries.map(\.name).sorted() == fb.entries.map(\.name).sorted() else {
                 throw DDPLMError("the files hold different tensors")

@@ -5,7 +5,7 @@ import Foundation
 struct DDPLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ddplm",
-        abstract: "Data-parallel trainer for recurrent language models (LSTM/GRU/RNN) and text classifiers (WordAVG/BiLSTM/CNN) on OpenMPI and OpenBLAS.",
+        abstract: "Data-parallel trainer for recurrent language models (LSTM/GRU/RNN) and text classifiers (WordAVG/BiLSTM/CNN) on MPI and OpenBLAS.",
         discussion: """
         One binary: run alone it trains in one process; under `mpirun -np N` or `srun --mpi=pmix` every rank \
         trains on its own contiguous shard of the batch columns, and the gradients are summed across ranks \
@@ -23,6 +23,7 @@ struct DDPLMCommand: ParsableCommand {
           ddplm bench --gemm
           ddplm classify train --model cnn --out runs/cnn  # aclImdb, else the sample
         """,
+        version: Version.string,
         subcommands: [TrainCommand.self, ClassifyCommand.self, EvalCommand.self, GenerateCommand.self, PlotCommand.self, BenchCommand.self, CompareCommand.self, InfoCommand.self]
     )
 }

@@ -7,14 +7,15 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Loss and perplexity of a saved model on a corpus split.",
         discussion: """
-        Uses the run's best weights (model.safetensors), its vocabulary and the same batching as training \
+        Uses the run's best weights (model.safetensors; --weights latest for the last saved state), its vocabulary and the same batching as training \
         (fresh hidden state, --batch columns, --bptt windows), so `--split valid` reproduces the validation \
         loss the trainer logged for that model. Works under mpirun too (columns split over ranks).
         """
     )
 
-    @Option(help: "Run directory (config.json, vocab.txt, model.safetensors).") var checkpoint: String
+    @Option(help: "Run directory (config.json, vocab.txt, model.safetensors or latest.safetensors).") var checkpoint: String
     @Option(help: "test, valid, or a path to a text file.") var split: String = "test"
+    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
     @Option(help: "Batch columns (default: the training batch).") var batch: Int?
     @Option(help: "Window length (default: the training bptt).") var bptt: Int?
     @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -29,7 +30,8 @@ struct EvalCommand: ParsableCommand {
             let (c, threads) = try Runtime.start(&comm, runtime, run: checkpoint)
             let cfg = try Checkpoint.config(checkpoint)
             let columns = try BatchSplit(batch: batch ?? cfg.data.batch, comm: c), t = bptt ?? cfg.data.bptt
-            let (_, vocab, model) = try Checkpoint.open(checkpoint, config: cfg, batch: columns.columns, maxT: t, threads: threads)
+            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, config: cfg, weights: weights, batch: columns.columns, maxT: t, threads: threads)
+            if let note, c.rank == 0 { Runtime.note(note) }
             let path: String
             switch split {
             case "test": path = cfg.data.test

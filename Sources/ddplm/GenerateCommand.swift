@@ -19,6 +19,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Always take the most likely next word.") var greedy = false
     @Option(help: "Text to condition on.") var prompt: String?
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 1111
+    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
     @Flag(help: "Also emit <unk> (by default the unknown-word token is never generated).") var allowUnk = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -32,7 +33,8 @@ struct GenerateCommand: ParsableCommand {
             guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank writes the text
             _ = try Runtime.configureThreads(runtime.threads ?? 1)
             try Runtime.configurePrecision(runtime.matmulPrecision, run: checkpoint)
-            let (_, vocab, model) = try Checkpoint.open(checkpoint, batch: 1, maxT: 1)
+            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, weights: weights, batch: 1, maxT: 1)
+            if let note { Runtime.note(note) }
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
             let gen = Generator(model: model, vocab: vocab)
             let out = gen.generate(words: words, prompt: promptWords, temperature: temperature, greedy: greedy, seed: seed, allowUnknown: allowUnk)

@@ -29,6 +29,8 @@ struct InfoCommand: ParsableCommand {
             try Runtime.configurePrecision(runtime.matmulPrecision)
             let flags = BLASSetup.cpuFlags()
             let simd = ["avx512f", "avx2", "fma", "avx", "sse3"].filter(flags.contains)
+            print("version: ddplm \(Version.string)")
+            print("mpi_library: \(MPICommunicator.libraryVersion)")
             print("openblas_core: \(BLASInfo.coreName)")
             print("openblas_config: \(BLASInfo.config)")
             print("openblas_threads: \(BLASInfo.threads)")

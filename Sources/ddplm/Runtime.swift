@@ -35,7 +35,7 @@ enum Runtime {
             if MatmulPrecision.mediumAvailable {
                 p = .medium
             } else if launch.rank == 0 {
-                FileHandle.standardError.write(Data("ddplm: note: '\(run)' trained with --matmul-precision medium; this machine has no AMX-BF16, so its products run in highest\n".utf8))
+                note("'\(run)' trained with --matmul-precision medium; this machine has no AMX-BF16, so its products run in highest")
             }
         }
         try MatmulPrecision.set(p)
@@ -64,6 +64,11 @@ enum Runtime {
             if let c = comm, c.size > 1 { c.abort(code: 1) }
             exit(1)
         }
+    }
+
+    /// "ddplm: note: …" on stderr (the caller decides which rank says it).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("ddplm: note: \(text)\n".utf8))
     }
 
     /// "N ranks", and on N ranks how the gradient exchange runs (for the start-up line of a training run).

@@ -120,7 +120,7 @@ final class DistributedTests: XCTestCase {
         return o
     }
 
-    func losses(_ run: String, _ type: String) throws -> [Double] {
+    static func losses(_ run: String, _ type: String) throws -> [Double] {
         try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
             let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
             return o["type"] as? String == type ? o["loss"] as? Double : nil
@@ -147,7 +147,7 @@ final class DistributedTests: XCTestCase {
             XCTAssertEqual(two[0].state.lr, one.state.lr, what)
             XCTAssertEqual(two[0].testLoss!, one.testLoss!, accuracy: 1e-5, what)
             for type in ["train", "valid", "test"] {
-                let a = try losses(dir + "/one", type), b = try losses(out, type)
+                let a = try Self.losses(dir + "/one", type), b = try Self.losses(out, type)
                 XCTAssertEqual(a.count, b.count, type)
                 for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), "\(what) \(type)") }
             }
@@ -189,7 +189,7 @@ final class DistributedTests: XCTestCase {
             }
             XCTAssertEqual(resumed[0].state.step, 30)
             XCTAssertEqual(resumed[0].state.ranks, b)
-            let ref = try losses(dir + "/ref", "train"), got = try losses(out, "train")
+            let ref = try Self.losses(dir + "/ref", "train"), got = try Self.losses(out, "train")
             XCTAssertEqual(ref.count, got.count, "\(a) → \(b) ranks")
             for (x, y) in zip(ref, got) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x)), "\(a) → \(b) ranks") }
         }

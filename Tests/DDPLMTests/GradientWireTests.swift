@@ -131,14 +131,14 @@ extension DistributedTests {
         }
         XCTAssertEqual(runs[0].state.step, 40)
         XCTAssertEqual(runs[0].testLoss, runs[1].testLoss)
-        let a = try losses(dir + "/fp32", "train"), b = try losses(dir + "/bf16", "train")
+        let a = try Self.losses(dir + "/fp32", "train"), b = try Self.losses(dir + "/bf16", "train")
         XCTAssertEqual(a.count, 40)
         XCTAssertEqual(b.count, 40)
         XCTAssertEqual(a[0], b[0], "the first loss comes before any exchange")
         XCTAssertNotEqual(a, b, "bf16 rounding must show in the trajectory")
         XCTAssertLessThan(b.suffix(5).reduce(0, +) / 5, b.prefix(5).reduce(0, +) / 5 - 0.3, "the bf16 run must learn")
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 0.02 * max(1, abs(x))) }
-        let va = try losses(dir + "/fp32", "valid"), vb = try losses(dir + "/bf16", "valid")
+        let va = try Self.losses(dir + "/fp32", "valid"), vb = try Self.losses(dir + "/bf16", "valid")
         XCTAssertEqual(va.count, vb.count)
         for (x, y) in zip(va, vb) { XCTAssertEqual(x, y, accuracy: 0.02 * max(1, abs(x))) }
         let config = try String(contentsOfFile: dir + "/bf16/config.json", encoding: .utf8)

@@ -88,14 +88,14 @@ final class TrainingTests: XCTestCase {
 
         // eval on the saved checkpoint reproduces the best logged validation loss
         let best = try records(out, "valid").map { $0["loss"] as! Double }.min()!
-        let (cfg, vocab, model) = try Checkpoint.open(out, batch: 4, maxT: 10)
+        let (cfg, vocab, model, _) = try Checkpoint.open(out, batch: 4, maxT: 10)
         let ids = vocab.encode(try Corpus.load(cfg.data.valid, role: "validation"))
         let split = try BatchSplit(batch: 4, ranks: 1, rank: 0)
         let (l, _) = try Evaluator.meanLoss(model: model, data: try Batcher(ids: ids, batch: 4, bptt: 10), split: split, comm: SingleProcessCommunicator())
         XCTAssertEqual(l, best, accuracy: 1e-9)
 
         // generate emits only vocabulary words, deterministically for a seed
-        let (_, vocab1, model1) = try Checkpoint.open(out, batch: 1, maxT: 1)
+        let (_, vocab1, model1, _) = try Checkpoint.open(out, batch: 1, maxT: 1)
         let gen = Generator(model: model1, vocab: vocab1)
         let text = gen.generate(words: 30, prompt: ["w1", "w2"], temperature: 0.8, greedy: false, seed: 5)
         XCTAssertEqual(text.count, 30)

@@ -35,22 +35,19 @@ public enum ClassifierTraining {
     }
 }
 
-/// A saved classifier, opened for `eval` and `predict`: config, vocabulary and best weights, cross-checked.
+/// A saved classifier, opened for `eval` and `predict`: config, vocabulary and the chosen weights
+/// (`Checkpoint.weightsFile`), cross-checked.
 public final class SavedClassifier {
     public let config: ClassifierRunConfig
     public let vocab: Vocabulary
     let store: ParameterStore
     let maxColumns: Int
 
-    public init(_ dir: String, maxColumns: Int = 64) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DDPLMError("run directory '\(dir)' does not exist")
-        }
-        let run = RunDirectory(dir)
-        for f in [run.config, run.vocab, run.model] where !FileManager.default.fileExists(atPath: f) {
-            throw DDPLMError("run directory '\(dir)' is missing \((f as NSString).lastPathComponent)")
-        }
+    /// Why the weights came from latest.safetensors (no validation improved yet), when they did.
+    public let note: String?
+
+    public init(_ dir: String, weights: SavedWeights? = nil, maxColumns: Int = 64) throws {
+        let run = try Checkpoint.requireRun(dir, kind: "run directory")
         config = try ClassifierRunConfig.load(run.config)
         try config.model.validate()
         vocab = try Vocabulary.load(run.vocab)
@@ -58,7 +55,9 @@ public final class SavedClassifier {
             throw DDPLMError("'\(run.vocab)' does not match the vocabulary the model was trained with")
         }
         store = ParameterStore(layout: TextClassifier.layout(config.model))
-        try Checkpoint.load(store.layout, from: try SafeTensors.read(path: run.model), into: store.params.ptr, name: "'\(run.model)'")
+        let (path, note) = try Checkpoint.weightsFile(run, weights)
+        self.note = note
+        try Checkpoint.load(store.layout, from: try SafeTensors.read(path: path), into: store.params.ptr, name: "'\(path)'")
         self.maxColumns = maxColumns
     }
 

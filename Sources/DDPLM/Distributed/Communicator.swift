@@ -1,5 +1,9 @@
 import Glibc
 
+/// The largest message of the overlapped exchange (a segment of every rank's block). The MPI communicator
+/// raises OpenMPI's TCP eager limit above it, so no segment is a rendezvous message.
+public let maxExchangeSegmentBytes = 1 << 20
+
 /// What the overlapped exchange (`OverlappedExchange`) calls from its own thread: the reduce-scatters and
 /// the all-gather, over segments of the ranks' blocks.
 public protocol ExchangeChannel: AnyObject {

@@ -13,6 +13,15 @@ public enum GradientWire: String, Codable, Sendable, CaseIterable {
 
     /// Bytes one gradient element takes on the wire.
     public var bytes: Int { self == .fp32 ? 4 : 2 }
+
+    /// The ring reduce-scatter of `channel` that puts gradients on the wire this way (the one place that
+    /// chooses; the overlapped exchange's segments and the whole-block exchange both call it).
+    func reduceScatter(_ channel: ExchangeChannel, _ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
+        switch self {
+        case .fp32: try channel.reduceScatterSum(buffer, countPerRank: countPerRank, stride: stride)
+        case .bf16: try channel.reduceScatterSumBF16(buffer, countPerRank: countPerRank, stride: stride)
+        }
+    }
 }
 
 /// The bf16 conversions of the wire format (vectorised C in `CKernels`).

@@ -3,7 +3,10 @@ import Foundation
 /// N ranks as N threads of one process, for tests: `swift test` can run the data-parallel step (ring
 /// reduce-scatter, sharded Adam, all-gather) and the whole training loop on 2–4 ranks without MPI.
 /// Each collective publishes every rank's buffer pointer, then each rank reads what it needs between
-/// barriers. Sums run in rank order, so every rank gets bit-identical results.
+/// barriers. Every sum is computed in the order the MPI communicator's collectives compute it (cmpi.c):
+/// a block of the ring reduce-scatter starts from rank b+1's part and adds ranks b+2, …, b; the float
+/// all-reduce is that ring plus the all-gather (`RingAllReduce`); the small double all-reduce adds ranks
+/// 0, 1, … in order, as rank 0 does. So in-process ranks train the same bits as `mpirun` ranks.
 final class InProcessCommunicator: Communicator {
     let rank: Int
     let group: Group
@@ -75,27 +78,42 @@ final class InProcessCommunicator: Communicator {
 
     private func peer<T>(_ r: Int, _: T.Type) -> UnsafeMutablePointer<T> { group.slots[r]!.assumingMemoryBound(to: T.self) }
 
-    private func sum<T: FloatingPoint>(_ buffer: UnsafeMutablePointer<T>, from lo: Int, count: Int) {
-        let acc = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    /// Block `rank` (at rank·stride) summed as the ring sums it: rank+1's part, then + rank+2's, …, + rank's.
+    private func ringSum(_ buffer: UnsafeMutablePointer<Float>, from lo: Int, count: Int) {
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
         defer { acc.deallocate() }
-        acc.initialize(repeating: 0, count: count)
-        for r in 0..<size {
-            let p = peer(r, T.self) + lo
-            for i in 0..<count { acc[i] += p[i] }
+        acc.update(from: peer((rank + 1) % size, Float.self) + lo, count: count)
+        if size > 1 {
+            for k in 2...size {
+                let p = peer((rank + k) % size, Float.self) + lo
+                for i in 0..<count { acc[i] += p[i] }
+            }
         }
         group.barrier()  // everyone has read every buffer
         (buffer + lo).update(from: acc, count: count)
         group.barrier()
     }
 
+    private let allReduce = RingAllReduce()
+
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
-        publish(buffer)
-        sum(buffer, from: 0, count: count)
+        try allReduce.sum(buffer, count: count, over: self)
     }
 
+    /// Rank 0's values + rank 1's + … (cmpi_allreduce_sum_double's order for up to 64 values; MPI sums
+    /// longer ones in its own order, which no caller of the trainer's step uses).
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {
         publish(buffer)
-        sum(buffer, from: 0, count: count)
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
+        defer { acc.deallocate() }
+        acc.update(from: peer(0, Double.self), count: count)
+        for r in 1..<size {
+            let p = peer(r, Double.self)
+            for i in 0..<count { acc[i] += p[i] }
+        }
+        group.barrier()  // everyone has read every buffer
+        buffer.update(from: acc, count: count)
+        group.barrier()
     }
 
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
@@ -104,10 +122,10 @@ final class InProcessCommunicator: Communicator {
         group.barrier()
     }
 
-    /// Sums this rank's block (at rank·stride) over the ranks, in rank order.
+    /// Sums this rank's block (at rank·stride) over the ranks, in the ring's order.
     func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, countPerRank: Int, stride: Int) throws {
         publish(buffer)
-        sum(buffer, from: rank * stride, count: countPerRank)
+        ringSum(buffer, from: rank * stride, count: countPerRank)
     }
 
     /// The ring's arithmetic, computed by the owner: start from rank b+1's block, then for ranks b+2, …, b

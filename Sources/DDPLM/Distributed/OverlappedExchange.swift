@@ -51,13 +51,13 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     }
 
     /// Segment sizes in floats: tensor boundaries closer than `minimum` are merged, and a segment is cut
-    /// into equal parts of at most min(`cap`, max(`maximum`, chunk / `perBlock`)). The cap (1 MiB) keeps
-    /// every segment under the TCP eager limit the MPI shim sets (`CMPI_SEGMENT_BYTES`).
+    /// into equal parts of at most min(`cap`, max(`maximum`, chunk / `perBlock`)). The cap is
+    /// `maxExchangeSegmentBytes`, under the TCP eager limit the MPI communicator sets from it.
     struct Limits: Sendable {
         var minimum = 16_384
         var maximum = 65_536
         var perBlock = 8
-        var cap = 262_144
+        var cap = maxExchangeSegmentBytes / MemoryLayout<Float>.size
         static let standard = Limits()
     }
 
@@ -419,11 +419,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         private func run(_ job: Job) throws {
             switch job {
             case .reduce(let k):
-                let p = grads + bounds[k], n = bounds[k + 1] - bounds[k]
-                switch wire {
-                case .fp32: try channel.reduceScatterSum(p, countPerRank: n, stride: stride)
-                case .bf16: try channel.reduceScatterSumBF16(p, countPerRank: n, stride: stride)
-                }
+                try wire.reduceScatter(channel, grads + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
             case .gather(let k):
                 try channel.allGather(params + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
             }

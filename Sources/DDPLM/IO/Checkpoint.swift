@@ -14,6 +14,9 @@ import Foundation
 ///   metadata "ddplm.trainer"       the TrainerState counters as JSON (sorted keys)
 public enum Checkpoint {
     static let trainerStateKey = "ddplm.trainer"
+    /// model.safetensors' metadata: the step and validation loss that made it the best.
+    static let bestStepKey = "ddplm.step"
+    static let bestLossKey = "ddplm.val_loss"
     static let firstMomentPrefix = "optimizer.exp_avg."
     static let secondMomentPrefix = "optimizer.exp_avg_sq."
     static let carriedH = "state.h"
@@ -36,6 +39,17 @@ public enum Checkpoint {
     static func saveWeights(_ layout: ParameterLayout, _ params: UnsafePointer<Float>, to path: String,
                                    metadata: [String: String] = [:]) throws {
         try SafeTensors.write(tensors(of: layout, in: params), metadata: metadata, to: path)
+    }
+
+    /// model.safetensors of the best validation so far: the weights and the step and loss that made them.
+    static func saveBest(_ layout: ParameterLayout, _ params: UnsafePointer<Float>, to path: String, step: Int, validationLoss: Double) throws {
+        try saveWeights(layout, params, to: path, metadata: [bestStepKey: "\(step)", bestLossKey: "\(validationLoss)"])
+    }
+
+    /// The step and validation loss a model.safetensors records (nil for weights saved otherwise).
+    static func bestRecord(in file: SafeTensors) -> (step: String, loss: Double)? {
+        guard let step = file.metadata[bestStepKey], let loss = file.metadata[bestLossKey].flatMap(Double.init) else { return nil }
+        return (step, loss)
     }
 
     /// latest.safetensors: weights, both Adam moments (whole: gathered from the shards first), the
@@ -86,25 +100,55 @@ public enum Checkpoint {
         return try savedState(path).map { try precision(of: $0, name: path) }
     }
 
-    /// The run's config.json, with clear errors for a missing directory or file.
-    public static func config(_ dir: String) throws -> RunConfig {
+    /// The run directory's config.json, vocab.txt and some saved weights, with clear errors.
+    static func requireRun(_ dir: String, kind: String = "checkpoint directory") throws -> RunDirectory {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DDPLMError("checkpoint directory '\(dir)' does not exist")
+            throw DDPLMError("\(kind) '\(dir)' does not exist")
         }
         let run = RunDirectory(dir)
-        for f in [run.config, run.vocab, run.model] where !FileManager.default.fileExists(atPath: f) {
-            throw DDPLMError("checkpoint directory '\(dir)' is missing \((f as NSString).lastPathComponent)")
+        for f in [run.config, run.vocab] where !FileManager.default.fileExists(atPath: f) {
+            throw DDPLMError("\(kind) '\(dir)' is missing \((f as NSString).lastPathComponent)")
         }
-        return try RunConfig.load(run.config)
+        guard run.hasRun else {
+            throw DDPLMError("\(kind) '\(dir)' has no saved weights yet (neither model.safetensors nor latest.safetensors)")
+        }
+        return run
+    }
+
+    /// The run's config.json, with clear errors for a missing directory or file.
+    public static func config(_ dir: String) throws -> RunConfig {
+        try RunConfig.load(requireRun(dir).config)
+    }
+
+    /// The weights file a command reads from `run`: the one asked for; by default the best model
+    /// (model.safetensors), else, when no validation has improved yet, the latest state with a note.
+    public static func weightsFile(_ run: RunDirectory, _ choice: SavedWeights?) throws -> (path: String, note: String?) {
+        let fm = FileManager.default
+        switch choice {
+        case .best?:
+            guard fm.fileExists(atPath: run.model) else {
+                throw DDPLMError("'\(run.path)' has no model.safetensors: no validation has improved yet (use --weights latest)")
+            }
+            return (run.model, nil)
+        case .latest?:
+            guard fm.fileExists(atPath: run.latest) else {
+                throw DDPLMError("'\(run.path)' has no latest.safetensors (the run saved no resumable state)")
+            }
+            return (run.latest, nil)
+        case nil:
+            if fm.fileExists(atPath: run.model) { return (run.model, nil) }
+            let step = savedState(run.latest).map { " (step \($0.step))" } ?? ""
+            return (run.latest, "no validation has improved yet, so there is no model.safetensors; using latest.safetensors\(step)")
+        }
     }
 
     /// Opens a run directory for eval/generate: config (read here unless the caller already did),
-    /// vocabulary and best weights, all cross-checked.
-    public static func open(_ dir: String, config given: RunConfig? = nil, batch: Int, maxT: Int,
-                            threads: ComputeThreads = .one) throws -> (RunConfig, Vocabulary, LanguageModel) {
-        let run = RunDirectory(dir)
-        let config = try given ?? Checkpoint.config(dir)
+    /// vocabulary and the chosen weights (see `weightsFile`), all cross-checked.
+    public static func open(_ dir: String, config given: RunConfig? = nil, weights: SavedWeights? = nil, batch: Int, maxT: Int,
+                            threads: ComputeThreads = .one) throws -> (config: RunConfig, vocab: Vocabulary, model: LanguageModel, note: String?) {
+        let run = try requireRun(dir)
+        let config = try given ?? RunConfig.load(run.config)
         try config.model.validate()
         let vocab = try Vocabulary.load(run.vocab)
         guard vocab.count == config.model.vocabSize else {
@@ -113,9 +157,16 @@ public enum Checkpoint {
         guard vocab.hash == config.vocabHash else {
             throw DDPLMError("'\(run.vocab)' does not match the vocabulary the model was trained with (hash differs)")
         }
-        let file = try SafeTensors.read(path: run.model)
+        let (path, note) = try weightsFile(run, weights)
+        let file = try SafeTensors.read(path: path)
         let model = LanguageModel(config: config.model, batch: batch, maxT: maxT, chunkRows: config.training.chunkRows, threads: threads)
-        try load(model.layout, from: file, into: model.store.params.ptr, name: "'\(run.model)'")
-        return (config, vocab, model)
+        try load(model.layout, from: file, into: model.store.params.ptr, name: "'\(path)'")
+        return (config, vocab, model, note)
     }
+}
+
+/// Which saved weights `eval`, `generate` and `classify eval|predict` read: the best validation's
+/// (model.safetensors) or the last saved state's (latest.safetensors).
+public enum SavedWeights: String, CaseIterable, Sendable {
+    case best, latest
 }

@@ -15,7 +15,7 @@ public struct RunDirectory: Sendable {
 
     public var config: String { path + "/config.json" }
     public var vocab: String { path + "/vocab.txt" }
-    var model: String { path + "/model.safetensors" }
+    public var model: String { path + "/model.safetensors" }
     public var latest: String { path + "/latest.safetensors" }
     var metrics: String { path + "/metrics.jsonl" }
     public var tensorboard: String { path + "/tensorboard" }

@@ -46,13 +46,18 @@ public enum RunInfo {
             let vocab = try Vocabulary.load(dir.vocab)
             checks.append(vocab.hash == vocabHash && vocab.count == vocabSize ? "vocab.txt ok" : "vocab.txt DOES NOT MATCH config.json")
         } catch { checks.append("vocab.txt: \(error)") }
-        do {
-            let f = try SafeTensors.read(path: dir.model)
-            checks.append("model.safetensors ok")
-            if let step = f.metadata["ddplm.step"], let loss = f.metadata["ddplm.val_loss"].flatMap(Double.init) {
-                out.append("best model: step \(step), validation loss \(Format.fixed(loss, 4))\(ppl(loss)) (model.safetensors)")
-            }
-        } catch { checks.append("\(error)") }
+        if FileManager.default.fileExists(atPath: dir.model) {
+            do {
+                let f = try SafeTensors.read(path: dir.model)
+                checks.append("model.safetensors ok")
+                if let best = Checkpoint.bestRecord(in: f) {
+                    out.append("best model: step \(best.step), validation loss \(Format.fixed(best.loss, 4))\(ppl(best.loss)) (model.safetensors)")
+                }
+            } catch { checks.append("\(error)") }
+        } else {
+            out.append("best model: none yet: no validation has improved (eval, generate and predict read latest.safetensors)")
+            checks.append("no model.safetensors yet")
+        }
         if FileManager.default.fileExists(atPath: dir.latest) {
             do {
                 let f = try SafeTensors.read(path: dir.latest)

@@ -215,8 +215,7 @@ public final class TrainingLoop {
             bestParams.ptr.update(from: store.params.ptr, count: store.count)
             haveBest = true
             if comm.isRoot {
-                try Checkpoint.saveWeights(store.layout, store.params.ptr, to: dir.model,
-                                           metadata: ["ddplm.step": "\(state.step)", "ddplm.val_loss": "\(v)"])
+                try Checkpoint.saveBest(store.layout, store.params.ptr, to: dir.model, step: state.step, validationLoss: v)
             }
             decision.saved = dir.model
         }

@@ -147,10 +147,7 @@ public final class TrainingStep {
                 phaseBuffer[0] -= waited
                 overlapped.waitedNanoseconds = 0
             } else {
-                switch wire {
-                case .fp32: try comm.reduceScatterSum(g + shard.base, countPerRank: shard.chunk)
-                case .bf16: try comm.reduceScatterSumBF16(g + shard.base, countPerRank: shard.chunk)
-                }
+                try wire.reduceScatter(comm, g + shard.base, countPerRank: shard.chunk, stride: shard.chunk)
             }
         }
         lap(1)
