@@ -11,8 +11,8 @@ import Foundation
 /// The same re-exec sets OPENBLAS_THREAD_TIMEOUT=4 (OpenBLAS's minimum: its idle workers sleep after 2^4
 /// cycles instead of spinning on sched_yield for 2^28, ~0.1 s, after every call). Between its BLAS calls
 /// ddplm runs its own parallel work (the recurrent layers' packed products, softmax rows, Adam) on other
-/// threads, and with one thread per core a spinning OpenBLAS worker holds the core they need: the medium
-/// model at 2 threads ran 5–25% faster with the timeout (6 of 6 interleaved pairs).
+/// threads, and with one thread per core a spinning OpenBLAS worker holds the core they need
+/// (docs/benchmarks.md has the measured effect).
 ///
 /// A value the user set is always respected; `--no-blas-autoselect` or DDPLM_BLAS_AUTOSELECT=0 keeps
 /// OpenBLAS exactly as it loaded (no re-exec).

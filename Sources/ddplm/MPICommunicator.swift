@@ -86,7 +86,6 @@ final class MPICommunicator: Communicator {
         try ring.allGather(buffer, countPerRank: countPerRank, stride: stride)
     }
 
-    /// MPI_COMM_WORLD's duplicate, for the exchange thread (needs MPI_THREAD_MULTIPLE).
     /// MPI granted MPI_THREAD_MULTIPLE: the exchange can run on its own thread (`makeExchangeChannel`).
     var overlapAvailable: Bool { cmpi_overlap_available() != 0 }
 

@@ -28,13 +28,10 @@ struct RunStart {
         threads = try Runtime.configureThreads(requested)
         // a resume keeps the run's precision unless told otherwise (and says so when told)
         let savedPrecision = try saved.map { try Checkpoint.precision(of: $0, name: dir.latest) }
-        if let asked = runtime.matmulPrecision, let was = savedPrecision, asked != was {
-            RunStart.note(comm)("resuming a run trained with --matmul-precision \(was.rawValue) in \(asked.rawValue): the trajectory changes from here")
-        }
-        if runtime.matmulPrecision == nil, savedPrecision == .medium, !MatmulPrecision.mediumAvailable {
-            throw DDPLMError("'\(dir.path)' trained with --matmul-precision medium, which this machine cannot run (no AMX-BF16); resume with --matmul-precision highest to continue in float32")
-        }
-        try Runtime.configurePrecision(runtime.matmulPrecision ?? savedPrecision)
+        let (precision, why) = try MatmulPrecision.forSavedRun(requested: runtime.matmulPrecision, saved: savedPrecision,
+                                                               resuming: resuming, run: dir.path)
+        if let why { RunStart.note(comm)(why) }
+        try MatmulPrecision.set(precision)
     }
 
     func options(checkEvery: Int, debugNanAtStep: Int?) -> TrainingLoop.Options {

@@ -30,14 +30,9 @@ enum Runtime {
     /// command that reads a saved run (`run`) the precision it trained with, else highest. A run trained
     /// in medium is read in highest on a machine without AMX, with a note.
     static func configurePrecision(_ requested: MatmulPrecision?, run: String? = nil) throws {
-        var p = requested ?? .highest
-        if requested == nil, let run, try Checkpoint.savedPrecision(run) == .medium {
-            if MatmulPrecision.mediumAvailable {
-                p = .medium
-            } else if launch.rank == 0 {
-                note("'\(run)' trained with --matmul-precision medium; this machine has no AMX-BF16, so its products run in highest")
-            }
-        }
+        guard let run else { return try MatmulPrecision.set(requested ?? .highest) }
+        let (p, why) = try MatmulPrecision.forSavedRun(requested: requested, saved: try Checkpoint.savedPrecision(run), resuming: false, run: run)
+        if let why, launch.rank == 0 { note(why) }
         try MatmulPrecision.set(p)
     }
 

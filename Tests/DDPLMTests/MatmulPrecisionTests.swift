@@ -150,4 +150,28 @@ final class MatmulPrecisionTests: XCTestCase {
         let t = DistributedTests(name: "medium", testClosure: { _ in })
         try t.nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3))
     }
+
+    /// The one rule for a saved run's precision (resume and the commands that read a run), on machines
+    /// with and without medium: asked wins; else the run's own; a medium run without AMX is read in highest
+    /// with a note and resumed only when highest is asked for; a changed precision on resume says so.
+    func testSavedRunPrecisionRule() throws {
+        func rule(_ asked: MatmulPrecision?, _ saved: MatmulPrecision?, resuming: Bool, amx: Bool) throws -> (MatmulPrecision, String?) {
+            let r = try MatmulPrecision.forSavedRun(requested: asked, saved: saved, resuming: resuming, run: "R", mediumAvailable: amx)
+            return (r.precision, r.note)
+        }
+        for resuming in [false, true] {
+            XCTAssertEqual(try rule(nil, nil, resuming: resuming, amx: false).0, .highest)
+            XCTAssertEqual(try rule(nil, .medium, resuming: resuming, amx: true).0, .medium)
+            XCTAssertNil(try rule(nil, .medium, resuming: resuming, amx: true).1)
+            XCTAssertEqual(try rule(.highest, .highest, resuming: resuming, amx: true).0, .highest)
+        }
+        let read = try rule(nil, .medium, resuming: false, amx: false)
+        XCTAssertEqual(read.0, .highest)
+        XCTAssertTrue(read.1?.contains("no AMX-BF16, so its products run in highest") ?? false)
+        XCTAssertThrowsError(try rule(nil, .medium, resuming: true, amx: false)) { XCTAssertTrue("\($0)".contains("resume with --matmul-precision highest")) }
+        let told = try rule(.highest, .medium, resuming: true, amx: false)
+        XCTAssertEqual(told.0, .highest)
+        XCTAssertTrue(told.1?.contains("trained with --matmul-precision medium in highest") ?? false)
+        XCTAssertNil(try rule(.highest, .medium, resuming: false, amx: false).1, "reading in the precision asked for needs no note")
+    }
 }

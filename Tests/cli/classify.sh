@@ -68,7 +68,7 @@ if [[ $have_mpi -eq 1 ]]; then
   one=$("$bin" classify eval "$tmp/cnn" --data "$test" 2>&1); two=$(mpi 2 classify eval "$tmp/cnn" --data "$test" 2>&1)
   if [[ "$one" == "$two" && "$one" == accuracy* ]]; then ok "classify eval under mpirun -np 2 equals 1 process: $two"; else bad "eval -np 2: '$two' vs '$one'"; fi
 else
-  echo "skip - mpirun not found: classify MPI tests not run"
+  missing "mpirun not found: the classifiers under mpirun"
 fi
 
 # --- 4. resume is bit-exact; pretrained vectors
@@ -120,5 +120,5 @@ mkdir -p "$tmp/lm" && echo '{"format": "ddplm-run-2"}' > "$tmp/lm/config.json" &
 check_fails "not a classifier run (a language-model run: use 'ddplm eval')" classify eval "$tmp/lm" --data "$test"
 check_fails "does not exist" classify predict "$tmp/nowhere" "$tmp/one.txt"
 
-echo "classify: $pass passed, $fail failed"
+summary classify
 [[ $fail -eq 0 ]]

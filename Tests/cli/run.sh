@@ -35,7 +35,7 @@ if [[ $have_mpi -eq 1 ]]; then
          && "$bin" compare "$ref" "$run" --tolerance 1e-4 --quiet >/dev/null; then
         ok "equivalence $cell layers=$layers dropout=$drop: -np $n matches 1 process over 40 steps (losses, validation, test, weights)"
       else bad "equivalence $cell layers=$layers dropout=$drop -np $n"; fi
-      ls "$run" | grep -q '^\.' && bad "temp files left in $run"
+      no_temporaries "$run" || bad "temp files left in $run: $(ls -A "$run" | grep '\.tmp\.' | tr '\n' ' ')"
     done
   done
   if out=$(mpi 2 eval --checkpoint "$tmp/np2-lstm-1" --split valid 2>&1) && [[ "$out" == valid:* ]]; then ok "eval under mpirun: $out"; else bad "eval under mpirun: $out"; fi
@@ -83,7 +83,7 @@ if [[ $have_mpi -eq 1 ]]; then
   else bad "--vocab-parallel with --tie-weights on 2 ranks"; fi
   vp_resume "--vocab-parallel with --tie-weights" "$tmp/tied-vp2" "$tmp/tied-1" tied-part --tie-weights
 else
-  echo "skip - mpirun not found: MPI equivalence tests not run"
+  missing "mpirun not found: the MPI equivalence, bf16 wire and vocab-parallel checks (section 1)"
 fi
 
 # --- 2. resume is bit-exact (single process), and SIGTERM stops cleanly and resumes
@@ -115,6 +115,26 @@ if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/burst.log" && [[ -f "$tm
    && "$bin" train --resume "$tmp/burst" --max-steps $(( $(losses "$tmp/burst" train | wc -l) + 5 )) 2>/dev/null; then
   ok "SIGTERM+SIGCONT+SIGTERM (a Slurm time limit) is one stop request: exit 0, latest written, resumable"
 else bad "signal burst: exit $rc"; tail -3 "$tmp/burst.log"; fi
+
+# a run stopped by a signal before its first validation has latest.safetensors but no best model yet:
+# info reports it from latest, eval reads latest with a note (or --weights latest), --weights best says why not
+# (batch 2 × bptt 5: 600 steps to the end of the first epoch, where the first validation would come)
+"$bin" train "${data[@]}" "${small[@]}" --batch 2 --bptt 5 --epochs 1000 --eval-every 100000 --max-steps 100000 --save-every 0 --out "$tmp/early" 2>/dev/null &
+pid=$!
+for _ in $(seq 500); do [[ $(grep -c '"type":"train"' "$tmp/early/metrics.jsonl" 2>/dev/null || echo 0) -ge 3 ]] && break; sleep 0.02; done
+kill -TERM "$pid"; set +e; wait "$pid"; rc=$?
+info=$("$bin" info "$tmp/early" 2>&1); irc=$?
+ev=$("$bin" eval --checkpoint "$tmp/early" 2>&1); erc=$?
+evl=$("$bin" eval --checkpoint "$tmp/early" --weights latest 2>/dev/null)
+evb=$("$bin" eval --checkpoint "$tmp/early" --weights best 2>&1); brc=$?
+set -e
+if [[ $rc -eq 0 && $irc -eq 0 && $erc -eq 0 && $brc -ne 0 && ! -e "$tmp/early/model.safetensors" ]] \
+   && grep -q '^best model: none yet' <<< "$info" && grep -q '^state: step [0-9]' <<< "$info" \
+   && grep -q 'note: no validation has improved yet.*latest.safetensors (step [0-9]*)' <<< "$ev" && grep -q '^test: loss' <<< "$ev" \
+   && [[ "$(grep '^test:' <<< "$ev" | cut -d'|' -f1-2)" == "$(cut -d'|' -f1-2 <<< "$evl")" ]] \
+   && [[ $(wc -l <<< "$evb") -eq 1 && "$evb" == *"no model.safetensors"*"--weights latest"* ]]; then
+  ok "stopped before its first validation: info reports it from latest ($(grep -m1 '^state:' <<< "$info" | cut -c1-40)…), eval reads latest with a note, --weights best says why not"
+else bad "run without a best model: exit $rc; info ($irc): $info; eval ($erc): $ev; --weights best ($brc): $evb"; fi
 
 # --- 3. under mpirun: bit-exact resume on 2 ranks, resume on another rank count, SIGTERM
 if [[ $have_mpi -eq 1 ]]; then
@@ -151,6 +171,8 @@ if [[ $have_mpi -eq 1 ]]; then
   if [[ $rc -eq 0 ]] && grep -q "stopped by signal" "$tmp/m-sig.log" && mpi 2 train --resume "$tmp/m-sig" --max-steps 80 2>/dev/null; then
     ok "SIGTERM to launch/ddplm-mpirun: all ranks stop at the same step, latest written, exit 0, resumable"
   else bad "SIGTERM under mpirun: exit $rc"; tail -3 "$tmp/m-sig.log"; fi
+else
+  missing "mpirun not found: resume and SIGTERM under mpirun (section 3)"
 fi
 
 # --- 4. failures: one clear line on stderr, non-zero exit, promptly
@@ -208,7 +230,7 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$tmp/small" && mount -t tmpfs -o size=1m tm
   else bad "disk full corrupted or littered the run directory"; fi
   umount "$tmp/small"
 else
-  echo "skip - disk-full test: cannot mount a tmpfs here"
+  skip "disk-full test: cannot mount a tmpfs here"
 fi
 out=$("$bin" generate --checkpoint "$tmp/full" --words 12 --prompt "w1 w2" 2>&1) && [[ $(echo $out | wc -w) -eq 14 ]] && ok "generate: $out" || bad "generate: $out"
 
@@ -283,6 +305,8 @@ if [[ $have_mpi -eq 1 ]]; then
      && "$bin" eval --checkpoint "$tmp/kill" --split valid >/dev/null; then
     ok "kill -9 of one rank: mpirun exited $rc after ${secs%.*}s; the latest checkpoint resumed cleanly"
   else bad "kill -9 of one rank: exit $rc after $secs s"; tail -5 "$tmp/kill.log"; fi
+else
+  missing "mpirun not found: the failures under mpirun (section 4)"
 fi
 
 # --- 6. TensorBoard: --tensorboard event files read back by TensorBoard's own reader; a resumed run's new
@@ -299,7 +323,7 @@ if "$tbpy" -c "import tensorboard" 2>/dev/null; then
     ok "--tensorboard: TensorBoard reads ${#tags[@]} tags; after a failure at step 25 and --resume from step 20, train/loss has steps 1-40 once"
   else bad "--tensorboard: $out"; fi
 else
-  echo "skip - --tensorboard check: $tbpy has no tensorboard package"
+  missing "--tensorboard check: $tbpy has no tensorboard package"
 fi
 
 # --- 7. --matmul-precision medium (bf16 products on AMX): close to highest but not the same; a resume keeps
@@ -343,7 +367,11 @@ if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
        && "$bin" compare "$tmp/mp-np1" "$tmp/mp-np3" --tolerance 3e-3 --quiet >/dev/null; then
       ok "--matmul-precision medium: -np 3 follows 1 process over 30 steps (losses and validation to 1e-4, weights to 3e-3)"
     else bad "--matmul-precision medium -np 3 vs 1 process"; fi
+  else
+    missing "mpirun not found: --matmul-precision medium on 3 ranks"
   fi
+else
+  skip "--matmul-precision medium checks: this CPU has no AMX-BF16 (the refusal below is still checked)"
 fi
 # what a CPU without AMX-BF16 does (DDPLM_AMX=0 makes this one behave so)
 set +e; out=$(DDPLM_AMX=0 "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --matmul-precision medium --out "$tmp/mp-no" 2>&1); rc=$?; set -e
@@ -352,5 +380,5 @@ if [[ $rc -ne 0 && $(wc -l <<< "$out") -eq 1 && "$out" == *AMX-BF16* && ! -e "$t
   ok "--matmul-precision medium without AMX-BF16: one line, exit $rc; info says so"
 else bad "--matmul-precision medium without AMX: exit $rc, $out"; fi
 
-echo "# $pass passed, $fail failed"
+summary cli
 [[ $fail -eq 0 ]]

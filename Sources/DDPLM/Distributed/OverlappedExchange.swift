@@ -16,9 +16,10 @@ import Foundation
 /// recurrent layers first, the decoder's rows piece by piece. Anything else that reads the weights
 /// goes through `ParameterStore.params`, which waits for the whole all-gather (`settle`).
 ///
-/// Segments start at tensor boundaries (a model's layers become final one by one) and are cut to at most
-/// ~1/8 of a block, so the decoder's weight gradient, finished in `rowOrder`, streams out while its last
-/// rows and the recurrent layers' backward are computed. Allocates nothing per step.
+/// Segments start at tensor boundaries (a model's layers become final one by one) and are cut as
+/// `Limits` says (at most an eighth of a block, or `Limits.maximum` floats if that is more, and never more
+/// than `maxExchangeSegmentBytes`), so the decoder's weight gradient, finished in `rowOrder`, streams out
+/// while its last rows and the recurrent layers' backward are computed. Allocates nothing per step.
 final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     let base: Int
     let chunk: Int

@@ -23,6 +23,25 @@ public enum MatmulPrecision: String, CaseIterable, Sendable {
         current = p
     }
 
+    /// The one rule for a command that continues (`resuming`) or reads a saved run (`run`, which recorded
+    /// `saved`, nil when it recorded nothing): the precision asked for, else the run's own. A resume that
+    /// changes it says so; a run trained in medium on a machine without it is read in highest with a
+    /// note, and resumed only when asked for highest explicitly. Returns the precision and the note.
+    public static func forSavedRun(requested: MatmulPrecision?, saved: MatmulPrecision?, resuming: Bool, run: String,
+                                   mediumAvailable: Bool = MatmulPrecision.mediumAvailable) throws -> (precision: MatmulPrecision, note: String?) {
+        if let asked = requested {
+            if resuming, let was = saved, asked != was {
+                return (asked, "resuming a run trained with --matmul-precision \(was.rawValue) in \(asked.rawValue): the trajectory changes from here")
+            }
+            return (asked, nil)
+        }
+        guard saved == .medium, !mediumAvailable else { return (saved ?? .highest, nil) }
+        if resuming {
+            throw DDPLMError("'\(run)' trained with --matmul-precision medium, which this machine cannot run (no AMX-BF16); resume with --matmul-precision highest to continue in float32")
+        }
+        return (.highest, "'\(run)' trained with --matmul-precision medium; this machine has no AMX-BF16, so its products run in highest")
+    }
+
     /// The product's kernel, for start-up lines and bench output.
     public var kernelName: String { self == .highest ? "fp32" : "bf16-amx" }
 }

@@ -7,9 +7,10 @@ import Dispatch
 /// over ranks is the batch's mean loss.
 ///
 /// One rank: compute → global-norm clip → Adam.
-/// N ranks (ZeRO-1): compute → ring reduce-scatter of the gradients (each rank receives the sum over
-/// ranks for its optimizer shard) → the global norm from the shards' sums of squares, all-reduced with
-/// the loss and the stop flags → Adam on this rank's shard only → all-gather of the updated parameters.
+/// N ranks (ZeRO-1): compute → the loss and the stop flags all-reduced (3 doubles) → ring reduce-scatter
+/// of the gradients (each rank receives the sum over ranks for its optimizer shard) → the global norm
+/// from the shards' sums of squares (a second all-reduce, of 1 double) → Adam on this rank's shard only
+/// → all-gather of the updated parameters.
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. The clip factor is
 /// applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 ///

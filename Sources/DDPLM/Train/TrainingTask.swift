@@ -1,4 +1,4 @@
-/// What the training loop needs from a task (the language model today; a classifier next): its
+/// What the training loop needs from a task (`LanguageModelTask`, `ClassificationTask`): its
 /// parameters, its batches, its evaluation, and whatever state it carries between batches. The loop owns
 /// everything else: steps, epochs, validation, the learning-rate schedule, checkpoints, resume, signals,
 /// progress and metrics.

@@ -1,0 +1,60 @@
+import XCTest
+@testable import DDPLM
+import Foundation
+
+/// Adding a setting cannot silently go unsaved: every stored field of every config.json section (found
+/// by reflection, so a new field fails here until it is listed) changes to a non-default value, survives
+/// config.json's encode/decode, and changes the run identity exactly when its section is fixed for a run
+/// (model, data, training) and leaves it alone when it may change on resume (stop, logging).
+final class RunConfigFieldTests: XCTestCase {
+    typealias Edit = (RunConfig) -> RunConfig
+
+    static func edit<T>(_ path: WritableKeyPath<RunConfig, T>, _ value: T) -> Edit {
+        { var c = $0; c[keyPath: path] = value; return c }
+    }
+
+    /// One edit per stored field, by section; the reflection check below keeps this list complete.
+    let sections: [(name: String, fixed: Bool, fields: [String: Edit])] = [
+        ("model", true, ["vocabSize": edit(\.model.vocabSize, 77), "embedding": edit(\.model.embedding, 9), "hidden": edit(\.model.hidden, 11),
+                         "layers": edit(\.model.layers, 3), "cell": edit(\.model.cell, .gru), "dropout": edit(\.model.dropout, 0.25),
+                         "tieWeights": edit(\.model.tieWeights, true)]),
+        ("data", true, ["train": edit(\.data.train, "a.txt"), "valid": edit(\.data.valid, "b.txt"), "test": edit(\.data.test, "c.txt"),
+                        "maxVocab": edit(\.data.maxVocab, 123), "batch": edit(\.data.batch, 12), "bptt": edit(\.data.bptt, 7)]),
+        ("training", true, ["lr": edit(\.training.lr, 0.25), "lrDecay": edit(\.training.lrDecay, 0.75), "clip": edit(\.training.clip, 1.5),
+                            "evalEvery": edit(\.training.evalEvery, 17), "seed": edit(\.training.seed, 99), "chunkRows": edit(\.training.chunkRows, 64),
+                            "gradientWire": edit(\.training.gradientWire, .bf16), "vocabParallel": edit(\.training.vocabParallel, true)]),
+        ("stop", false, ["epochs": edit(\.stop.epochs, 4), "maxSteps": edit(\.stop.maxSteps, 40), "maxMinutes": edit(\.stop.maxMinutes, 2.5)]),
+        ("logging", false, ["logEvery": edit(\.logging.logEvery, 3), "saveEvery": edit(\.logging.saveEvery, 9),
+                            "skipNonFinite": edit(\.logging.skipNonFinite, true), "tensorboard": edit(\.logging.tensorboard, true)]),
+    ]
+
+    func testEveryFieldIsSavedAndFingerprintedWhereFixed() throws {
+        let base = RunConfig(model: ModelConfig(vocabSize: 50), vocabHash: "h", data: .init(train: "t", valid: "v", test: "s"))
+        let reflected = Dictionary(uniqueKeysWithValues: Mirror(reflecting: base).children.compactMap { child in
+            child.label.map { ($0, Set(Mirror(reflecting: child.value).children.compactMap(\.label))) }
+        })
+        for section in sections {
+            XCTAssertEqual(reflected[section.name], Set(section.fields.keys),
+                           "RunConfig.\(section.name) has fields this test does not edit: list each new one here")
+            for (field, change) in section.fields {
+                let changed = change(base)
+                XCTAssertNotEqual(changed, base, "\(section.name).\(field): the edit must change the value")
+                let json = try changed.encoded()
+                let dir = NSTemporaryDirectory() + "ddplm-config-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                try AtomicFile.write(json, to: dir)
+                let back = try RunConfig.load(dir)
+                XCTAssertEqual(back.model, changed.model, "\(section.name).\(field) round trip")
+                XCTAssertEqual(back.data, changed.data, "\(section.name).\(field) round trip")
+                XCTAssertEqual(back.training, changed.training, "\(section.name).\(field) is not saved in config.json")
+                XCTAssertEqual(back.stop, changed.stop, "\(section.name).\(field) is not saved in config.json")
+                XCTAssertEqual(back.logging, changed.logging, "\(section.name).\(field) is not saved in config.json")
+                if section.fixed {
+                    XCTAssertNotEqual(changed.identity, base.identity, "\(section.name).\(field) is fixed for a run but not in its identity")
+                } else {
+                    XCTAssertEqual(changed.identity, base.identity, "\(section.name).\(field) may change on resume, so it must not change the identity")
+                }
+            }
+        }
+    }
+}
