@@ -54,7 +54,7 @@ enum BLASSetup {
         }
         let coreSet = env["OPENBLAS_CORETYPE"] != nil
         if coreSet { note = "OPENBLAS_CORETYPE set in the environment" }
-        if env["DDPLM_BLAS_AUTOSELECT"] == "0" || CommandLine.arguments.contains("--no-blas-autoselect") { return }
+        if env["DDPLM_BLAS_AUTOSELECT"] == "0" || CommandLine.arguments.prefix(while: { $0 != "--" }).contains("--no-blas-autoselect") { return }
         let core = coreSet ? nil : wantedCore()
         let timeout = env["OPENBLAS_THREAD_TIMEOUT"] == nil
         guard core != nil || timeout else { return }

@@ -165,6 +165,7 @@ struct ClassifyPredictCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             _ = try Runtime.start(&comm, runtime, run: dir)
+            guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank reads and labels
             var texts: [String] = []
             if files.isEmpty {
                 while let line = readLine() { if !line.allSatisfy(\.isWhitespace) { texts.append(line) } }

@@ -33,7 +33,7 @@ extension Array {
     func refuseChanges<Root>(from recorded: Root, run: String) throws where Element == ConfigBinding<Root> {
         for b in self {
             if let why = b.conflict(recorded) {
-                throw DDPLMError("\(b.flag) cannot change when resuming: \(why) (fixed in \(run)/config.json; only the stop, logging and --threads options may change)")
+                throw DDPLMError("\(b.flag) cannot change when resuming: \(why) (fixed in \(run)/config.json; only the stop and logging options and the runtime ones (--threads, --matmul-precision, --hang-timeout, --no-blas-autoselect) may change)")
             }
         }
     }

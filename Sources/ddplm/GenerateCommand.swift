@@ -31,7 +31,9 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { _ in
             guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank writes the text
-            _ = try Runtime.configureThreads(runtime.threads ?? 1)
+            // one word at a time on one column: one thread unless told otherwise
+            let told = runtime.threads != nil || ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] != nil
+            _ = try Runtime.configureThreads(told ? runtime.threads : 1)
             try Runtime.configurePrecision(runtime.matmulPrecision, run: checkpoint)
             let (_, vocab, model, note) = try Checkpoint.open(checkpoint, weights: weights, batch: 1, maxT: 1)
             if let note { Runtime.note(note) }

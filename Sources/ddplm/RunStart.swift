@@ -40,6 +40,7 @@ struct RunStart {
         o.threads = threads
         o.checkEvery = checkEvery
         o.injectNaNAtStep = debugNanAtStep.map { $0 - 1 }
+        o.secondsSinceProcessStart = RunTimeBudget.secondsSinceProcessStart
         return o
     }
 

@@ -13,6 +13,8 @@ struct RuntimeOptions: ParsableArguments {
                                discussion: "medium rounds each product's two inputs to bfloat16 (8 significant bits) and sums in float32 on the AMX tile unit of Intel Sapphire Rapids and newer; weights, gradients, softmax, norm and Adam stay float32. A CPU without AMX-BF16 refuses it."))
     var matmulPrecision: MatmulPrecision?
 
+    /// Acts before parsing: BLASSetup reads it from the command line, since it must decide before
+    /// OpenBLAS's kernels load (a re-exec); declared here so that --help lists it and the parser accepts it.
     @Flag(help: "Keep OpenBLAS as it loads: its own kernel choice even if it fell back to an old core, and its idle threads' long spin (also: DDPLM_BLAS_AUTOSELECT=0).")
     var noBlasAutoselect = false
 }

@@ -17,6 +17,21 @@ final class GoldenFixtureTests: XCTestCase {
             .appendingPathComponent("Fixtures/golden_\(name).safetensors").path
     }
 
+    /// PyTorch's state_dict names (all tensors but the fixture's own) are exactly ddplm's, same shapes;
+    /// a tied alias holds the same values as the storage it names.
+    func checkStateDictNames(_ file: SafeTensors, _ layout: ParameterLayout) throws {
+        let fixtureOnly = ["input.", "state.", "expected.", "grad.", "step2.", "adam."]
+        let torchNames = Set(file.entries.map(\.name).filter { n in !fixtureOnly.contains { n.hasPrefix($0) } })
+        XCTAssertEqual(torchNames, Set(layout.specs.map(\.name)))
+        for spec in layout.specs {
+            XCTAssertEqual(file.entry(spec.name)?.shape, spec.shape, spec.name)
+            if spec.isAlias {
+                let own = layout.specs.first { !$0.isAlias && $0.offset == spec.offset }!
+                XCTAssertEqual(try tensor(file, spec.name, spec.shape), try tensor(file, own.name, own.shape))
+            }
+        }
+    }
+
     func check(_ name: String, cell: CellType) throws {
         let file = try SafeTensors.read(path: Self.fixture(name))
         let meta = file.metadata
@@ -31,17 +46,7 @@ final class GoldenFixtureTests: XCTestCase {
         try Checkpoint.load(model.layout, from: file, into: model.store.params.ptr, name: name)
         let initial = model.store.params.array
 
-        // PyTorch's state_dict names (all tensors but the fixture's own) are exactly ddplm's, same shapes
-        let fixtureOnly = ["input.", "state.", "expected.", "grad.", "step2.", "adam."]
-        let torchNames = Set(file.entries.map(\.name).filter { n in !fixtureOnly.contains { n.hasPrefix($0) } })
-        XCTAssertEqual(torchNames, Set(model.layout.specs.map(\.name)))
-        for spec in model.layout.specs {
-            XCTAssertEqual(file.entry(spec.name)?.shape, spec.shape, spec.name)
-            if spec.isAlias {       // tied: the alias holds the same values as the storage it names
-                let own = model.layout.specs.first { !$0.isAlias && $0.offset == spec.offset }!
-                XCTAssertEqual(try tensor(file, spec.name, spec.shape), try tensor(file, own.name, own.shape))
-            }
-        }
+        try checkStateDictNames(file, model.layout)
 
         let x = try tensor(file, "input.x", [t, b]).map { Int32($0) }
         let y = try tensor(file, "input.y", [t, b]).map { Int32($0) }

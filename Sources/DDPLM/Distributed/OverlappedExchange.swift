@@ -34,7 +34,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     let rank: Int
     private var gatherQueued = 0
 
-    private let worker: Worker
+    private let worker: ExchangeWorker
     private let parameters: Int
     /// Floats of each segment that are parameters (padding is zeros, final from the start).
     private var initialPending: [Int] = []
@@ -49,17 +49,6 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     /// Flat offsets of segment `k` in rank `r`'s block.
     private func span(_ k: Int, block r: Int) -> Range<Int> {
         base + r * chunk + bounds[k]..<base + r * chunk + bounds[k + 1]
-    }
-
-    /// Segment sizes in floats: tensor boundaries closer than `minimum` are merged, and a segment is cut
-    /// into equal parts of at most min(`cap`, max(`maximum`, chunk / `perBlock`)). The cap is
-    /// `maxExchangeSegmentBytes`, under the TCP eager limit the MPI communicator sets from it.
-    struct Limits: Sendable {
-        var minimum = 16_384
-        var maximum = 65_536
-        var perBlock = 8
-        var cap = maxExchangeSegmentBytes / MemoryLayout<Float>.size
-        static let standard = Limits()
     }
 
     /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
@@ -77,7 +66,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
-        worker = Worker(grads: grads, params: params, base: shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
+        worker = ExchangeWorker(grads: grads, params: params, base: shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
         initialPending = (0..<s).map { k in
             (0..<ranks).reduce(0) { sum, r in sum + max(0, min(span(k, block: r).upperBound, parameters) - span(k, block: r).lowerBound) }
         }
@@ -90,29 +79,6 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         pending.deallocate()
         handed.deallocate()
         fingerprints.deallocate()
-    }
-
-    /// Segment boundaries: tensor boundaries (relative to each block), merged and cut per `limits`.
-    static func plan(base: Int, chunk: Int, ranks: Int, cuts: [Int], limits: Limits = .standard) -> [Int] {
-        var points: [Int] = []
-        for c in cuts {
-            for r in 0..<ranks {
-                let rel = c - base - r * chunk
-                if rel > 0 && rel < chunk { points.append(rel) }
-            }
-        }
-        points.sort()
-        let minimum = max(1, limits.minimum), maximum = min(max(1, limits.cap), max(1, limits.maximum, chunk / max(1, limits.perBlock)))
-        var kept = [0]
-        for p in points where p - kept.last! >= minimum && chunk - p >= minimum { kept.append(p) }
-        kept.append(chunk)
-        var bounds = [0]
-        for k in 1..<kept.count {
-            let lo = kept[k - 1], len = kept[k] - lo
-            let parts = max(1, (len + maximum - 1) / maximum)
-            for j in 1...parts { bounds.append(lo + len * j / parts) }
-        }
-        return bounds
     }
 
     /// Starts a step: nothing is final yet (call after the gradients were zeroed).
@@ -252,178 +218,4 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     /// Seconds from the first segment's handover to the end of this step's compute: the most the
     /// exchange could hide behind it.
     var windowSeconds: Double { firstHanded > 0 && firstHanded < computeEnd ? Double(computeEnd - firstHanded) / 1e9 : 0 }
-
-    /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
-    /// the exchange's deinit can stop it. Jobs run in the order queued (a FIFO): a step's reduce-scatter
-    /// segments always follow the previous step's all-gather.
-    private final class Worker: @unchecked Sendable {
-        enum Job { case reduce(Int), gather(Int) }
-
-        let grads: UnsafeMutablePointer<Float>
-        let params: UnsafeMutablePointer<Float>
-        /// The store's buffers, held so that a job still running after the exchange is gone writes into
-        /// live memory.
-        private let buffers: [FloatBuffer]
-        let bounds: [Int]
-        let stride: Int
-        let wire: GradientWire
-        let channel: ExchangeChannel
-        private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        private let work = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private let progress = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private let queue: UnsafeMutablePointer<Job>
-        private let capacity: Int
-        private let started: UnsafeMutablePointer<UInt64>
-        private let ended: UnsafeMutablePointer<UInt64>
-        private var queued = 0, taken = 0
-        private var reduced = 0, gathered = 0
-        private var stopping = false
-        private var reduceError: Error?
-        private var gatherError: Error?
-
-        init(grads: FloatBuffer, params: FloatBuffer, base: Int, bounds: [Int], stride: Int, wire: GradientWire,
-             channel: ExchangeChannel) {
-            self.grads = grads.ptr + base
-            self.params = params.ptr + base
-            buffers = [grads, params]
-            self.bounds = bounds
-            self.stride = stride
-            self.wire = wire
-            self.channel = channel
-            let s = bounds.count - 1
-            capacity = 2 * s + 1
-            queue = .allocate(capacity: capacity)
-            started = .allocate(capacity: s)
-            ended = .allocate(capacity: s)
-            started.initialize(repeating: 0, count: s)
-            ended.initialize(repeating: 0, count: s)
-            gathered = s
-            pthread_mutex_init(mutex, nil)
-            pthread_cond_init(work, nil)
-            pthread_cond_init(progress, nil)
-            let thread = Thread { [self] in self.loop() }
-            thread.name = "ddplm-exchange"
-            thread.start()
-        }
-
-        deinit {
-            pthread_cond_destroy(work); pthread_cond_destroy(progress); pthread_mutex_destroy(mutex)
-            mutex.deallocate(); work.deallocate(); progress.deallocate()
-            queue.deallocate(); started.deallocate(); ended.deallocate()
-        }
-
-        private var segments: Int { bounds.count - 1 }
-
-        /// A new step's reduce-scatter (the previous one is complete).
-        func resetReduce() {
-            pthread_mutex_lock(mutex)
-            reduced = 0; reduceError = nil
-            for k in 0..<segments { started[k] = 0; ended[k] = 0 }
-            pthread_mutex_unlock(mutex)
-        }
-
-        /// A new all-gather (the previous one is complete: this step's reduce-scatter, queued after it, is).
-        func resetGather() {
-            pthread_mutex_lock(mutex)
-            gathered = 0; gatherError = nil
-            pthread_mutex_unlock(mutex)
-        }
-
-        func enqueue(_ job: Job) {
-            pthread_mutex_lock(mutex)
-            precondition(queued - taken < capacity, "exchange queue overflow")
-            queue[queued % capacity] = job
-            queued += 1
-            pthread_cond_signal(work)
-            pthread_mutex_unlock(mutex)
-        }
-
-        func awaitReduced() throws {
-            pthread_mutex_lock(mutex)
-            while reduced < segments { pthread_cond_wait(progress, mutex) }
-            let error = reduceError
-            pthread_mutex_unlock(mutex)
-            if let error { throw error }
-        }
-
-        func hasGathered(_ count: Int) -> Bool {
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return gathered >= count
-        }
-
-        /// Waits until the first `count` segments of the all-gather are in.
-        func awaitGathered(_ count: Int) {
-            pthread_mutex_lock(mutex)
-            while gathered < count { pthread_cond_wait(progress, mutex) }
-            pthread_mutex_unlock(mutex)
-        }
-
-        func gatherFailure() throws {
-            pthread_mutex_lock(mutex)
-            let error = gatherError
-            pthread_mutex_unlock(mutex)
-            if let error { throw error }
-        }
-
-        func stop() {
-            pthread_mutex_lock(mutex)
-            stopping = true
-            pthread_cond_signal(work)
-            pthread_mutex_unlock(mutex)
-        }
-
-        func busySeconds(before end: UInt64) -> Double {
-            var total: UInt64 = 0
-            for k in 0..<segments where started[k] > 0 && started[k] < end {
-                total += min(ended[k], end) - started[k]
-            }
-            return Double(total) / 1e9
-        }
-
-        private func loop() {
-            pthread_mutex_lock(mutex)
-            while true {
-                while taken == queued && !stopping { pthread_cond_wait(work, mutex) }
-                if taken == queued { break }
-                let job = queue[taken % capacity]
-                taken += 1
-                // after a failure the rest of that exchange is skipped (the step throws)
-                let skip: Bool
-                switch job {
-                case .reduce: skip = reduceError != nil
-                case .gather: skip = gatherError != nil
-                }
-                pthread_mutex_unlock(mutex)
-                var error: Error?
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                if !skip {
-                    do { try run(job) } catch let e { error = e }
-                }
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                pthread_mutex_lock(mutex)
-                switch job {
-                case .reduce(let k):
-                    started[k] = t0
-                    ended[k] = t1
-                    if reduceError == nil, let error { reduceError = error }
-                    reduced += 1
-                case .gather:
-                    if gatherError == nil, let error { gatherError = error }
-                    gathered += 1
-                }
-                pthread_cond_broadcast(progress)
-            }
-            pthread_mutex_unlock(mutex)
-        }
-
-        private func run(_ job: Job) throws {
-            switch job {
-            case .reduce(let k):
-                try wire.reduceScatter(channel, grads + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
-            case .gather(let k):
-                try channel.allGather(params + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
-            }
-        }
-    }
 }

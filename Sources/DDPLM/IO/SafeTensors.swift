@@ -57,44 +57,7 @@ public struct SafeTensors {
                 }
                 continue
             }
-            guard case .object(let fields) = value else { throw bad("entry '\(key)' is not an object") }
-            var dtype: String?, shape: [Int]?, offsets: (UInt64, UInt64)?
-            for (f, fv) in fields {
-                switch f {
-                case "dtype":
-                    guard case .string(let s) = fv, SafeTensors.dtypeSizes[s] != nil else { throw bad("entry '\(key)' has an unknown dtype") }
-                    dtype = s
-                case "shape":
-                    guard case .array(let dims) = fv, dims.count <= 8 else { throw bad("entry '\(key)' has a bad shape") }
-                    var s: [Int] = []
-                    for d in dims {
-                        guard let u = d.uint64, u <= UInt64(Int32.max) else { throw bad("entry '\(key)' has a bad dimension") }
-                        s.append(Int(u))
-                    }
-                    shape = s
-                case "data_offsets":
-                    guard case .array(let o) = fv, o.count == 2, let b = o[0].uint64, let e = o[1].uint64 else {
-                        throw bad("entry '\(key)' has bad data_offsets")
-                    }
-                    offsets = (b, e)
-                default:
-                    throw bad("entry '\(key)' has an unknown field '\(f)'")
-                }
-            }
-            guard let dtype, let shape, let offsets else { throw bad("entry '\(key)' lacks dtype, shape or data_offsets") }
-            guard offsets.0 <= offsets.1 else { throw bad("entry '\(key)' ends before it begins") }
-            var bytesNeeded = UInt64(SafeTensors.dtypeSizes[dtype]!)
-            for d in shape {
-                let (p, o) = bytesNeeded.multipliedReportingOverflow(by: UInt64(d))
-                if o { throw bad("entry '\(key)' size overflows") }
-                bytesNeeded = p
-            }
-            guard offsets.1 - offsets.0 == bytesNeeded else {
-                throw bad("entry '\(key)' has \(offsets.1 - offsets.0) bytes but shape \(shape) of \(dtype) needs \(bytesNeeded)")
-            }
-            let bufferLen = UInt64(bytes.count - dataStart)
-            guard offsets.1 <= bufferLen else { throw bad("entry '\(key)' runs past the end of the data (truncated?)") }
-            entries.append(Entry(name: key, dtype: dtype, shape: shape, begin: Int(offsets.0), end: Int(offsets.1)))
+            entries.append(try SafeTensors.entry(key, value, dataBytes: bytes.count - dataStart, bad: bad))
         }
         // offsets must tile [0, buffer length) exactly: no holes, no overlaps
         var cursor = 0
@@ -115,6 +78,49 @@ public struct SafeTensors {
         self.metadata = metadata
         self.storage = bytes
         self.dataStart = dataStart
+    }
+
+    /// One tensor's header entry, checked: a known dtype, a shape of at most 8 dimensions, offsets that
+    /// hold exactly shape × dtype bytes inside the data buffer of `dataBytes` bytes.
+    private static func entry(_ key: String, _ value: JSONValue, dataBytes: Int, bad: (String) -> DDPLMError) throws -> Entry {
+        guard case .object(let fields) = value else { throw bad("entry '\(key)' is not an object") }
+        var dtype: String?, shape: [Int]?, offsets: (UInt64, UInt64)?
+        for (f, fv) in fields {
+            switch f {
+            case "dtype":
+                guard case .string(let s) = fv, SafeTensors.dtypeSizes[s] != nil else { throw bad("entry '\(key)' has an unknown dtype") }
+                dtype = s
+            case "shape":
+                guard case .array(let dims) = fv, dims.count <= 8 else { throw bad("entry '\(key)' has a bad shape") }
+                var s: [Int] = []
+                for d in dims {
+                    guard let u = d.uint64, u <= UInt64(Int32.max) else { throw bad("entry '\(key)' has a bad dimension") }
+                    s.append(Int(u))
+                }
+                shape = s
+            case "data_offsets":
+                guard case .array(let o) = fv, o.count == 2, let b = o[0].uint64, let e = o[1].uint64 else {
+                    throw bad("entry '\(key)' has bad data_offsets")
+                }
+                offsets = (b, e)
+            default:
+                throw bad("entry '\(key)' has an unknown field '\(f)'")
+            }
+        }
+        guard let dtype, let shape, let offsets else { throw bad("entry '\(key)' lacks dtype, shape or data_offsets") }
+        guard offsets.0 <= offsets.1 else { throw bad("entry '\(key)' ends before it begins") }
+        var bytesNeeded = UInt64(SafeTensors.dtypeSizes[dtype]!)
+        for d in shape {
+            let (p, o) = bytesNeeded.multipliedReportingOverflow(by: UInt64(d))
+            if o { throw bad("entry '\(key)' size overflows") }
+            bytesNeeded = p
+        }
+        guard offsets.1 - offsets.0 == bytesNeeded else {
+            throw bad("entry '\(key)' has \(offsets.1 - offsets.0) bytes but shape \(shape) of \(dtype) needs \(bytesNeeded)")
+        }
+        let bufferLen = UInt64(dataBytes)
+        guard offsets.1 <= bufferLen else { throw bad("entry '\(key)' runs past the end of the data (truncated?)") }
+        return Entry(name: key, dtype: dtype, shape: shape, begin: Int(offsets.0), end: Int(offsets.1))
     }
 
     /// Reads a file from disk (memory-mapped).

@@ -155,6 +155,12 @@ final class ProgressReporter {
 
     func skipped(_ what: String) { note("\(what): step skipped, carried state reset") }
 
+    /// Where the invocation's wall time went: a line, and a "time" record.
+    func time(_ budget: RunTimeBudget) throws {
+        note(budget.line)
+        try record(budget.record)
+    }
+
     func finished(_ s: TrainerState, stop: TrainingLoop.Summary.Stop, latest: String) {
         endLive()
         note("\(stop == .signal ? "stopped by signal" : "finished (\(stop.rawValue))") at step \(s.step); latest state in \(latest)")

@@ -21,6 +21,9 @@ public final class TrainingLoop {
         public var stopRequested: () -> Bool = { GracefulStop.requested }
         /// Test hook: poison the gradient at this (0-based) step to exercise non-finite handling.
         public var injectNaNAtStep: Int?
+        /// Seconds since the process started, for the time budget's start-up (the CLI passes
+        /// `RunTimeBudget.secondsSinceProcessStart`); nil leaves start-up out.
+        public var secondsSinceProcessStart: (() -> Double?)?
 
         public init(dir: RunDirectory) { self.dir = dir }
     }
@@ -33,6 +36,8 @@ public final class TrainingLoop {
         public var testLoss: Double?
         public var testAccuracy: Double?
         public var tokensPerSecond: Double
+        /// Where this invocation's wall time went.
+        public var time: RunTimeBudget
     }
 
     let task: TrainingTask
@@ -50,6 +55,8 @@ public final class TrainingLoop {
     private var prepared = false
     /// When this invocation's training began (training seconds = state.elapsed + time since).
     private var began = Date()
+    /// Where this invocation's wall time went.
+    private var budget = RunTimeBudget()
 
     var dir: RunDirectory { options.dir }
     var store: ParameterStore { task.store }
@@ -104,6 +111,22 @@ public final class TrainingLoop {
 
     private func runLoop() throws -> Summary {
         try prepare()
+        try startReporting()
+        budget = RunTimeBudget(startup: options.secondsSinceProcessStart?())
+        began = Date()
+        reporter.startInterval()
+        var stop: Summary.Stop?
+        if state.epoch >= stopAt.epochs { stop = .epochs }
+        if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
+        while stop == nil {
+            stop = try trainStep()
+        }
+        return try finish(stop!)
+    }
+
+    /// Rank 0's reporter (metrics.jsonl, TensorBoard), the resume line, and this invocation's ranks,
+    /// threads and precision in the state.
+    private func startReporting() throws {
         if comm.isRoot {
             // a resumed run's new event file starts after the checkpoint's step: TensorBoard drops the
             // points the interrupted run logged past it
@@ -113,94 +136,104 @@ public final class TrainingLoop {
                                         tensorboard: tb, live: options.liveProgress)
         }
         reporter.note(task.summary)
-        let perEpoch = task.batchesPerEpoch
         if options.resume {
-            reporter.resumed(state, from: dir.latest, batchesPerEpoch: perEpoch, savedRanks: state.ranks, ranks: comm.size)
+            reporter.resumed(state, from: dir.latest, batchesPerEpoch: task.batchesPerEpoch, savedRanks: state.ranks, ranks: comm.size)
         }
         state.ranks = comm.size
         state.threads = options.threads.count
         state.matmulPrecision = MatmulPrecision.current.rawValue
+    }
 
-        began = Date()
-        reporter.startInterval()
-        var stop: Summary.Stop?
-        if state.epoch >= stopAt.epochs { stop = .epochs }
-        if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = .maxSteps }
-        while stop == nil {
-            let minutes = Date().timeIntervalSince(began) / 60
-            let index = state.window, step = state.step, epoch = state.epoch
-            let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
-                                    timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
-                                    poison: options.injectNaNAtStep == step) { ready in
-                try task.computeGradients(batch: index, epoch: epoch, step: step, ready: ready)
-            }
-            if r.finite {
-                state.adamStep += 1
-            } else {
-                let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
-                guard logging.skipNonFinite else {
-                    throw DDPLMError("\(what): training stopped; the checkpoints in '\(dir.path)' hold the last good state (lower --lr, or pass --skip-nonfinite)")
-                }
-                reporter.skipped(what)
-                task.resetCarriedState()
-            }
-            let items = task.items(inBatch: index, epoch: epoch)
-            state.step += 1
-            state.window += 1
-            state.tokens += items
-            reporter.step(loss: r.finite ? r.loss : nil, gradNorm: r.gradNorm, tokens: items)
-
-            let epochEnd = state.window == perEpoch
-            var stepsLeft = (stopAt.epochs - state.epoch) * perEpoch - state.window
-            if stopAt.maxSteps > 0 { stepsLeft = min(stepsLeft, stopAt.maxSteps - state.step) }
-            try reporter.afterStep(.init(state: state, epochFraction: Double(state.window) / Double(perEpoch), stepsLeft: stepsLeft,
-                                                secondsLeft: stopAt.maxMinutes > 0 ? stopAt.maxMinutes * 60 - Date().timeIntervalSince(began) : nil,
-                                                elapsed: state.elapsed + Date().timeIntervalSince(began)),
-                                          force: epochEnd)
-            // every --eval-every steps and at each epoch's end, but never twice within a quarter of the
-            // interval (an epoch ending at step 188 and the step-200 validation would halve the lr twice)
-            if (state.step % training.evalEvery == 0 || epochEnd) && state.step - state.lastValidatedStep >= max(1, training.evalEvery / 4) {
-                try validate(scheduled: true)
-            }
-            if epochEnd {
-                state.epoch += 1
-                state.window = 0
-                task.resetCarriedState()
-                if state.epoch >= stopAt.epochs { stop = .epochs }
-            }
-            if options.checkEvery > 0 && state.step % options.checkEvery == 0 {
-                try stepper.settle()
-                try comm.verifySame(store.replicaHash, what: "the weights at step \(state.step) (ranks drifted apart)")
-            }
-            if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = stop ?? .maxSteps }
-            if r.timeUp { stop = stop ?? .maxMinutes }
-            if r.signalled { stop = .signal }
-            if stop == nil && logging.saveEvery > 0 && state.step % logging.saveEvery == 0 { try saveLatest() }
+    /// One step and what follows it (progress, scheduled validation, epoch end, checks, checkpoint);
+    /// returns why to stop, if it is time to.
+    private func trainStep() throws -> Summary.Stop? {
+        let stepStart = Date()
+        let minutes = stepStart.timeIntervalSince(began) / 60
+        let index = state.window, step = state.step, epoch = state.epoch, perEpoch = task.batchesPerEpoch
+        let r = try stepper.run(lr: state.lr, adamStep: state.adamStep + 1, signalled: options.stopRequested(),
+                                timeUp: stopAt.maxMinutes > 0 && minutes >= stopAt.maxMinutes,
+                                poison: options.injectNaNAtStep == step) { ready in
+            try task.computeGradients(batch: index, epoch: epoch, step: step, ready: ready)
         }
+        if r.finite {
+            state.adamStep += 1
+        } else {
+            let what = "non-finite \(r.loss.isFinite ? "gradient norm" : "loss") (\(r.loss.isFinite ? r.gradNorm : r.loss)) at step \(state.step + 1)"
+            guard logging.skipNonFinite else {
+                throw DDPLMError("\(what): training stopped; the checkpoints in '\(dir.path)' hold the last good state (lower --lr, or pass --skip-nonfinite)")
+            }
+            reporter.skipped(what)
+            task.resetCarriedState()
+        }
+        let items = task.items(inBatch: index, epoch: epoch)
+        state.step += 1
+        state.window += 1
+        state.tokens += items
+        reporter.step(loss: r.finite ? r.loss : nil, gradNorm: r.gradNorm, tokens: items)
+
+        let epochEnd = state.window == perEpoch
+        var stepsLeft = (stopAt.epochs - state.epoch) * perEpoch - state.window
+        if stopAt.maxSteps > 0 { stepsLeft = min(stepsLeft, stopAt.maxSteps - state.step) }
+        try reporter.afterStep(.init(state: state, epochFraction: Double(state.window) / Double(perEpoch), stepsLeft: stepsLeft,
+                                     secondsLeft: stopAt.maxMinutes > 0 ? stopAt.maxMinutes * 60 - Date().timeIntervalSince(began) : nil,
+                                     elapsed: state.elapsed + Date().timeIntervalSince(began)),
+                               force: epochEnd)
+        budget.steps += Date().timeIntervalSince(stepStart)
+        // every --eval-every steps and at each epoch's end, but never twice within a quarter of the
+        // interval (an epoch ending at step 188 and the step-200 validation would halve the lr twice)
+        if (state.step % training.evalEvery == 0 || epochEnd) && state.step - state.lastValidatedStep >= max(1, training.evalEvery / 4) {
+            try validate(scheduled: true)
+        }
+        var stop: Summary.Stop?
+        if epochEnd {
+            state.epoch += 1
+            state.window = 0
+            task.resetCarriedState()
+            if state.epoch >= stopAt.epochs { stop = .epochs }
+        }
+        if options.checkEvery > 0 && state.step % options.checkEvery == 0 {
+            try stepper.settle()
+            try comm.verifySame(store.replicaHash, what: "the weights at step \(state.step) (ranks drifted apart)")
+        }
+        if stopAt.maxSteps > 0 && state.step >= stopAt.maxSteps { stop = stop ?? .maxSteps }
+        if r.timeUp { stop = stop ?? .maxMinutes }
+        if r.signalled { stop = .signal }
+        if stop == nil && logging.saveEvery > 0 && state.step % logging.saveEvery == 0 { try saveLatest() }
+        return stop
+    }
+
+    /// The end: the best model reflects the final weights, the checkpoint, the test, the time budget.
+    private func finish(_ stop: Summary.Stop) throws -> Summary {
         state.elapsed += Date().timeIntervalSince(began)
         began = Date()  // what follows (the final validation, the test) is not training time
-
-        // the end: make sure the best model reflects the final weights, checkpoint, test
-        let finalStop = stop!
-        if finalStop != .signal && state.lastValidatedStep != state.step { try validate(scheduled: false) }
+        if stop != .signal && state.lastValidatedStep != state.step { try validate(scheduled: false) }
         try saveLatest()
-        reporter.finished(state, stop: finalStop, latest: dir.latest)
+        reporter.finished(state, stop: stop, latest: dir.latest)
         var testLoss: Double?, testAccuracy: Double?
-        if finalStop != .signal && haveBest && task.hasTestSplit {
+        if stop != .signal && haveBest && task.hasTestSplit {
+            let testStart = Date()
             store.params.ptr.update(from: bestParams.ptr, count: store.count)
             let e = try task.evaluate(.test)
             testLoss = e.loss
             testAccuracy = e.accuracy
             try reporter.test(state, e)
+            budget.test += Date().timeIntervalSince(testStart)
         }
-        return Summary(state: state, stop: finalStop, testLoss: testLoss, testAccuracy: testAccuracy,
-                       tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9))
+        try reporter.time(budget)
+        return Summary(state: state, stop: stop, testLoss: testLoss, testAccuracy: testAccuracy,
+                       tokensPerSecond: Double(state.tokens) / max(state.elapsed, 1e-9), time: budget)
     }
 
     /// Validation (all ranks), the schedule (scheduled validations only) and the best model.
     private func validate(scheduled: Bool) throws {
         let validationStart = Date()
-        defer { reporter.paused(Date().timeIntervalSince(validationStart)) }
+        var saving = 0.0
+        defer {
+            let seconds = Date().timeIntervalSince(validationStart)
+            reporter.paused(seconds)
+            budget.validation += seconds - saving
+            budget.checkpoints += saving
+        }
         // rank 0's value decides, so every rank takes the same branch
         let e = try task.evaluate(.valid)
         let agreed = try comm.broadcast([e.loss, e.accuracy ?? .nan])
@@ -215,7 +248,9 @@ public final class TrainingLoop {
             bestParams.ptr.update(from: store.params.ptr, count: store.count)
             haveBest = true
             if comm.isRoot {
+                let saveStart = Date()
                 try Checkpoint.saveBest(store.layout, store.params.ptr, to: dir.model, step: state.step, validationLoss: v)
+                saving = Date().timeIntervalSince(saveStart)
             }
             decision.saved = dir.model
         }
@@ -225,6 +260,8 @@ public final class TrainingLoop {
 
     /// latest.safetensors (a collective: moments and carried state are gathered; rank 0 writes).
     private func saveLatest() throws {
+        let saveStart = Date()
+        defer { budget.checkpoints += Date().timeIntervalSince(saveStart) }
         try stepper.gatherOptimizerState()
         let carried = try task.carriedStateTensors()
         guard comm.isRoot else { return }
