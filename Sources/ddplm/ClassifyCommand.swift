@@ -57,9 +57,9 @@ struct ClassifyTrainCommand: ParsableCommand {
             let note = RunStart.note(c)
             note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
-            _ = try ClassifierTraining.run(config: config, corpora: corpora,
-                                           options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
-                                           overwrite: runDirectory.overwrite, comm: c)
+            try ClassifierTraining.run(config: config, corpora: corpora,
+                                       options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
+                                       overwrite: runDirectory.overwrite, comm: c)
         }
     }
 
@@ -76,10 +76,12 @@ struct ClassifyTrainCommand: ParsableCommand {
     }
 
     private func resumedRun(_ dir: RunDirectory, comm: Communicator) throws -> (ClassifierRunConfig, ClassificationCorpora) {
-        var config = try ClassifierRunConfig.load(dir.config)
-        try model.bindings.refuseChanges(from: config.model, run: dir.path)
-        try data.bindings.refuseChanges(from: config.data, run: dir.path)
-        try training.bindings.refuseChanges(from: config.training, run: dir.path)
+        let recorded = try ClassifierRunConfig.load(dir.config)
+        var config = recorded
+        model.bindings.apply(to: &config.model)
+        data.bindings.apply(to: &config.data)
+        training.bindings.apply(to: &config.training)
+        try config.refuseFixedChanges(from: recorded, run: dir.path)
         stop.bindings.apply(to: &config.stop)
         logging.bindings.apply(to: &config.logging)
         try config.validate(ranks: comm.size)
@@ -114,8 +116,8 @@ struct ClassifyEvalCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            let (c, _) = try Runtime.start(&comm, runtime, run: dir)
-            let saved = try SavedClassifier(dir, weights: weights)
+            let (c, threads) = try Runtime.start(&comm, runtime, run: dir)
+            let saved = try SavedClassifier(dir, weights: weights, threads: threads)
             if let note = saved.note, c.isRoot { Runtime.note(note) }
             let cfg = saved.config
             let docs: DocumentSet, name: String
@@ -164,7 +166,7 @@ struct ClassifyPredictCommand: ParsableCommand {
 
     func run() throws {
         Runtime.guarded { comm in
-            _ = try Runtime.start(&comm, runtime, run: dir)
+            let (_, threads) = try Runtime.start(&comm, runtime, run: dir)
             guard Runtime.launch.rank == 0 else { return }  // under mpirun, one rank reads and labels
             var texts: [String] = []
             if files.isEmpty {
@@ -177,7 +179,7 @@ struct ClassifyPredictCommand: ParsableCommand {
                     texts.append(s)
                 }
             }
-            let saved = try SavedClassifier(dir, weights: weights)
+            let saved = try SavedClassifier(dir, weights: weights, threads: threads)
             if let note = saved.note { Runtime.note(note) }
             for (i, p) in try saved.predict(texts).enumerated() {
                 print("\(p.label)\t\(Format.fixed(p.probability, 4))" + (files.isEmpty ? "" : "\t\(files[i])"))

@@ -44,9 +44,9 @@ struct TrainCommand: ParsableCommand {
             let note = RunStart.note(c)
             note("ddplm train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
-            _ = try LanguageModelTraining.run(config: config, corpora: corpora,
-                                              options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
-                                              overwrite: runDirectory.overwrite, comm: c)
+            try LanguageModelTraining.run(config: config, corpora: corpora,
+                                        options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
+                                        overwrite: runDirectory.overwrite, comm: c)
         }
     }
 
@@ -67,10 +67,12 @@ struct TrainCommand: ParsableCommand {
     /// A resumed run: the recorded config; fixed options must repeat their recorded values, the stop and
     /// logging options may change.
     private func resumedRun(_ dir: RunDirectory, comm: Communicator) throws -> (RunConfig, LanguageModelCorpora) {
-        var config = try RunConfig.load(dir.config)
-        try model.bindings.refuseChanges(from: config.model, run: dir.path)
-        try data.bindings.refuseChanges(from: config.data, run: dir.path)
-        try training.bindings.refuseChanges(from: config.training, run: dir.path)
+        let recorded = try RunConfig.load(dir.config)
+        var config = recorded
+        model.bindings.apply(to: &config.model)
+        data.bindings.apply(to: &config.data)
+        training.bindings.apply(to: &config.training)
+        try config.refuseFixedChanges(from: recorded, run: dir.path)
         stop.bindings.apply(to: &config.stop)
         logging.bindings.apply(to: &config.logging)
         try config.validate(ranks: comm.size)

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import DDPLM
 import Foundation
 
@@ -28,7 +29,7 @@ final class GradientWireTests: XCTestCase {
 
     func decode(_ hs: [UInt16]) -> [Float] {
         var y = [Float](repeating: 0, count: hs.count)
-        hs.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { BFloat16.decode(x.baseAddress!, $0.baseAddress!, count: hs.count) } }
+        hs.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { ddplm_bf16_to_f32(x.baseAddress!, $0.baseAddress!, hs.count) } }
         return y
     }
 

@@ -90,7 +90,7 @@ final class MatmulPrecisionTests: XCTestCase {
                 let ldb = transposed ? k : n
                 let c = FloatBuffer(count: m * n)
                 gemm(transA: false, transB: transposed, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: ldb, beta: 0, c: c.ptr, ldc: n)
-                let packed = PackedMatrix(k: k, n: n)
+                let packed = PackedMatrix(k: k, n: n, threads: ComputeThreads(threads))
                 packed.pack(b.ptr, ldb: ldb, transposed: transposed)
                 let p = FloatBuffer(count: m * n)
                 packed.multiply(m: m, a: a.ptr, lda: k, beta: 0, c: p.ptr, ldc: n)

@@ -14,7 +14,7 @@ final class PackedMatrixTests: XCTestCase {
                 let a = FloatBuffer(count: m * lda), b = FloatBuffer(count: (transposed ? n : k) * ldb)
                 for i in 0..<a.count { a[i] = rng.nextFloat() - 0.5 }
                 for i in 0..<b.count { b[i] = rng.nextFloat() - 0.5 }
-                let packed = PackedMatrix(k: k, n: n)
+                let packed = PackedMatrix(k: k, n: n, threads: .one)
                 packed.pack(b.ptr, ldb: ldb, transposed: transposed)
                 for kernel: Int32 in [0, 1, 2] {
                     for beta: Float in [0, 1, 0.5] {
@@ -38,10 +38,12 @@ final class PackedMatrixTests: XCTestCase {
         print("packed GEMM kernels tested: \(ran.sorted()) (0 plain, 1 AVX2, 2 AVX-512)")
     }
 
-    /// Split over threads (whole panels each), packing and products give the same bits as on one.
+    /// Split over threads (whole panels each), packing and products give the same bits as on one, and the
+    /// split is the owner's `ComputeThreads`, not OpenBLAS's process-wide count.
     func testThreadsGiveTheSameBits() {
         let saved = BLASInfo.threads
         defer { BLASInfo.setThreads(saved) }
+        BLASInfo.setThreads(1)
         var rng = SplitMix64(seed: 5)
         let m = 7, n = 161, k = 70
         let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k)
@@ -49,19 +51,29 @@ final class PackedMatrixTests: XCTestCase {
         for i in 0..<b.count { b[i] = rng.nextFloat() - 0.5 }
         var outputs: [[Float]] = []
         for threads in [1, 2, 3] {
-            BLASInfo.setThreads(threads)
-            let packed = PackedMatrix(k: k, n: n)
+            let packed = PackedMatrix(k: k, n: n, threads: ComputeThreads(threads))
+            XCTAssertEqual(packed.threads, threads)
             packed.pack(b.ptr, ldb: k, transposed: true)
             let c = FloatBuffer(count: m * n)
             packed.multiply(m: m, a: a.ptr, lda: k, beta: 0, c: c.ptr, ldc: n)
             outputs.append(c.array)
         }
-        XCTAssertEqual(BLASInfo.threads, 3, "OpenBLAS did not take the thread count: the split was not exercised")
         XCTAssertEqual(outputs[0], outputs[1])
         XCTAssertEqual(outputs[0], outputs[2])
         let want = FloatBuffer(count: m * n)
         naiveGemm(transA: false, transB: true, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: k, beta: 0, c: want.ptr, ldc: n)
         for i in 0..<want.count { XCTAssertEqual(outputs[2][i], want[i], accuracy: 1e-4) }
+    }
+
+    /// The thread count has one home: a model built with `ComputeThreads(n)` runs its decoder and its
+    /// packed per-step products on n, whatever OpenBLAS's own count is.
+    func testModelThreadsReachEveryLoop() {
+        let saved = BLASInfo.threads
+        defer { BLASInfo.setThreads(saved) }
+        BLASInfo.setThreads(1)
+        let model = LanguageModel(config: ModelConfig(vocabSize: 20, embedding: 8, hidden: 8, layers: 2), batch: 2, maxT: 4, threads: ComputeThreads(3))
+        XCTAssertEqual(model.decoder.threads.count, 3)
+        for layer in model.layers { XCTAssertEqual(layer.recurrent.threads, 3) }
     }
 
     /// A layer's forward and backward with packed per-step products equal those with `gemm` calls (to

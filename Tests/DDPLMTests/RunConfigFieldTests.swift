@@ -51,8 +51,15 @@ final class RunConfigFieldTests: XCTestCase {
                 XCTAssertEqual(back.logging, changed.logging, "\(section.name).\(field) is not saved in config.json")
                 if section.fixed {
                     XCTAssertNotEqual(changed.identity, base.identity, "\(section.name).\(field) is fixed for a run but not in its identity")
+                    // resuming with it changed is refused, naming the option that sets it
+                    let flag = RunConfig.flagNames["\(section.name).\(field)"]
+                    XCTAssertNotNil(flag, "\(section.name).\(field) has no option name for the resume refusal")
+                    XCTAssertThrowsError(try changed.refuseFixedChanges(from: base, run: "R")) { e in
+                        XCTAssertTrue("\(e)".hasPrefix("\(flag ?? "?") cannot change when resuming: the run has"), "\(e)")
+                    }
                 } else {
                     XCTAssertEqual(changed.identity, base.identity, "\(section.name).\(field) may change on resume, so it must not change the identity")
+                    XCTAssertNoThrow(try changed.refuseFixedChanges(from: base, run: "R"))
                 }
             }
         }

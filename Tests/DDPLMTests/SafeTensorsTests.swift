@@ -3,12 +3,16 @@ import XCTest
 import Foundation
 
 final class SafeTensorsTests: XCTestCase {
+    /// The bytes `SafeTensors.write` puts in a file for two small tensors.
     func sample() -> [UInt8] {
         let a: [Float] = [1, 2, 3, 4, 5, 6], b: [Float] = [-1.5, 0.25]
-        return a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-            SafeTensors.serialize([.init(name: "w", shape: [2, 3], data: ap.baseAddress!), .init(name: "b", shape: [2], data: bp.baseAddress!)],
-                                  metadata: ["k": "v"])
+        let path = NSTemporaryDirectory() + "ddplm-st-\(getpid())-\(UUID().uuidString.prefix(8)).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try! a.withUnsafeBufferPointer { ap in try b.withUnsafeBufferPointer { bp in
+            try SafeTensors.write([.init(name: "w", shape: [2, 3], data: ap.baseAddress!), .init(name: "b", shape: [2], data: bp.baseAddress!)],
+                                  metadata: ["k": "v"], to: path)
         } }
+        return Array(FileManager.default.contents(atPath: path)!)
     }
 
     /// A file image with a hand-written header and `data` bytes.

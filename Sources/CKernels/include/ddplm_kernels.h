@@ -19,6 +19,8 @@ double ddplm_xent_row(float *row, long v, const float *bias, long target);
 double ddplm_bias_max_sumexp_row(float *row, long v, const float *bias, float *max);
 void ddplm_softmax_grad_row(float *row, long v, float lse, float scale, float *dbias);
 
+/* The exp approximation the softmax and the gates use, as a loop of its own so that the tests can
+   check it against libm (KernelTests). */
 void ddplm_vexp(const float *x, float *y, long n);
 
 /* bfloat16, the gradients' optional wire format: the top 16 bits of an IEEE float (8 exponent bits, 7

@@ -37,7 +37,7 @@ final class BiLSTMBody: ClassifierBody {
         }
     }
 
-    init(config c: ClassifierConfig, store: ParameterStore, maxColumns: Int, maxT: Int) {
+    init(config c: ClassifierConfig, store: ParameterStore, maxColumns: Int, maxT: Int, threads: ComputeThreads) {
         self.store = store
         config = c
         dim = c.embedding
@@ -56,7 +56,7 @@ final class BiLSTMBody: ClassifierBody {
         }
         embeddingSpan = L.span(["embedding.weight"])
         directions = (0..<c.layers).map { k in
-            [false, true].map { LSTMDirection(input: k == 0 ? c.embedding : 2 * c.hidden, hidden: c.hidden, maxColumns: maxColumns, maxT: maxT, reverse: $0) }
+            [false, true].map { LSTMDirection(input: k == 0 ? c.embedding : 2 * c.hidden, hidden: c.hidden, maxColumns: maxColumns, maxT: maxT, reverse: $0, threads: threads) }
         }
         let rows = maxT * maxColumns
         x0 = FloatBuffer(count: rows * dim)

@@ -15,7 +15,7 @@ final class ClassificationTask: TrainingTask {
     /// A line about the pretrained vectors, once loaded.
     private var vectorsNote = ""
 
-    init(config: ClassifierRunConfig, corpora: ClassificationCorpora, comm: Communicator) {
+    init(config: ClassifierRunConfig, corpora: ClassificationCorpora, comm: Communicator, threads: ComputeThreads = .one) {
         self.config = config
         self.corpora = corpora
         self.comm = comm
@@ -24,7 +24,7 @@ final class ClassificationTask: TrainingTask {
         let columns = (d.batch + comm.size - 1) / comm.size
         let longest = max([corpora.train, corpora.valid].map(\.longest).max()!, corpora.test?.longest ?? 0, config.model.minLength)
         let store = ParameterStore(layout: TextClassifier.layout(config.model), ranks: comm.size, rank: comm.rank)
-        model = TextClassifier(config: config.model, store: store, maxColumns: columns, maxT: longest)
+        model = TextClassifier(config: config.model, store: store, maxColumns: columns, maxT: longest, threads: threads)
         batch = DocumentBatch(maxColumns: columns, maxT: model.maxT)
     }
 

@@ -43,7 +43,7 @@ public enum ClassifierBenchmark {
         let plan = DocumentBatcher(docs: docs, batch: c.batch, seed: c.seed).plan(epoch: 0)
         let columns = (c.batch + comm.size - 1) / comm.size
         let store = ParameterStore(layout: TextClassifier.layout(c.model), ranks: comm.size, rank: comm.rank)
-        let model = TextClassifier(config: c.model, store: store, maxColumns: columns, maxT: c.maxLength)
+        let model = TextClassifier(config: c.model, store: store, maxColumns: columns, maxT: c.maxLength, threads: threads)
         model.initialize(seed: c.seed)
         let batch = DocumentBatch(maxColumns: columns, maxT: model.maxT)
         let stepper = TrainingStep(store: store, threads: threads, comm: comm, clip: 5, overlap: c.overlap)

@@ -130,6 +130,18 @@ public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
 
     var fixedParts: FixedParts { FixedParts(model: model, labels: labels, vocabHash: vocabHash, data: data, training: training) }
 
+    /// Resuming: the fixed parts cannot change (`RunConfigFile.refuseFixedChangesOf`).
+    public func refuseFixedChanges(from recorded: Self, run: String) throws { try refuseFixedChangesOf(recorded, run: run) }
+
+    static let flagNames = [
+        "model.kind": "--model", "model.embedding": "--emb", "model.hidden": "--hidden", "model.layers": "--layers",
+        "model.dropout": "--dropout", "model.filters": "--filters", "model.filterSizes": "--filter-sizes",
+        "model.vocabSize": "the vocabulary size", "model.classes": "the number of labels", "labels": "the labels",
+        "vocabHash": "the vocabulary", "data.train": "--train", "data.valid": "--valid", "data.test": "--test",
+        "data.validFraction": "--valid-fraction", "data.maxVocab": "--vocab-size", "data.batch": "--batch",
+        "data.maxTokens": "--max-tokens", "data.vectors": "--vectors",
+    ].merging(RunConfig.trainingFlagNames) { a, _ in a }
+
     public static func load(_ path: String) throws -> ClassifierRunConfig { try loadFile(path) }
 
     /// Fingerprint of the fixed parts: ties a checkpoint to its run.

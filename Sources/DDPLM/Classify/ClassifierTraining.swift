@@ -4,20 +4,19 @@ import Foundation
 /// or initialises the state (with pretrained vectors for a new run), prepares the run directory (rank 0),
 /// then runs the same `TrainingLoop` as the language model.
 public enum ClassifierTraining {
+    /// The summary is for library callers; `ddplm` itself reports everything through the loop's reporter.
+    @discardableResult
     public static func run(config: ClassifierRunConfig, corpora: ClassificationCorpora, options: TrainingLoop.Options,
                            overwrite: Bool = false, comm: Communicator) throws -> TrainingLoop.Summary {
         try config.validate(ranks: comm.size)
         let dir = options.dir
         if options.resume {
-            let recorded = try ClassifierRunConfig.load(dir.config)
-            guard recorded.fixedParts == config.fixedParts else {
-                throw DDPLMError("the model, data or training settings differ from the run's '\(dir.config)'; only the stop and logging settings may change on resume")
-            }
+            try config.refuseFixedChanges(from: try ClassifierRunConfig.load(dir.config), run: dir.path)
         }
         guard corpora.vocab.count == config.model.vocabSize, corpora.vocab.hash == config.vocabHash, corpora.labels == config.labels else {
             throw DDPLMError("the vocabulary or labels do not match the ones config.json records")
         }
-        let task = ClassificationTask(config: config, corpora: corpora, comm: comm)
+        let task = ClassificationTask(config: config, corpora: corpora, comm: comm, threads: options.threads)
         try corpora.verifySame(comm)
         try comm.verifySame(config.hash, what: "the configuration (flags differ between ranks)")
         let loop = TrainingLoop(task: task, training: config.training, stop: config.stop, logging: config.logging,
@@ -46,7 +45,10 @@ public final class SavedClassifier {
     /// Why the weights came from latest.safetensors (no validation improved yet), when they did.
     public let note: String?
 
-    public init(_ dir: String, weights: SavedWeights? = nil, maxColumns: Int = 64) throws {
+    let threads: ComputeThreads
+
+    public init(_ dir: String, weights: SavedWeights? = nil, maxColumns: Int = 64, threads: ComputeThreads = .one) throws {
+        self.threads = threads
         let run = try Checkpoint.requireRun(dir, kind: "run directory")
         config = try ClassifierRunConfig.load(run.config)
         try config.model.validate()
@@ -63,7 +65,7 @@ public final class SavedClassifier {
 
     /// The model with buffers for documents up to `maxT` tokens.
     private func model(maxT: Int) -> (TextClassifier, DocumentBatch) {
-        let m = TextClassifier(config: config.model, store: store, maxColumns: maxColumns, maxT: maxT)
+        let m = TextClassifier(config: config.model, store: store, maxColumns: maxColumns, maxT: maxT, threads: threads)
         return (m, DocumentBatch(maxColumns: maxColumns, maxT: m.maxT))
     }
 

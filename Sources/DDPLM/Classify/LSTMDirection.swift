@@ -26,7 +26,7 @@ final class LSTMDirection {
     let dtot: FloatBuffer   // [b, H] total gradient of one step's output
     let recurrent: RecurrentProducts
 
-    init(input: Int, hidden: Int, maxColumns: Int, maxT: Int, reverse: Bool) {
+    init(input: Int, hidden: Int, maxColumns: Int, maxT: Int, reverse: Bool, threads: ComputeThreads) {
         self.input = input
         self.hidden = hidden
         self.maxColumns = maxColumns
@@ -42,7 +42,7 @@ final class LSTMDirection {
         dh = FloatBuffer(count: maxColumns * hidden)
         dc = FloatBuffer(count: maxColumns * hidden)
         dtot = FloatBuffer(count: maxColumns * hidden)
-        recurrent = RecurrentProducts(hidden: hidden, gates: g, maxT: maxT)
+        recurrent = RecurrentProducts(hidden: hidden, gates: g, maxT: maxT, threads: threads)
     }
 
     @inline(__always) private func prevSlot(_ s: Int) -> Int { reverse ? s + 1 : s }
@@ -58,11 +58,7 @@ final class LSTMDirection {
     func forward(_ batch: DocumentBatch, x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                  bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldOut: Int) {
         let b = batch.columns, t = batch.t, h = hidden, g = 4 * hidden, rows = t * b
-        gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input, beta: 0, c: xw.ptr, ldc: g)
-        for r in 0..<rows {
-            let row = xw.ptr + r * g
-            for k in 0..<g { row[k] += bih[k] }
-        }
+        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr)
         let initial = reverse ? t : 0
         (hs.ptr + initial * b * h).update(repeating: 0, count: b * h)
         (cs.ptr + initial * b * h).update(repeating: 0, count: b * h)
@@ -121,13 +117,7 @@ final class LSTMDirection {
             }
         }
         let firstPrev = reverse ? 1 : 0
-        gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dG, lda: g, b: hs.ptr + firstPrev * b * h, ldb: h,
-             beta: 1, c: dwhh, ldc: h)
-        gemm(transA: true, transB: false, m: g, n: input, k: rows, a: dG, lda: g, b: x, ldb: input, beta: 1, c: dwih, ldc: input)
-        for r in 0..<rows {
-            let dr = dG + r * g
-            for k in 0..<g { dbih[k] += dr[k]; dbhh[k] += dr[k] }
-        }
-        gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dG, lda: g, b: wih, ldb: input, beta: dXBeta, c: dX, ldc: input)
+        RecurrentWindow.gradients(rows: rows, input: input, hidden: h, gates: g, dGih: dG, dGhh: dG, hPrev: hs.ptr + firstPrev * b * h,
+                                  x: x, wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX, dXBeta: dXBeta)
     }
 }

@@ -33,7 +33,7 @@ final class TextClassifier {
 
     /// `store` must have been built from `layout(config)` (for any rank count); without one the model gets
     /// its own single-rank store. `maxT` bounds the padded length of a batch (at least `config.minLength`).
-    init(config: ClassifierConfig, store: ParameterStore? = nil, maxColumns: Int, maxT: Int) {
+    init(config: ClassifierConfig, store: ParameterStore? = nil, maxColumns: Int, maxT: Int, threads: ComputeThreads = .one) {
         let layout = TextClassifier.layout(config)
         let store = store ?? ParameterStore(layout: layout)
         precondition(store.layout.specs == layout.specs, "parameter store built for another model")
@@ -43,7 +43,7 @@ final class TextClassifier {
         self.maxT = max(maxT, config.minLength)
         switch config.kind {
         case .wordavg: body = WordAverageBody(config: config, store: store, maxColumns: maxColumns)
-        case .bilstm: body = BiLSTMBody(config: config, store: store, maxColumns: maxColumns, maxT: self.maxT)
+        case .bilstm: body = BiLSTMBody(config: config, store: store, maxColumns: maxColumns, maxT: self.maxT, threads: threads)
         case .cnn: body = ConvolutionBody(config: config, store: store, maxColumns: maxColumns, maxT: self.maxT)
         }
         fcWeight = layout.offset("fc.weight")

@@ -28,8 +28,6 @@ public enum GradientWire: String, Codable, Sendable, CaseIterable {
 enum BFloat16 {
     /// Round to nearest even; NaN stays NaN, values past the largest bf16 become ±Inf.
     static func encode(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt16>, count: Int) { ddplm_f32_to_bf16(x, y, count) }
-    /// Exact.
-    static func decode(_ x: UnsafePointer<UInt16>, _ y: UnsafeMutablePointer<Float>, count: Int) { ddplm_bf16_to_f32(x, y, count) }
     /// y[i] += decode(x[i]), in fp32.
     static func add(_ x: UnsafePointer<UInt16>, into y: UnsafeMutablePointer<Float>, count: Int) { ddplm_add_bf16(y, x, count) }
 }

@@ -200,6 +200,22 @@ public struct RunConfig: RunConfigFile, Equatable, Sendable {
 
     var fixedParts: FixedParts { FixedParts(model: model, vocabHash: vocabHash, data: data, training: training) }
 
+    /// Resuming: the fixed parts cannot change (`RunConfigFile.refuseFixedChangesOf`).
+    public func refuseFixedChanges(from recorded: Self, run: String) throws { try refuseFixedChangesOf(recorded, run: run) }
+
+    static let flagNames = [
+        "model.cell": "--cell", "model.embedding": "--emb", "model.hidden": "--hidden", "model.layers": "--layers",
+        "model.dropout": "--dropout", "model.tieWeights": "--tie-weights", "model.vocabSize": "the vocabulary size",
+        "vocabHash": "the vocabulary", "data.train": "--train", "data.valid": "--valid", "data.test": "--test",
+        "data.maxVocab": "--vocab-size", "data.batch": "--batch", "data.bptt": "--bptt",
+    ].merging(trainingFlagNames) { a, _ in a }
+
+    static let trainingFlagNames = [
+        "training.lr": "--lr", "training.lrDecay": "--lr-decay", "training.clip": "--clip", "training.evalEvery": "--eval-every",
+        "training.seed": "--seed", "training.chunkRows": "--chunk-rows", "training.gradientWire": "--grad-wire",
+        "training.vocabParallel": "--vocab-parallel",
+    ]
+
     public static func load(_ path: String) throws -> RunConfig { try loadFile(path) }
 
     /// Fingerprint of the fixed parts: what ties a checkpoint to its run.

@@ -12,6 +12,8 @@ protocol RunConfigFile: Codable {
     /// The command that reads this kind of run, for the error a run of the other kind gets.
     static var command: String { get }
     var fixedParts: Fixed { get }
+    /// The option that sets each fixed field ("training.lr": "--lr"), for the resume refusal.
+    static var flagNames: [String: String] { get }
 }
 
 private struct FormatHeader: Decodable { var format: String? }
@@ -37,6 +39,40 @@ extension RunConfigFile {
         var h = FNV1a64()
         h.add((try? encoded()) ?? "")
         return h.value
+    }
+
+    /// The one rule of resuming: the fixed parts (model, data, training and what the corpus decided)
+    /// cannot change. Throws naming the first field that differs from `recorded`, by its option.
+    func refuseFixedChangesOf(_ recorded: Self, run: String) throws {
+        let was = Self.leaves(recorded.fixedParts), now = Self.leaves(fixedParts)
+        for key in Set(was.keys).union(now.keys).sorted() where was[key] != now[key] {
+            let name = Self.flagNames[key] ?? key
+            throw DDPLMError("\(name) cannot change when resuming: the run has \(name) \(was[key] ?? "none"), this command gives \(now[key] ?? "none") (fixed in \(run)/config.json; only the stop and logging options and the runtime ones (--threads, --matmul-precision, --hang-timeout, --no-blas-autoselect) may change)")
+        }
+    }
+
+    /// The fixed parts as "section.field": value text, from their JSON.
+    static func leaves(_ fixed: Fixed) -> [String: String] {
+        guard let data = try? JSONEncoder().encode(fixed),
+              let root = try? data.withUnsafeBytes({ try JSONValue.parse($0) }) else { return [:] }
+        var out: [String: String] = [:]
+        func text(_ v: JSONValue) -> String {
+            switch v {
+            case .string(let s), .number(let s): return s
+            case .bool(let b): return b ? "true" : "false"
+            case .array(let a): return a.map(text).joined(separator: ",")
+            case .object, .null: return ""
+            }
+        }
+        func walk(_ v: JSONValue, _ path: String) {
+            if case .object(let members) = v {
+                for (k, x) in members { walk(x, path.isEmpty ? k : path + "." + k) }
+            } else {
+                out[path] = text(v)
+            }
+        }
+        walk(root, "")
+        return out
     }
 
     /// Fingerprint of the fixed parts (what ties a checkpoint to its run), after `salt`.

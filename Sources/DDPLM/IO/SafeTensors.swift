@@ -184,15 +184,6 @@ public struct SafeTensors {
         return out + header
     }
 
-    /// A complete file image in memory (for tests and small files).
-    static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
-        var out = header(tensors, metadata: metadata)
-        for t in tensors {
-            out += UnsafeRawBufferPointer(start: t.data, count: t.shape.reduce(1, *) * 4)
-        }
-        return out
-    }
-
     /// Writes the file atomically, streaming each tensor from its own buffer: no file-sized copy in
     /// memory (latest.safetensors of the default model is 120 MB).
     static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws {

@@ -1,7 +1,8 @@
 import CKernels
 
-/// The one owner of the per-rank thread count. `configure` sets OpenBLAS's threads; the same value splits
-/// the elementwise work outside BLAS (the decoder's softmax rows, Adam, the packed per-step products),
+/// The one owner of the per-rank thread count. `configure` sets OpenBLAS's threads (what `gemm` runs on)
+/// and returns the value the model and the optimiser are built with: it splits the work outside BLAS
+/// (the decoder's softmax rows, Adam, the packed per-step products of every recurrent layer),
 /// which runs as C loops on ddplm's fork-join pool (`ddplm_parallel`, Sources/CKernels/parallel_loops.c:
 /// a Swift closure sent to another thread would cost a heap allocation per call). Every result is
 /// independent of it except where a reduction order is documented (the decoder's bias gradient).

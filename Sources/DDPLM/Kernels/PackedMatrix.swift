@@ -4,8 +4,8 @@ import CKernels
 /// every time step of a window (`h W_hhᵀ` forward, `dG W_hh` backward). A BLAS call packs its B again on
 /// every call, reading and writing the whole weight (6.8 MB at H = 650) for a product with a few rows;
 /// `multiply` streams the packed panels once (`ddplm_gemm_packed`: AVX-512 or AVX2 register tiles).
-/// Like `gemm`, it runs on OpenBLAS's thread count (`ComputeThreads`): each thread takes whole panels, so
-/// every column is computed the same way whatever the count. Its twin in the tests is `naiveGemm`.
+/// It runs on the thread count of the model that owns it (`threads`, the model's `ComputeThreads`): each
+/// thread takes whole panels, so every column is computed the same way whatever the count. Its twin in the tests is `naiveGemm`.
 /// With `MatmulPrecision.medium` (when the matrix is built) it packs bf16 tiles instead and multiplies
 /// on AMX (`ddplm_gemm_bf16_packed_parts`), the same arithmetic as `gemm` in that mode.
 final class PackedMatrix {
@@ -16,9 +16,13 @@ final class PackedMatrix {
     /// The bf16 tiles (nil in float32 mode).
     private let tiles: UnsafeMutablePointer<UInt16>?
 
-    init(k: Int, n: Int) {
+    /// Threads of the packing and the products (ddplm's pool).
+    let threads: Int
+
+    init(k: Int, n: Int, threads: ComputeThreads) {
         self.k = k
         self.n = n
+        self.threads = threads.count
         let bf16 = MatmulPrecision.current == .medium
         panels = FloatBuffer(count: bf16 ? 0 : ddplm_packed_size(k, n))
         if bf16 {
@@ -38,23 +42,25 @@ final class PackedMatrix {
     /// Packs B: element (p, j) is b[p·ldb + j], or b[j·ldb + p] when `transposed`.
     func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool) {
         if let tiles {
-            ddplm_bf16_pack_b_parts(BLASInfo.threads, transposed ? 1 : 0, k, n, b, ldb, tiles)
+            ddplm_bf16_pack_b_parts(threads, transposed ? 1 : 0, k, n, b, ldb, tiles)
             return
         }
-        ddplm_pack_b_parts(BLASInfo.threads, transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
+        ddplm_pack_b_parts(threads, transposed ? 1 : 0, k, n, b, ldb, panels.ptr)
     }
 
-    /// C[m×N] = A[m×K]·B + beta·C, on OpenBLAS's thread count, each part whole panels (a column range
+    /// C[m×N] = A[m×K]·B + beta·C, on `threads` parts, each part whole panels (a column range
     /// starting on a panel boundary is itself a packed matrix at panels + start·K).
     func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if let tiles {
-            ddplm_gemm_bf16_packed_parts(BLASInfo.threads, m, n, k, a, lda, tiles, beta, c, ldc)
+            ddplm_gemm_bf16_packed_parts(threads, m, n, k, a, lda, tiles, beta, c, ldc)
             return
         }
-        ddplm_gemm_packed_parts(BLASInfo.threads, m, n, k, a, lda, panels.ptr, beta, c, ldc)
+        ddplm_gemm_packed_parts(threads, m, n, k, a, lda, panels.ptr, beta, c, ldc)
     }
 
-    /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it.
+    /// `multiply` with a given kernel (0 plain C, 1 AVX2, 2 AVX-512); false when this CPU lacks it. The
+    /// run-time dispatch picks one kernel per CPU, so this is how PackedMatrixTests checks every kernel
+    /// the CPU can run against the naive twin, not only the one it picks.
     func multiply(kernel: Int32, m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         precondition(tiles == nil, "the float kernels need float panels")
         return ddplm_gemm_packed_isa(kernel, m, n, k, a, lda, panels.ptr, beta, c, ldc) != 0

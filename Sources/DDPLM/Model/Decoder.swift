@@ -102,12 +102,7 @@ final class Decoder {
         let partial = dbPartial.ptr
         if db != nil { partial.update(repeating: 0, count: workers * v) }
         ddplm_softmax_xent_rows(workers, rc, lp, v, bias, targets, scale, db == nil ? nil : partial, losses)
-        if let db {
-            for w in 0..<workers {
-                let p = partial + w * v
-                for k in 0..<v { db[k] += p[k] }
-            }
-        }
+        if let db { addParts(partial, count: workers, width: v, into: db) }
     }
 
     /// Logits of one row (for generation): out[V] = h W_decᵀ + b.

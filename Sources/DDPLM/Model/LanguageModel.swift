@@ -93,7 +93,7 @@ public final class LanguageModel {
                      })
         let rows = batch * maxT
         layers = (0..<config.layers).map {
-            RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT)
+            RecurrentLayer(cell: config.cell, input: config.inputSize(layer: $0), hidden: config.hidden, batch: batch, maxT: maxT, threads: threads)
         }
         self.chunkRows = chunkRows
         self.threads = threads

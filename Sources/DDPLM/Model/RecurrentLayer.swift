@@ -25,7 +25,7 @@ final class RecurrentLayer {
     let dc: FloatBuffer        // [b, H] gradient flowing to c_{t-1}
     let recurrent: RecurrentProducts
 
-    init(cell: CellType, input: Int, hidden: Int, batch: Int, maxT: Int) {
+    init(cell: CellType, input: Int, hidden: Int, batch: Int, maxT: Int, threads: ComputeThreads = .one) {
         self.cell = cell
         self.input = input
         self.hidden = hidden
@@ -43,7 +43,7 @@ final class RecurrentLayer {
         dGhh = FloatBuffer(count: cell == .gru ? rows * gates : 0)
         dh = FloatBuffer(count: batch * hidden)
         dc = FloatBuffer(count: batch * hidden)
-        recurrent = RecurrentProducts(hidden: hidden, gates: gates, maxT: maxT)
+        recurrent = RecurrentProducts(hidden: hidden, gates: gates, maxT: maxT, threads: threads)
     }
 
     /// Output rows h_0 … h_{T-1}: `hs` shifted by one block.
@@ -54,12 +54,7 @@ final class RecurrentLayer {
     func forward(t: Int, x: UnsafePointer<Float>, h0: UnsafePointer<Float>, c0: UnsafePointer<Float>,
                  wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>) {
         let b = batch, h = hidden, g = gates, rows = t * b
-        gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input,
-             beta: 0, c: xw.ptr, ldc: g)
-        for r in 0..<rows {
-            let row = xw.ptr + r * g
-            for k in 0..<g { row[k] += bih[k] }
-        }
+        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr)
         hs.ptr.update(from: h0, count: b * h)
         if cell == .lstm { cs.ptr.update(from: c0, count: b * h) }
         recurrent.beginForward(whh: whh, steps: t)
@@ -114,18 +109,7 @@ final class RecurrentLayer {
             }
             if s > 0 { recurrent.backward(m: b, dG: dGh + s * b * g, beta: cell == .gru ? 1 : 0, into: dh.ptr) }
         }
-        // weight gradients over the whole window at once
-        gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGh, lda: g, b: hs.ptr, ldb: h,
-             beta: 1, c: dwhh, ldc: h)
-        gemm(transA: true, transB: false, m: g, n: input, k: rows, a: dGih, lda: g, b: x, ldb: input,
-             beta: 1, c: dwih, ldc: input)
-        for r in 0..<rows {
-            let di = dGih + r * g, dhh = dGh + r * g
-            for k in 0..<g { dbih[k] += di[k]; dbhh[k] += dhh[k] }
-        }
-        if let dX {
-            gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input,
-                 beta: 0, c: dX, ldc: input)
-        }
+        RecurrentWindow.gradients(rows: rows, input: input, hidden: h, gates: g, dGih: dGih, dGhh: dGh, hPrev: hs.ptr, x: x,
+                                  wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX)
     }
 }

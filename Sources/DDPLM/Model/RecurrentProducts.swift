@@ -9,15 +9,17 @@ final class RecurrentProducts {
     private let straight: PackedMatrix     // W_hh [G, H], for the backward
     /// The panels were sized (packed products enabled when the layer was built, windows longer than 1).
     private let packable: Bool
+    /// The owner's thread count, which the packed products split over.
+    var threads: Int { transposed.threads }
     private var whh: UnsafePointer<Float>?
     private var packed = false
 
-    init(hidden: Int, gates: Int, maxT: Int) {
+    init(hidden: Int, gates: Int, maxT: Int, threads: ComputeThreads) {
         self.hidden = hidden
         self.gates = gates
         packable = PackedMatrix.enabled && maxT > 1
-        transposed = PackedMatrix(k: packable ? hidden : 0, n: gates)
-        straight = PackedMatrix(k: packable ? gates : 0, n: hidden)
+        transposed = PackedMatrix(k: packable ? hidden : 0, n: gates, threads: threads)
+        straight = PackedMatrix(k: packable ? gates : 0, n: hidden, threads: threads)
     }
 
     private func begin(_ whh: UnsafePointer<Float>, steps: Int) -> Bool {

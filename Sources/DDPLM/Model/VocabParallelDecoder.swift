@@ -148,11 +148,7 @@ final class VocabParallelDecoder {
         let partial = dbPartial.ptr
         partial.update(repeating: 0, count: workers * vr)
         ddplm_vocab_grad_rows(workers, rc, lp, vr, lse.ptr, t, v0, scale, partial)
-        let db = grad.db + v0
-        for k in 0..<workers {
-            let p = partial + k * vr
-            for j in 0..<vr { db[j] += p[j] }
-        }
+        addParts(partial, count: workers, width: vr, into: grad.db + v0)
         gemm(transA: true, transB: false, m: vr, n: hd, k: rc, a: lp, lda: vr, b: hc, ldb: hd,
              beta: 1, c: grad.dw + v0 * hd, ldc: hd)
         gemm(transA: false, transB: false, m: rc, n: hd, k: vr, a: lp, lda: vr, b: w + v0 * hd, ldb: hd,

@@ -3,16 +3,15 @@ import Foundation
 /// Starting or continuing a language-model run: checks the settings and that every rank agrees, restores
 /// or initialises the state, prepares the run directory (rank 0), then runs the `TrainingLoop`.
 public enum LanguageModelTraining {
+    /// The summary is for library callers; `ddplm` itself reports everything through the loop's reporter.
+    @discardableResult
     public static func run(config: RunConfig, corpora: LanguageModelCorpora, options: TrainingLoop.Options, overwrite: Bool = false,
                            comm: Communicator) throws -> TrainingLoop.Summary {
         try config.validate(ranks: comm.size)
         let dir = options.dir
         if options.resume {
             // the fixed settings of a run cannot change, whoever calls
-            let recorded = try RunConfig.load(dir.config)
-            guard recorded.fixedParts == config.fixedParts else {
-                throw DDPLMError("the model, data or training settings differ from the run's '\(dir.config)'; only the stop and logging settings may change on resume")
-            }
+            try config.refuseFixedChanges(from: try RunConfig.load(dir.config), run: dir.path)
         }
         guard corpora.vocab.count == config.model.vocabSize, corpora.vocab.hash == config.vocabHash else {
             throw DDPLMError("the vocabulary (\(corpora.vocab.count) tokens) does not match the one config.json records (\(config.model.vocabSize) tokens, hash \(config.vocabHash))")

@@ -78,7 +78,7 @@ public final class TensorBoardWriter {
 
     /// Forces what was written to disk (fsync). Every record is already in the file once `scalar`
     /// returns; this only guards against a machine crash.
-    public func flush() throws {
+    func flush() throws {
         guard fd >= 0 else { throw DDPLMError("TensorBoard event file '\(path)' is already closed") }
         if fsync(fd) != 0 {
             throw DDPLMError("cannot write TensorBoard event file '\(path)': fsync: \(AtomicFile.errnoString())")
