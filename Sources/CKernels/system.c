@@ -20,7 +20,7 @@ int ddplm_terminal_columns(int fd) {
 
 /* Flush-to-zero and denormals-are-zero for this thread's SSE/AVX arithmetic (MXCSR bits 15 and 6).
    Gradients that vanish through hundreds of LSTM steps become denormal floats, and every GEMM touching
-   them runs ~6x slower; flushing them to zero changes results only below 1.2e-38. Threads created
+   them runs several times slower; flushing them to zero changes results only below 1.2e-38. Threads created
    afterwards inherit the setting (pthread_create copies the floating-point environment). */
 void ddplm_flush_denormals(void) {
 #if defined(__x86_64__)

@@ -2,7 +2,7 @@ import DDPLM
 import Foundation
 
 /// OpenBLAS kernel choice. Debian's OpenBLAS 0.3.21 picks kernels from the CPU model number and on CPUs
-/// newer than it knows falls back to SSE3 "Prescott" kernels, ~4× slower than its AVX-512 ones. When the
+/// newer than it knows falls back to SSE3 "Prescott" kernels, several times slower than its AVX-512 ones. When the
 /// user has not set OPENBLAS_CORETYPE and OpenBLAS chose such an old core although the CPU has AVX-512
 /// (or AVX2+FMA), ddplm re-executes itself with OPENBLAS_CORETYPE=SkylakeX (or Haswell) — OpenBLAS only
 /// reads the variable when it loads — then checks a small sgemm against a naive reference before

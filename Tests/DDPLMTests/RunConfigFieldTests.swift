@@ -65,3 +65,58 @@ final class RunConfigFieldTests: XCTestCase {
         }
     }
 }
+
+/// The same guard for a classifier run's config.json (`ClassifierRunConfig`).
+final class ClassifierRunConfigFieldTests: XCTestCase {
+    typealias Edit = (ClassifierRunConfig) -> ClassifierRunConfig
+
+    static func edit<T>(_ path: WritableKeyPath<ClassifierRunConfig, T>, _ value: T) -> Edit {
+        { var c = $0; c[keyPath: path] = value; return c }
+    }
+
+    let sections: [(name: String, fixed: Bool, fields: [String: Edit])] = [
+        ("model", true, ["kind": edit(\.model.kind, .cnn), "vocabSize": edit(\.model.vocabSize, 77), "classes": edit(\.model.classes, 3),
+                         "embedding": edit(\.model.embedding, 9), "hidden": edit(\.model.hidden, 11), "layers": edit(\.model.layers, 3),
+                         "dropout": edit(\.model.dropout, 0.25), "filters": edit(\.model.filters, 7), "filterSizes": edit(\.model.filterSizes, [2, 3])]),
+        ("data", true, ["train": edit(\.data.train, "a.txt"), "valid": edit(\.data.valid, "b.txt"), "test": edit(\.data.test, "c.txt"),
+                        "validFraction": edit(\.data.validFraction, 0.2), "maxVocab": edit(\.data.maxVocab, 123), "batch": edit(\.data.batch, 12),
+                        "maxTokens": edit(\.data.maxTokens, 40), "vectors": edit(\.data.vectors, "g.txt")]),
+        ("training", true, ["lr": edit(\.training.lr, 0.25), "lrDecay": edit(\.training.lrDecay, 0.75), "clip": edit(\.training.clip, 1.5),
+                            "evalEvery": edit(\.training.evalEvery, 17), "seed": edit(\.training.seed, 99), "chunkRows": edit(\.training.chunkRows, 64),
+                            "gradientWire": edit(\.training.gradientWire, .bf16), "vocabParallel": edit(\.training.vocabParallel, true)]),
+        ("stop", false, ["epochs": edit(\.stop.epochs, 4), "maxSteps": edit(\.stop.maxSteps, 40), "maxMinutes": edit(\.stop.maxMinutes, 2.5)]),
+        ("logging", false, ["logEvery": edit(\.logging.logEvery, 3), "saveEvery": edit(\.logging.saveEvery, 9),
+                            "skipNonFinite": edit(\.logging.skipNonFinite, true), "tensorboard": edit(\.logging.tensorboard, true)]),
+    ]
+
+    func testEveryFieldIsSavedAndFingerprintedWhereFixed() throws {
+        let base = ClassifierRunConfig(model: ClassifierConfig(kind: .bilstm, vocabSize: 50, classes: 2), labels: ["neg", "pos"],
+                                       vocabHash: "h", data: .init(train: "t"))
+        let reflected = Dictionary(uniqueKeysWithValues: Mirror(reflecting: base).children.compactMap { child in
+            child.label.map { ($0, Set(Mirror(reflecting: child.value).children.compactMap(\.label))) }
+        })
+        for section in sections {
+            XCTAssertEqual(reflected[section.name], Set(section.fields.keys),
+                           "ClassifierRunConfig.\(section.name) has fields this test does not edit: list each new one here")
+            for (field, change) in section.fields {
+                let changed = change(base)
+                XCTAssertNotEqual(changed, base, "\(section.name).\(field): the edit must change the value")
+                let path = NSTemporaryDirectory() + "ddplm-cconfig-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                try AtomicFile.write(try changed.encoded(), to: path)
+                XCTAssertEqual(try ClassifierRunConfig.load(path), changed, "\(section.name).\(field) is not saved in config.json")
+                if section.fixed {
+                    XCTAssertNotEqual(changed.identity, base.identity, "\(section.name).\(field) is fixed for a run but not in its identity")
+                    let flag = ClassifierRunConfig.flagNames["\(section.name).\(field)"]
+                    XCTAssertNotNil(flag, "\(section.name).\(field) has no option name for the resume refusal")
+                    XCTAssertThrowsError(try changed.refuseFixedChanges(from: base, run: "R")) { e in
+                        XCTAssertTrue("\(e)".hasPrefix("\(flag ?? "?") cannot change when resuming: the run has"), "\(e)")
+                    }
+                } else {
+                    XCTAssertEqual(changed.identity, base.identity, "\(section.name).\(field) may change on resume, so it must not change the identity")
+                    XCTAssertNoThrow(try changed.refuseFixedChanges(from: base, run: "R"))
+                }
+            }
+        }
+    }
+}

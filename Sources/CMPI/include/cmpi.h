@@ -33,8 +33,8 @@ int cmpi_allreduce_sum_double(double *buf, long count);
 int cmpi_bcast_bytes(void *buf, long count, int root);
 /* Ring reduce-scatter, in place: buf holds size*count floats; afterwards block `rank` (buf + rank*count)
    holds the element-wise sum over ranks of that block. size-1 steps, each exchanging one block with the
-   ring neighbours and adding it: bandwidth-optimal, and on OpenMPI 4.1's shared-memory transport ~3x
-   faster than its MPI_Reduce_scatter_block. tmp holds count floats.
+   ring neighbours and adding it: bandwidth-optimal, and faster than OpenMPI 4.1's
+   MPI_Reduce_scatter_block on its shared-memory transport. tmp holds count floats.
    Block r starts at buf + r*stride (stride >= count): a segment of every rank's block, so a gradient
    can be reduced in segments as they become final, each element summed exactly as the whole ring would.
    channel 0 is MPI_COMM_WORLD; channel 1 its duplicate, for the exchange thread (see

@@ -14,7 +14,7 @@ public struct ComputeThreads: Sendable, Equatable {
 
     /// Sets OpenBLAS to `n` threads and returns the matching value for the elementwise work. Also flushes
     /// denormal floats to zero (a BiLSTM's gradients vanishing over hundreds of steps become denormal and
-    /// slow every GEMM that touches them ~6×; see `ddplm_flush_denormals`).
+    /// slow every GEMM that touches them several times over; see `ddplm_flush_denormals`).
     public static func configure(_ n: Int) -> ComputeThreads {
         ddplm_flush_denormals()
         BLASInfo.setThreads(n)

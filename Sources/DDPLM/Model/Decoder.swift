@@ -2,7 +2,7 @@ import CKernels
 /// Linear(H, V) fused with softmax cross-entropy, in row chunks so the [rows × V] logits are never
 /// materialised whole (at B·bptt = 1600, V = 50002 that would be 320 MB; an 800-row chunk is 160 MB).
 /// Fewer, larger chunks mean fewer passes of the dW GEMM over the 20 MB decoder gradient, which is what
-/// limits two ranks sharing a memory bus; 800 rows measured best for 1 and 2 ranks here.
+/// limits two ranks sharing a memory bus (the default, 800 rows, is where `ddplm bench` ran fastest on 1 and 2 ranks).
 /// Per chunk: logits = H_c W_decᵀ (GEMM) → bias, softmax, CE, dlogits in place (SIMD kernel) →
 /// dW_dec += dlogitsᵀ H_c and dH_c = dlogits W_dec (two GEMMs). Rows of a chunk's softmax are split over
 /// `threads` workers, each with its own partial bias gradient, summed in a fixed order.

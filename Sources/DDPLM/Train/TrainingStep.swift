@@ -7,10 +7,10 @@ import Dispatch
 /// over ranks is the batch's mean loss.
 ///
 /// One rank: compute → global-norm clip → Adam.
-/// N ranks (ZeRO-1): compute → the loss and the stop flags all-reduced (3 doubles) → ring reduce-scatter
-/// of the gradients (each rank receives the sum over ranks for its optimizer shard) → the global norm
-/// from the shards' sums of squares (a second all-reduce, of 1 double) → Adam on this rank's shard only
-/// → all-gather of the updated parameters.
+/// N ranks (ZeRO-1): compute → ring reduce-scatter of the gradients (each rank receives the sum over
+/// ranks for its optimizer shard) → one all-reduce of 4 doubles: the loss, the two stop votes and the
+/// shards' sums of squares (the global norm) → Adam on this rank's shard only → all-gather of the
+/// updated parameters.
 /// That moves the same bytes as one all-reduce, and the Adam pass is split N ways. The clip factor is
 /// applied inside the Adam loop. Every rank ends with bit-identical weights. Allocates nothing.
 ///
@@ -134,8 +134,6 @@ public final class TrainingStep {
         control[2] = timeUp ? 1 : 0
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
-        // loss and stop votes (the exchange thread may still be reducing: the channels never meet)
-        try comm.allReduceSum(control, count: 3)
         if n > 1 {
             try sparse?.sum(g, comm: comm)
             if let overlapped {
@@ -157,7 +155,8 @@ public final class TrainingStep {
         control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
             + (comm.rank == 0 ? sparse?.unionSumOfSquares() ?? 0 : 0)
             + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
-        try comm.allReduceSum(control + 3, count: 1)
+        // loss, stop votes and the norm's sum of squares in one round trip (each summed in rank order)
+        try comm.allReduceSum(control, count: 4)
         lap(2)
         // the gradients' sum over ranks is the batch's gradient; the losses' mean is the batch's loss
         let loss = control[0] / Double(n)
