@@ -56,7 +56,7 @@ secs() { echo "$(( ($(date +%s%N) - $1) / 1000000 ))" | awk '{ printf "%.1f", $1
 t0=$(date +%s%N)
 if ! slurm_up "$cluster"; then
   bad "one-node Slurm did not come up (see above)"
-  echo "# $pass passed, $fail failed"; exit 1
+  summary slurm; exit 1
 fi
 ok "one-node Slurm up in $(secs "$t0")s: munged, slurmctld, slurmd; node $(sinfo -h -N -o '%N %T %c CPUs' | head -n1)"
 
@@ -141,7 +141,7 @@ if [[ $resume_auto -eq 1 ]]; then
   steps=$(grep '"type":"train"' "$tmp/st/metrics.jsonl" 2>/dev/null | sed 's/.*"step":\([0-9]*\).*/\1/' | awk '$1 <= last { bad = 1 } { last = $1 } END { print (bad ? -1 : last) }') || true   # increasing: no step twice
   if [[ "$first|$restarts|$slurm_job_state $slurm_job_exit" == "COMPLETED 0:0|0|COMPLETED 0:0" && -n "$stopped" ]] \
      && grep -q "resumed from .* at step $stopped " <<< "$(job_out st "$job2")" && [[ ${steps:-0} -gt $stopped ]] \
-     && tail -n 1 "$tmp/st/metrics.jsonl" | grep -q '"type":"test"'; then
+     && grep -v '"type":"time"' "$tmp/st/metrics.jsonl" | tail -n 1 | grep -q '"type":"test"'; then
     ok "scancel --signal=USR1 on a batch job: stopped at step $stopped, exit 0, not requeued; the identical sbatch resumed it and finished at step $steps [$(secs "$t0")s]"
   else bad "graceful stop and identical resubmission: jobs $job ($first, restarts ${restarts:-?}, stopped at ${stopped:-?}), $job2 (${slurm_job_state:-} ${slurm_job_exit:-}), steps ${steps:-?}"
     job_out st "$job2" | grep -v '^step\|^valid' | tail -n 6 || true; fi
@@ -180,7 +180,7 @@ if [[ $resume_auto -eq 1 ]]; then
   restarts=$(scontrol -o show job "$job" 2>/dev/null | sed -n 's/.* Restarts=\([0-9]*\).*/\1/p') || true
   if [[ "$slurm_job_state $slurm_job_exit" == "COMPLETED 0:0" && "$restarts" == 1 ]] && grep -q "requeueing job $job" <<< "$out" \
      && grep -q "stopped by signal" <<< "$out" && grep -q "resumed from" <<< "$out" && grep -q "finished (max-minutes)" <<< "$out" \
-     && tail -n 1 "$tmp/rq/metrics.jsonl" | grep -q '"type":"test"'; then
+     && grep -v '"type":"time"' "$tmp/rq/metrics.jsonl" | tail -n 1 | grep -q '"type":"test"'; then
     ok "USR1 to the batch shell: forwarded to the ranks, latest saved, job requeued and resumed to completion [$(secs "$t0")s]"
   else bad "USR1 to the batch shell: job $job ${slurm_job_state:-} ${slurm_job_exit:-}, restarts ${restarts:-?}"; grep -v '^step\|^valid' <<< "$out" | tail -n 8 || true; fi
 else bad "USR1 to the batch shell is forwarded and the job requeued: $no_auto"; fi
@@ -211,5 +211,5 @@ else bad "hang under srun: victim ${victim:-none}, exit $rc, $line"; tail -n 4 "
 t0=$(date +%s%N)
 slurm_down
 echo "# Slurm down in $(secs "$t0")s"
-echo "# $pass passed, $fail failed"
+summary slurm
 [[ $fail -eq 0 ]]
