@@ -120,6 +120,13 @@ final class DistributedTests: XCTestCase {
         return o
     }
 
+    /// Tensor `e`'s values as `file` holds them (shape as `e` says).
+    static func floats(_ file: SafeTensors, _ e: SafeTensors.Entry) throws -> [Float] {
+        var x = [Float](repeating: 0, count: e.shape.reduce(1, *))
+        try file.copyFloats(e.name, shape: e.shape, into: &x, file: e.name)
+        return x
+    }
+
     static func losses(_ run: String, _ type: String) throws -> [Double] {
         try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
             let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
@@ -155,10 +162,7 @@ final class DistributedTests: XCTestCase {
                 let fa = try SafeTensors.read(path: "\(dir)/one/\(file)"), fb = try SafeTensors.read(path: "\(out)/\(file)")
                 XCTAssertEqual(fa.entries.map(\.name), fb.entries.map(\.name))
                 for e in fa.entries {
-                    let n = e.shape.reduce(1, *)
-                    var x = [Float](repeating: 0, count: n), y = x
-                    try fa.copyFloats(e.name, shape: e.shape, into: &x, file: "one")
-                    try fb.copyFloats(e.name, shape: e.shape, into: &y, file: "two")
+                    let x = try Self.floats(fa, e), y = try Self.floats(fb, e)
                     let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
                     XCTAssertLessThan(worst, 1e-4, "\(what) \(file) \(e.name)")
                 }

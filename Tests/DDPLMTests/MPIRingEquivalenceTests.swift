@@ -66,10 +66,7 @@ final class MPIRingEquivalenceTests: XCTestCase {
                 let fa = try SafeTensors.read(path: "\(mpi)/\(file)"), fb = try SafeTensors.read(path: "\(local)/\(file)")
                 XCTAssertEqual(fa.entries.map(\.name), fb.entries.map(\.name))
                 for e in fa.entries {
-                    let n = e.shape.reduce(1, *)
-                    var x = [Float](repeating: 0, count: n), y = x
-                    try fa.copyFloats(e.name, shape: e.shape, into: &x, file: "mpirun")
-                    try fb.copyFloats(e.name, shape: e.shape, into: &y, file: "in-process")
+                    let x = try DistributedTests.floats(fa, e), y = try DistributedTests.floats(fb, e)
                     XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern), "\(ranks) ranks: \(file) \(e.name) is not bit-identical")
                 }
             }

@@ -20,49 +20,12 @@ final class RunConfigFieldTests: XCTestCase {
                          "tieWeights": edit(\.model.tieWeights, true)]),
         ("data", true, ["train": edit(\.data.train, "a.txt"), "valid": edit(\.data.valid, "b.txt"), "test": edit(\.data.test, "c.txt"),
                         "maxVocab": edit(\.data.maxVocab, 123), "batch": edit(\.data.batch, 12), "bptt": edit(\.data.bptt, 7)]),
-        ("training", true, ["lr": edit(\.training.lr, 0.25), "lrDecay": edit(\.training.lrDecay, 0.75), "clip": edit(\.training.clip, 1.5),
-                            "evalEvery": edit(\.training.evalEvery, 17), "seed": edit(\.training.seed, 99), "chunkRows": edit(\.training.chunkRows, 64),
-                            "gradientWire": edit(\.training.gradientWire, .bf16), "vocabParallel": edit(\.training.vocabParallel, true)]),
-        ("stop", false, ["epochs": edit(\.stop.epochs, 4), "maxSteps": edit(\.stop.maxSteps, 40), "maxMinutes": edit(\.stop.maxMinutes, 2.5)]),
-        ("logging", false, ["logEvery": edit(\.logging.logEvery, 3), "saveEvery": edit(\.logging.saveEvery, 9),
-                            "skipNonFinite": edit(\.logging.skipNonFinite, true), "tensorboard": edit(\.logging.tensorboard, true)]),
-    ]
+    ] + sharedSections(training: \.training, stop: \.stop, logging: \.logging)
 
     func testEveryFieldIsSavedAndFingerprintedWhereFixed() throws {
         let base = RunConfig(model: ModelConfig(vocabSize: 50), vocabHash: "h", data: .init(train: "t", valid: "v", test: "s"))
-        let reflected = Dictionary(uniqueKeysWithValues: Mirror(reflecting: base).children.compactMap { child in
-            child.label.map { ($0, Set(Mirror(reflecting: child.value).children.compactMap(\.label))) }
-        })
-        for section in sections {
-            XCTAssertEqual(reflected[section.name], Set(section.fields.keys),
-                           "RunConfig.\(section.name) has fields this test does not edit: list each new one here")
-            for (field, change) in section.fields {
-                let changed = change(base)
-                XCTAssertNotEqual(changed, base, "\(section.name).\(field): the edit must change the value")
-                let json = try changed.encoded()
-                let dir = NSTemporaryDirectory() + "ddplm-config-\(getpid())-\(UUID().uuidString.prefix(8)).json"
-                defer { try? FileManager.default.removeItem(atPath: dir) }
-                try AtomicFile.write(json, to: dir)
-                let back = try RunConfig.load(dir)
-                XCTAssertEqual(back.model, changed.model, "\(section.name).\(field) round trip")
-                XCTAssertEqual(back.data, changed.data, "\(section.name).\(field) round trip")
-                XCTAssertEqual(back.training, changed.training, "\(section.name).\(field) is not saved in config.json")
-                XCTAssertEqual(back.stop, changed.stop, "\(section.name).\(field) is not saved in config.json")
-                XCTAssertEqual(back.logging, changed.logging, "\(section.name).\(field) is not saved in config.json")
-                if section.fixed {
-                    XCTAssertNotEqual(changed.identity, base.identity, "\(section.name).\(field) is fixed for a run but not in its identity")
-                    // resuming with it changed is refused, naming the option that sets it
-                    let flag = RunConfig.flagNames["\(section.name).\(field)"]
-                    XCTAssertNotNil(flag, "\(section.name).\(field) has no option name for the resume refusal")
-                    XCTAssertThrowsError(try changed.refuseFixedChanges(from: base, run: "R")) { e in
-                        XCTAssertTrue("\(e)".hasPrefix("\(flag ?? "?") cannot change when resuming: the run has"), "\(e)")
-                    }
-                } else {
-                    XCTAssertEqual(changed.identity, base.identity, "\(section.name).\(field) may change on resume, so it must not change the identity")
-                    XCTAssertNoThrow(try changed.refuseFixedChanges(from: base, run: "R"))
-                }
-            }
-        }
+        try checkConfigFields(base: base, sections: sections, flagNames: RunConfig.flagNames, identity: \.identity,
+                              load: RunConfig.load) { try $0.refuseFixedChanges(from: $1, run: "R") }
     }
 }
 
@@ -81,40 +44,62 @@ final class ClassifierRunConfigFieldTests: XCTestCase {
         ("data", true, ["train": edit(\.data.train, "a.txt"), "valid": edit(\.data.valid, "b.txt"), "test": edit(\.data.test, "c.txt"),
                         "validFraction": edit(\.data.validFraction, 0.2), "maxVocab": edit(\.data.maxVocab, 123), "batch": edit(\.data.batch, 12),
                         "maxTokens": edit(\.data.maxTokens, 40), "vectors": edit(\.data.vectors, "g.txt")]),
-        ("training", true, ["lr": edit(\.training.lr, 0.25), "lrDecay": edit(\.training.lrDecay, 0.75), "clip": edit(\.training.clip, 1.5),
-                            "evalEvery": edit(\.training.evalEvery, 17), "seed": edit(\.training.seed, 99), "chunkRows": edit(\.training.chunkRows, 64),
-                            "gradientWire": edit(\.training.gradientWire, .bf16), "vocabParallel": edit(\.training.vocabParallel, true)]),
-        ("stop", false, ["epochs": edit(\.stop.epochs, 4), "maxSteps": edit(\.stop.maxSteps, 40), "maxMinutes": edit(\.stop.maxMinutes, 2.5)]),
-        ("logging", false, ["logEvery": edit(\.logging.logEvery, 3), "saveEvery": edit(\.logging.saveEvery, 9),
-                            "skipNonFinite": edit(\.logging.skipNonFinite, true), "tensorboard": edit(\.logging.tensorboard, true)]),
-    ]
+    ] + sharedSections(training: \.training, stop: \.stop, logging: \.logging)
 
     func testEveryFieldIsSavedAndFingerprintedWhereFixed() throws {
         let base = ClassifierRunConfig(model: ClassifierConfig(kind: .bilstm, vocabSize: 50, classes: 2), labels: ["neg", "pos"],
                                        vocabHash: "h", data: .init(train: "t"))
+        try checkConfigFields(base: base, sections: sections, flagNames: ClassifierRunConfig.flagNames, identity: \.identity,
+                              load: ClassifierRunConfig.load) { try $0.refuseFixedChanges(from: $1, run: "R") }
+    }
+}
+
+/// The sections both kinds of run share (the same types), edited through `training`, `stop`, `logging`.
+func sharedSections<C>(training: WritableKeyPath<C, RunConfig.TrainingConfig>, stop: WritableKeyPath<C, RunConfig.StopConfig>,
+                       logging: WritableKeyPath<C, RunConfig.LoggingConfig>) -> [(name: String, fixed: Bool, fields: [String: (C) -> C])] {
+    func edit<S, T>(_ section: WritableKeyPath<C, S>, _ field: WritableKeyPath<S, T>, _ value: T) -> (C) -> C {
+        { var c = $0; c[keyPath: section][keyPath: field] = value; return c }
+    }
+    return [
+        ("training", true, ["lr": edit(training, \.lr, 0.25), "lrDecay": edit(training, \.lrDecay, 0.75), "clip": edit(training, \.clip, 1.5),
+                            "evalEvery": edit(training, \.evalEvery, 17), "seed": edit(training, \.seed, 99), "chunkRows": edit(training, \.chunkRows, 64),
+                            "gradientWire": edit(training, \.gradientWire, .bf16), "vocabParallel": edit(training, \.vocabParallel, true)]),
+        ("stop", false, ["epochs": edit(stop, \.epochs, 4), "maxSteps": edit(stop, \.maxSteps, 40), "maxMinutes": edit(stop, \.maxMinutes, 2.5)]),
+        ("logging", false, ["logEvery": edit(logging, \.logEvery, 3), "saveEvery": edit(logging, \.saveEvery, 9),
+                            "skipNonFinite": edit(logging, \.skipNonFinite, true), "tensorboard": edit(logging, \.tensorboard, true)]),
+    ]
+}
+
+extension XCTestCase {
+    /// For every section's fields (each edited once; reflection checks that none is left out): the edit
+    /// survives config.json, and changes the identity and is refused on resume by its option's name
+    /// exactly when its section is fixed.
+    func checkConfigFields<C: RunConfigFile & Equatable>(base: C, sections: [(name: String, fixed: Bool, fields: [String: (C) -> C])],
+                                                        flagNames: [String: String], identity: KeyPath<C, String>,
+                                                        load: (String) throws -> C, refuse: (C, C) throws -> Void) throws {
         let reflected = Dictionary(uniqueKeysWithValues: Mirror(reflecting: base).children.compactMap { child in
             child.label.map { ($0, Set(Mirror(reflecting: child.value).children.compactMap(\.label))) }
         })
         for section in sections {
             XCTAssertEqual(reflected[section.name], Set(section.fields.keys),
-                           "ClassifierRunConfig.\(section.name) has fields this test does not edit: list each new one here")
+                           "\(C.self).\(section.name) has fields this test does not edit: list each new one here")
             for (field, change) in section.fields {
-                let changed = change(base)
-                XCTAssertNotEqual(changed, base, "\(section.name).\(field): the edit must change the value")
-                let path = NSTemporaryDirectory() + "ddplm-cconfig-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+                let changed = change(base), what = "\(section.name).\(field)"
+                XCTAssertNotEqual(changed, base, "\(what): the edit must change the value")
+                let path = NSTemporaryDirectory() + "ddplm-config-\(getpid())-\(UUID().uuidString.prefix(8)).json"
                 defer { try? FileManager.default.removeItem(atPath: path) }
                 try AtomicFile.write(try changed.encoded(), to: path)
-                XCTAssertEqual(try ClassifierRunConfig.load(path), changed, "\(section.name).\(field) is not saved in config.json")
+                XCTAssertEqual(try load(path), changed, "\(what) is not saved in config.json")
                 if section.fixed {
-                    XCTAssertNotEqual(changed.identity, base.identity, "\(section.name).\(field) is fixed for a run but not in its identity")
-                    let flag = ClassifierRunConfig.flagNames["\(section.name).\(field)"]
-                    XCTAssertNotNil(flag, "\(section.name).\(field) has no option name for the resume refusal")
-                    XCTAssertThrowsError(try changed.refuseFixedChanges(from: base, run: "R")) { e in
+                    XCTAssertNotEqual(changed[keyPath: identity], base[keyPath: identity], "\(what) is fixed for a run but not in its identity")
+                    let flag = flagNames[what]
+                    XCTAssertNotNil(flag, "\(what) has no option name for the resume refusal")
+                    XCTAssertThrowsError(try refuse(changed, base)) { e in
                         XCTAssertTrue("\(e)".hasPrefix("\(flag ?? "?") cannot change when resuming: the run has"), "\(e)")
                     }
                 } else {
-                    XCTAssertEqual(changed.identity, base.identity, "\(section.name).\(field) may change on resume, so it must not change the identity")
-                    XCTAssertNoThrow(try changed.refuseFixedChanges(from: base, run: "R"))
+                    XCTAssertEqual(changed[keyPath: identity], base[keyPath: identity], "\(what) may change on resume, so it must not change the identity")
+                    XCTAssertNoThrow(try refuse(changed, base))
                 }
             }
         }
