@@ -305,9 +305,11 @@ def cmd_train(a):
     lr, sched_best, best_loss, best_state = a.lr, None, None, None
     step_no, tokens, last_validated = 0, 0, 0
     t0 = time.time()
+    validating = 0.0  # seconds spent validating: elapsed_s is training time, as in ddplm's metrics
 
     def validate(scheduled, epoch):
-        nonlocal lr, sched_best, best_loss, best_state, last_validated
+        nonlocal lr, sched_best, best_loss, best_state, last_validated, validating
+        t_valid = time.time()
         v = evaluate(model, valid, a.bptt, a.batch)
         what = "improved"
         if scheduled:
@@ -327,7 +329,8 @@ def cmd_train(a):
         note(f"valid step {step_no} | loss {v:.4f} | ppl {math.exp(v):.2f} | {what}")
         print(json.dumps({"type": "valid", "step": step_no, "epoch": epoch + 1, "loss": round(v, 6),
                           "ppl": round(math.exp(v), 4), "lr": lr, "tokens": tokens, "best": round(best_loss, 6),
-                          "elapsed_s": round(time.time() - t0, 3)}), flush=True)
+                          "elapsed_s": round(time.time() - t0 - validating, 3)}), flush=True)
+        validating += time.time() - t_valid
 
     stop = None
     epoch, interval_start, interval_tokens, loss_sum, loss_n = 0, time.time(), 0, 0.0, 0
