@@ -12,8 +12,9 @@ Subcommands (each has --help):
                                PyTorch 2.15's LSTM backward on a packed batch of unequal lengths is ~3x slower
                                than on equal lengths, and grows faster than linearly past ~180 steps
   train --model M --train F --test F
-                               plain PyTorch training with the same tokenizer and vocabulary rules (learnability
-                               check of a corpus; prints valid/test accuracy per epoch)
+                               plain PyTorch training with the same tokenizer and vocabulary rules, the same
+                               --max-tokens cut and gradient-norm --clip as ddplm's defaults (learnability check
+                               of a corpus; prints valid/test accuracy per epoch)
   fixtures                     write Tests/DDPLMTests/Fixtures/golden_classify_{wordavg,bilstm,cnn,cnn3}.safetensors
 
 Tokenizer: `<br>`, `<br/>`, `<br />` (any ASCII case) become spaces; ASCII A-Z are lower-cased; the text is split
@@ -349,17 +350,19 @@ def cmd_train(a):
         train_docs = [train_docs[i] for i in sorted(order[cut:])]
     test_docs = read_corpus(a.test)
     labels = sorted({l for l, _ in train_docs})
-    itos = build_vocab([tokenize(t) for _, t in train_docs], a.max_vocab)
+    cap = a.max_tokens if a.max_tokens > 0 else None    # the vocabulary counts the kept tokens, as ddplm's
+    itos = build_vocab([tokenize(t)[:cap] for _, t in train_docs], a.max_vocab)
     stoi = {t: i for i, t in enumerate(itos)}
-    tr = numericalize(train_docs, stoi, labels)
-    va = numericalize(valid_docs, stoi, labels)
-    te = numericalize(test_docs, stoi, labels)
+    tr = numericalize(train_docs, stoi, labels, a.max_tokens)
+    va = numericalize(valid_docs, stoi, labels, a.max_tokens)
+    te = numericalize(test_docs, stoi, labels, a.max_tokens)
     out_dim = 1 if len(labels) == 2 else len(labels)
     cls, args, model = make_model(classes, a.model, len(itos), out_dim, emb=a.emb, hidden=a.hidden,
                                   layers=a.layers, filters=a.filters, dropout=a.dropout)
     nparams = sum(p.numel() for p in model.parameters())
     print(f"{cls} {json.dumps(args)} | {nparams} parameters | labels {labels} | train {len(tr[0])} "
-          f"valid {len(va[0])} test {len(te[0])} | vocab {len(itos)} | threads {a.threads}", flush=True)
+          f"valid {len(va[0])} test {len(te[0])} | vocab {len(itos)} | max tokens {a.max_tokens} | "
+          f"clip {a.clip if a.clip > 0 else 'off'} | seed {a.seed} | threads {a.threads}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     lengths = [len(d) for d in tr[0]]
     best = (-1.0, 0, 0.0)
@@ -372,6 +375,8 @@ def cmd_train(a):
             opt.zero_grad(set_to_none=True)
             loss = loss_sum(model(text, lens), y) / len(order)
             loss.backward()
+            if a.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
             opt.step()
             total += loss.item() * len(order)
             count += len(order)
@@ -518,6 +523,10 @@ def main():
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--dropout", type=float, default=0.5)
     t.add_argument("--max-vocab", type=int, default=25000, help="tokens besides <unk> and <pad>")
+    t.add_argument("--max-tokens", type=int, default=500,
+                   help="keep a document's first N tokens, as ddplm's --max-tokens (default 500; 0 keeps all)")
+    t.add_argument("--clip", type=float, default=5.0,
+                   help="global gradient-norm clip before each Adam step, as ddplm's --clip (default 5.0; 0 = off)")
     t.add_argument("--save", metavar="DIR", help="write the final model as a run directory `eval` reads")
     t.set_defaults(func=cmd_train)
 
