@@ -105,7 +105,7 @@ struct ClassifyEvalCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Run directory (config.json, vocab.txt, model.safetensors).", valueName: "run")) var dir: String
     @Option(help: ArgumentHelp("Labelled documents: a label<TAB>text file or a directory of label subdirectories.", valueName: "FILE|DIR")) var data: String?
     @Option(help: "test or valid: the run's own split (default test).") var split: String?
-    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
+    @OptionGroup var savedWeights: SavedWeightsOptions
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -117,7 +117,7 @@ struct ClassifyEvalCommand: ParsableCommand {
     func run() throws {
         Runtime.guarded { comm in
             let (c, threads) = try Runtime.start(&comm, runtime, run: dir)
-            let saved = try SavedClassifier(dir, weights: weights, threads: threads)
+            let saved = try SavedClassifier(dir, weights: savedWeights.weights, threads: threads)
             if let note = saved.note, c.isRoot { Runtime.note(note) }
             let cfg = saved.config
             let docs: DocumentSet, name: String
@@ -161,7 +161,7 @@ struct ClassifyPredictCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Run directory.", valueName: "run")) var dir: String
     @Argument(help: "Text files, one document each (default: one document per line of stdin).") var files: [String] = []
-    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
+    @OptionGroup var savedWeights: SavedWeightsOptions
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
@@ -179,7 +179,7 @@ struct ClassifyPredictCommand: ParsableCommand {
                     texts.append(s)
                 }
             }
-            let saved = try SavedClassifier(dir, weights: weights, threads: threads)
+            let saved = try SavedClassifier(dir, weights: savedWeights.weights, threads: threads)
             if let note = saved.note { Runtime.note(note) }
             for (i, p) in try saved.predict(texts).enumerated() {
                 print("\(p.label)\t\(Format.fixed(p.probability, 4))" + (files.isEmpty ? "" : "\t\(files[i])"))

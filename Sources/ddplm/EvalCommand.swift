@@ -15,7 +15,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Run directory (config.json, vocab.txt, model.safetensors or latest.safetensors).") var checkpoint: String
     @Option(help: "test, valid, or a path to a text file.") var split: String = "test"
-    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
+    @OptionGroup var savedWeights: SavedWeightsOptions
     @Option(help: "Batch columns (default: the training batch).") var batch: Int?
     @Option(help: "Window length (default: the training bptt).") var bptt: Int?
     @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -30,7 +30,7 @@ struct EvalCommand: ParsableCommand {
             let (c, threads) = try Runtime.start(&comm, runtime, run: checkpoint)
             let cfg = try Checkpoint.config(checkpoint)
             let columns = try BatchSplit(batch: batch ?? cfg.data.batch, comm: c), t = bptt ?? cfg.data.bptt
-            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, config: cfg, weights: weights, batch: columns.columns, maxT: t, threads: threads)
+            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, config: cfg, weights: savedWeights.weights, batch: columns.columns, maxT: t, threads: threads)
             if let note, c.rank == 0 { Runtime.note(note) }
             let path: String
             switch split {

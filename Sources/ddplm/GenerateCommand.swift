@@ -19,7 +19,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Always take the most likely next word.") var greedy = false
     @Option(help: "Text to condition on.") var prompt: String?
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 1111
-    @Option(help: "best (model.safetensors) or latest (latest.safetensors). Default: best, or latest with a note while no validation has improved yet.") var weights: SavedWeights?
+    @OptionGroup var savedWeights: SavedWeightsOptions
     @Flag(help: "Also emit <unk> (by default the unknown-word token is never generated).") var allowUnk = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -35,7 +35,7 @@ struct GenerateCommand: ParsableCommand {
             let told = runtime.threads != nil || ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] != nil
             _ = try Runtime.configureThreads(told ? runtime.threads : 1)
             try Runtime.configurePrecision(runtime.matmulPrecision, run: checkpoint)
-            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, weights: weights, batch: 1, maxT: 1)
+            let (_, vocab, model, note) = try Checkpoint.open(checkpoint, weights: savedWeights.weights, batch: 1, maxT: 1)
             if let note { Runtime.note(note) }
             let promptWords = (prompt ?? "").lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
             let gen = Generator(model: model, vocab: vocab)

@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(realpath "${1:-.build/release/ddplm}")
 [[ -x "$bin" ]] || { echo "no ddplm binary at $bin (swift build -c release)" >&2; exit 1; }
-export DDPLM_BLAS_AUTOSELECT=0
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-tmp=$(mktemp -d /tmp/ddplm-classify.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+source Tests/env.sh classify
 MPI_TIMEOUT=300
 source Tests/lib.sh
 train=data/classify-sample/train.tsv; test=data/classify-sample/test.tsv

@@ -13,12 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(realpath "${1:-.build/release/ddplm}")
 [[ -x "$bin" ]] || { echo "no ddplm binary at $bin (swift build -c release)" >&2; exit 1; }
-# Tests never change OPENBLAS_CORETYPE: keep OpenBLAS's own kernel choice.
-export DDPLM_BLAS_AUTOSELECT=0
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-tmp=$(mktemp -d /tmp/ddplm-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+source Tests/env.sh cli
 source Tests/lib.sh
 
 # --- 1. equivalence: N ranks with global batch 8 == one process with batch 8

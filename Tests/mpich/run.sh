@@ -11,11 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 openmpi_bin=$(realpath "${1:-.build/release/ddplm}")
-export DDPLM_BLAS_AUTOSELECT=0
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-tmp=$(mktemp -d /tmp/ddplm-mpich.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+source Tests/env.sh mpich
 source Tests/lib.sh
 
 if ! command -v mpicc.mpich >/dev/null || ! command -v mpiexec.mpich >/dev/null; then
