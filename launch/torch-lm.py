@@ -44,7 +44,7 @@ metrics.jsonl) and a final {"type": "test", ...} line; progress goes to stderr.
 --matmul-precision medium: torch.set_float32_matmul_precision("medium") and oneDNN's bf16 fp32-math mode for
 matmuls and RNNs (torch.backends.mkldnn.{matmul,rnn}.fp32_precision = "bf16", where this PyTorch has them):
 float32 tensors whose products may run with bfloat16 inputs, what ddplm's --matmul-precision medium does on
-AMX. highest (the default) is float32 throughout.
+AMX or AVX512-BF16. highest (the default) is float32 throughout.
 """
 import argparse
 import collections
@@ -199,8 +199,8 @@ def setup(a):
     if a.matmul_precision == "medium":
         try:
             with open("/proc/cpuinfo") as f:
-                if "amx_bf16" not in f.read():
-                    note("this CPU has no AMX-BF16 (ddplm refuses --matmul-precision medium here); PyTorch runs it anyway")
+                if "avx512_bf16" not in f.read():
+                    note("this CPU has no AVX512-BF16 (ddplm refuses --matmul-precision medium here); PyTorch runs it anyway")
         except OSError:
             pass
         for backend in ("matmul", "rnn"):

@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         after --warmup steps; reports the median of --steps. Defaults are the reference config \
         (V = 50002, batch 32, bptt 50, E = H = 100, LSTM). Under mpirun, --batch is global and the JSON \
         (printed by rank 0) covers all ranks. --gemm also times the decoder's three GEMM calls \
-        alone at the same shapes and chunking (cblas_sgemm, or the AMX kernel with --matmul-precision medium): \
+        alone at the same shapes and chunking (cblas_sgemm, or the bf16 kernel with --matmul-precision medium): \
         the ceiling the step could reach.
 
         --task classify times a classifier's step instead (--model wordavg|bilstm|cnn, the lecture's sizes \

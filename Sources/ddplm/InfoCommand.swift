@@ -37,7 +37,8 @@ struct InfoCommand: ParsableCommand {
             print("blas_note: \(BLASSetup.note ?? "OpenBLAS's own choice")")
             print("openblas_thread_timeout: \(BLASSetup.threadTimeoutNote)")
             print("cpu_features: \(simd.joined(separator: " "))")
-            print("matmul_precision: \(MatmulPrecision.current.rawValue) (medium: \(MatmulPrecision.mediumAvailable ? "available, AMX-BF16" : "not on this machine: no AMX-BF16"))")
+            let kernels = BF16Kernel.available.map(\.rawValue).joined(separator: ", ")
+            print("matmul_precision: \(MatmulPrecision.current.rawValue) (medium: \(BF16Kernel.best.map { "available, \($0.rawValue) (kernels here: \(kernels))" } ?? "not on this machine: no AVX512-BF16"))")
             print("cores_available: \(ProcessInfo.processInfo.activeProcessorCount)")
             let l = Runtime.launch
             print("launch: \(l.kind.rawValue)\(l.usesMPI ? ", rank \(l.rank) of \(l.size), \(l.localRanks) rank\(l.localRanks == 1 ? "" : "s") on this host" : "")")

@@ -29,7 +29,7 @@ struct RunStart {
         // a resume keeps the run's precision unless told otherwise (and says so when told)
         let savedPrecision = try saved.map { try Checkpoint.precision(of: $0, name: dir.latest) }
         let (precision, why) = try MatmulPrecision.forSavedRun(requested: runtime.matmulPrecision, saved: savedPrecision,
-                                                               resuming: resuming, run: dir.path)
+                                                               savedKernel: saved?.matmulKernel, resuming: resuming, run: dir.path)
         if let why { RunStart.note(comm)(why) }
         try MatmulPrecision.set(precision)
     }

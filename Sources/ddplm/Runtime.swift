@@ -28,7 +28,7 @@ enum Runtime {
 
     /// Sets the matrix products' precision before any model is built: the one asked for, else for a
     /// command that reads a saved run (`run`) the precision it trained with, else highest. A run trained
-    /// in medium is read in highest on a machine without AMX, with a note.
+    /// in medium is read in highest on a machine without AVX512-BF16, with a note.
     static func configurePrecision(_ requested: MatmulPrecision?, run: String? = nil) throws {
         guard let run else { return try MatmulPrecision.set(requested ?? .highest) }
         let (p, why) = try MatmulPrecision.forSavedRun(requested: requested, saved: try Checkpoint.savedPrecision(run), resuming: false, run: run)
@@ -78,7 +78,7 @@ enum Runtime {
     static var blasLine: String {
         var s = "OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) thread\(BLASInfo.threads == 1 ? "" : "s")"
         if let note = BLASSetup.note { s += " (\(note))" }
-        if MatmulPrecision.current == .medium { s += "; matmul precision medium (bf16 inputs on AMX)" }
+        if MatmulPrecision.current == .medium { s += "; matmul precision medium (bf16 inputs, \(MatmulPrecision.current.kernelName))" }
         return s
     }
 }

@@ -9,8 +9,8 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Seconds a rank may wait in a collective for the others before the job is ended with a line naming the late rank (0 = wait forever).")
     var hangTimeout: Double = 600
 
-    @Option(help: ArgumentHelp("Matrix products: highest (float32) or medium (bf16 inputs, float32 accumulation, on AMX), as torch.set_float32_matmul_precision (default: highest; for a saved run, the precision it trained with).",
-                               discussion: "medium rounds each product's two inputs to bfloat16 (8 significant bits) and sums in float32 on the AMX tile unit of Intel Sapphire Rapids and newer; weights, gradients, softmax, norm and Adam stay float32. A CPU without AMX-BF16 refuses it."))
+    @Option(help: ArgumentHelp("Matrix products: highest (float32) or medium (bf16 inputs, float32 accumulation, on AMX or AVX512-BF16), as torch.set_float32_matmul_precision (default: highest; for a saved run, the precision it trained with).",
+                               discussion: "medium rounds each product's two inputs to bfloat16 (8 significant bits) and sums in float32, on the AMX tile unit where the CPU has one (Intel Sapphire Rapids and newer), else with AVX512-BF16 (AMD Zen 4 and newer, Intel Cooper Lake); weights, gradients, softmax, norm and Adam stay float32. A CPU without AVX512-BF16 refuses it."))
     var matmulPrecision: MatmulPrecision?
 
     /// Acts before parsing: BLASSetup reads it from the command line, since it must decide before

@@ -2,21 +2,45 @@ import CKernels
 import XCTest
 @testable import DDPLM
 
-/// `MatmulPrecision.medium`: the AMX bf16 product against `naiveGemm` on bf16-rounded inputs, the same
-/// bits on any thread count and through `PackedMatrix`, and a training step that stays close to
-/// float32 (and N ranks equal to one, as in float32). Skipped on a CPU without AMX-BF16, where
-/// `set(.medium)` must refuse instead.
+/// `MatmulPrecision.medium`: every bf16 kernel this CPU can run (`BF16Kernel.available`: AMX and
+/// AVX512-BF16 on an AMX Xeon, AVX512-BF16 on Zen 4) against `naiveGemm` on bf16-rounded inputs, the
+/// same bits on any thread count and through `PackedMatrix`, and a training step that stays close to
+/// float32 (and N ranks equal to one, as in float32). Skipped on a CPU without AVX512-BF16, where
+/// `set(.medium)` must refuse instead (Tests/bf16 checks both kernels' code there with the intrinsics
+/// emulated). The kernel choice and the saved-run rule are checked everywhere.
 final class MatmulPrecisionTests: XCTestCase {
     override func tearDown() {
         try? MatmulPrecision.set(.highest)
     }
 
-    private func requireAMX() throws {
+    /// The kernels to check on this CPU, or a skip with the reason.
+    private func kernels() throws -> [BF16Kernel] {
         guard MatmulPrecision.mediumAvailable else {
-            XCTAssertThrowsError(try MatmulPrecision.set(.medium), "a CPU without AMX must refuse medium")
+            XCTAssertThrowsError(try MatmulPrecision.set(.medium), "a CPU without AVX512-BF16 must refuse medium")
             XCTAssertEqual(MatmulPrecision.current, .highest)
-            throw XCTSkip("this CPU has no AMX-BF16: the bf16 products cannot run here")
+            throw XCTSkip("this CPU has no AVX512-BF16: the bf16 products cannot run here (Tests/bf16 checks their code with emulated intrinsics)")
         }
+        return BF16Kernel.available
+    }
+
+    /// AMX where granted, else AVX512-BF16, else none; and `set` runs the kernel it reports.
+    func testKernelChoice() throws {
+        XCTAssertEqual(BF16Kernel.choose(avx512BF16: true, amx: true), .amx)
+        XCTAssertEqual(BF16Kernel.choose(avx512BF16: true, amx: false), .avx512)
+        XCTAssertNil(BF16Kernel.choose(avx512BF16: false, amx: false))
+        XCTAssertNil(BF16Kernel.choose(avx512BF16: false, amx: true), "the AMX kernel packs with AVX512-BF16")
+        XCTAssertEqual(MatmulPrecision.mediumAvailable, BF16Kernel.best != nil)
+        if let best = BF16Kernel.best {
+            try MatmulPrecision.set(.medium)
+            XCTAssertEqual(MatmulPrecision.kernel, best)
+            XCTAssertEqual(MatmulPrecision.current.kernelName, best.rawValue)
+        }
+        for k in BF16Kernel.allCases where !BF16Kernel.available.contains(k) {
+            XCTAssertThrowsError(try MatmulPrecision.set(.medium, kernel: k)) { XCTAssertTrue("\($0)".contains("cannot run the \(k.rawValue) kernel")) }
+        }
+        try MatmulPrecision.set(.highest)
+        XCTAssertNil(MatmulPrecision.kernel)
+        XCTAssertEqual(MatmulPrecision.current.kernelName, "fp32")
     }
 
     /// x rounded to bf16 (nearest, ties to even) and back.
@@ -39,10 +63,13 @@ final class MatmulPrecisionTests: XCTestCase {
     /// Every transpose pair, alpha and beta, and shapes around the tiles' edges (16 rows, 32 columns,
     /// 32 k) against the Double triple loop on the rounded inputs; columns past N are left alone.
     func testBF16GemmMatchesNaiveOnRoundedInputs() throws {
-        try requireAMX()
-        try MatmulPrecision.set(.medium)
+        for kernel in try kernels() { try checkAgainstNaive(kernel) }
+    }
+
+    private func checkAgainstNaive(_ kernel: BF16Kernel) throws {
+        try MatmulPrecision.set(.medium, kernel: kernel)
         var rng = SplitMix64(seed: 11)
-        for (m, n, k) in [(1, 1, 1), (5, 3, 2), (16, 32, 32), (17, 33, 33), (37, 129, 71), (20, 70, 650), (64, 31, 100)] {
+        for (m, n, k) in [(1, 1, 1), (5, 3, 2), (16, 32, 32), (17, 33, 33), (37, 129, 71), (20, 70, 650), (64, 31, 100), (9, 33, 31), (10, 161, 97)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 0.3)] {
                     let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1
@@ -59,7 +86,7 @@ final class MatmulPrecisionTests: XCTestCase {
                     }
                     for i in 0..<want.count {
                         XCTAssertEqual(got[i], want[i], accuracy: 2e-5 * Float(k).squareRoot(),
-                                       "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) alpha=\(alpha) beta=\(beta) at \(i)")
+                                       "\(kernel.rawValue) m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) alpha=\(alpha) beta=\(beta) at \(i)")
                     }
                 }
             }
@@ -71,13 +98,16 @@ final class MatmulPrecisionTests: XCTestCase {
         gemm(transA: false, transB: false, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: n, beta: 0, c: bf.ptr, ldc: n)
         naiveGemm(transA: false, transB: false, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: n, beta: 0, c: fp.ptr, ldc: n)
         let worst = (0..<(m * n)).map { abs(bf[$0] - fp[$0]) }.max()!
-        XCTAssertGreaterThan(worst, 1e-3, "medium gave float32's product: the inputs were not rounded to bf16")
+        XCTAssertGreaterThan(worst, 1e-3, "\(kernel.rawValue) gave float32's product: the inputs were not rounded to bf16")
     }
 
     /// 1, 2 and 3 threads, and the packed right-hand side, give the same bits as one thread's `gemm`.
     func testThreadsAndPackedGiveTheSameBits() throws {
-        try requireAMX()
-        try MatmulPrecision.set(.medium)
+        for kernel in try kernels() { try checkThreadsAndPacked(kernel) }
+    }
+
+    private func checkThreadsAndPacked(_ kernel: BF16Kernel) throws {
+        try MatmulPrecision.set(.medium, kernel: kernel)
         let saved = BLASInfo.threads
         defer { BLASInfo.setThreads(saved) }
         var rng = SplitMix64(seed: 12)
@@ -94,7 +124,7 @@ final class MatmulPrecisionTests: XCTestCase {
                 packed.pack(b.ptr, ldb: ldb, transposed: transposed)
                 let p = FloatBuffer(count: m * n)
                 packed.multiply(m: m, a: a.ptr, lda: k, beta: 0, c: p.ptr, ldc: n)
-                XCTAssertEqual(p.array, c.array, "packed and gemm differ (threads \(threads), transposed \(transposed))")
+                XCTAssertEqual(p.array, c.array, "\(kernel.rawValue): packed and gemm differ (threads \(threads), transposed \(transposed))")
                 if transposed { outputs.append(c.array) }
             }
         }
@@ -106,14 +136,17 @@ final class MatmulPrecisionTests: XCTestCase {
     /// Three training steps of a 2-layer LSTM in medium stay within bf16's reach of float32 (losses to
     /// 0.1%, weights 1e-3 apart on average after three Adam steps of 1e-2), yet differ from it.
     func testMediumTrainingStaysCloseToHighest() throws {
-        try requireAMX()
+        for kernel in try kernels() { try checkTrainingCloseToHighest(kernel) }
+    }
+
+    private func checkTrainingCloseToHighest(_ kernel: BF16Kernel) throws {
         let cfg = ModelConfig(vocabSize: 60, embedding: 48, hidden: 40, layers: 2, cell: .lstm, dropout: 0)
         let batch = 8, t = 6, steps = 3
         var rng = SplitMix64(seed: 13)
         let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 60) }
         let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 60) }
         func train(_ p: MatmulPrecision) throws -> (losses: [Double], weights: [Float]) {
-            try MatmulPrecision.set(p)
+            try MatmulPrecision.set(p, kernel: p == .medium ? kernel : nil)
             let comm = SingleProcessCommunicator()
             let store = LanguageModel.store(cfg, ranks: 1, rank: 0, vocabParallel: false)
             let model = LanguageModel(config: cfg, store: store, batch: batch, maxT: t, chunkRows: 20, comm: comm)
@@ -131,47 +164,61 @@ final class MatmulPrecisionTests: XCTestCase {
             return (losses, Array(store.params.array[0..<store.count]))
         }
         let fp = try train(.highest), bf = try train(.medium)
-        for s in 0..<steps { XCTAssertEqual(bf.losses[s], fp.losses[s], accuracy: 1e-3 * fp.losses[s], "step \(s)") }
+        for s in 0..<steps { XCTAssertEqual(bf.losses[s], fp.losses[s], accuracy: 1e-3 * fp.losses[s], "\(kernel.rawValue) step \(s)") }
         let diffs = zip(bf.weights, fp.weights).map { abs($0 - $1) }
         // Adam moves every weight by ~lr per step whatever its gradient's size, so a tiny gradient whose
         // sign bf16 flips moves the other way: a few weights differ by up to 2·steps·lr, the mean little
         // (measured: 1.5e-4 on average, 452 of 32,860 by more than 1e-3)
         XCTAssertLessThan(diffs.reduce(0, +) / Float(diffs.count), 1e-3)
         XCTAssertLessThan(diffs.filter { $0 > 1e-3 }.count, diffs.count / 20)
-        XCTAssertNotEqual(bf.losses, fp.losses, "medium trained exactly as float32: the bf16 path did not run")
+        XCTAssertNotEqual(bf.losses, fp.losses, "\(kernel.rawValue) trained exactly as float32: the bf16 path did not run")
     }
 
     /// N in-process ranks still train what one process trains (the float32 test's tolerances): every rank
     /// scales a token's gradient by the same 1/(global tokens), so the bf16 rounding of each product's
     /// inputs is the same as in one process, also for 3 ranks.
     func testNRanksEqualOneInMedium() throws {
-        try requireAMX()
-        try MatmulPrecision.set(.medium)
-        let t = DistributedTests(name: "medium", testClosure: { _ in })
-        try t.nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3))
+        for kernel in try kernels() {
+            try MatmulPrecision.set(.medium, kernel: kernel)
+            let t = DistributedTests(name: "medium", testClosure: { _ in })
+            try t.nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 5, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3))
+        }
     }
 
     /// The one rule for a saved run's precision (resume and the commands that read a run), on machines
-    /// with and without medium: asked wins; else the run's own; a medium run without AMX is read in highest
-    /// with a note and resumed only when highest is asked for; a changed precision on resume says so.
+    /// with and without medium: asked wins; else the run's own; a medium run without AVX512-BF16 is read
+    /// in highest with a note and resumed only when highest is asked for; a changed precision on resume
+    /// says so, and so does a medium run resumed on the other bf16 kernel.
     func testSavedRunPrecisionRule() throws {
-        func rule(_ asked: MatmulPrecision?, _ saved: MatmulPrecision?, resuming: Bool, amx: Bool) throws -> (MatmulPrecision, String?) {
-            let r = try MatmulPrecision.forSavedRun(requested: asked, saved: saved, resuming: resuming, run: "R", mediumAvailable: amx)
+        func rule(_ asked: MatmulPrecision?, _ saved: MatmulPrecision?, savedKernel: String? = nil, resuming: Bool,
+                  kernel: BF16Kernel?) throws -> (MatmulPrecision, String?) {
+            let r = try MatmulPrecision.forSavedRun(requested: asked, saved: saved, savedKernel: savedKernel, resuming: resuming,
+                                                    run: "R", kernel: kernel)
             return (r.precision, r.note)
         }
         for resuming in [false, true] {
-            XCTAssertEqual(try rule(nil, nil, resuming: resuming, amx: false).0, .highest)
-            XCTAssertEqual(try rule(nil, .medium, resuming: resuming, amx: true).0, .medium)
-            XCTAssertNil(try rule(nil, .medium, resuming: resuming, amx: true).1)
-            XCTAssertEqual(try rule(.highest, .highest, resuming: resuming, amx: true).0, .highest)
+            for k in [BF16Kernel.amx, .avx512] {
+                XCTAssertEqual(try rule(nil, nil, resuming: resuming, kernel: nil).0, .highest)
+                XCTAssertEqual(try rule(nil, .medium, resuming: resuming, kernel: k).0, .medium)
+                XCTAssertNil(try rule(nil, .medium, savedKernel: k.rawValue, resuming: resuming, kernel: k).1)
+                XCTAssertEqual(try rule(.highest, .highest, resuming: resuming, kernel: k).0, .highest)
+            }
         }
-        let read = try rule(nil, .medium, resuming: false, amx: false)
+        let read = try rule(nil, .medium, resuming: false, kernel: nil)
         XCTAssertEqual(read.0, .highest)
-        XCTAssertTrue(read.1?.contains("no AMX-BF16, so its products run in highest") ?? false)
-        XCTAssertThrowsError(try rule(nil, .medium, resuming: true, amx: false)) { XCTAssertTrue("\($0)".contains("resume with --matmul-precision highest")) }
-        let told = try rule(.highest, .medium, resuming: true, amx: false)
+        XCTAssertTrue(read.1?.contains("no AVX512-BF16, so its products run in highest") ?? false)
+        XCTAssertThrowsError(try rule(nil, .medium, resuming: true, kernel: nil)) { XCTAssertTrue("\($0)".contains("resume with --matmul-precision highest")) }
+        let told = try rule(.highest, .medium, resuming: true, kernel: nil)
         XCTAssertEqual(told.0, .highest)
         XCTAssertTrue(told.1?.contains("trained with --matmul-precision medium in highest") ?? false)
-        XCTAssertNil(try rule(.highest, .medium, resuming: false, amx: false).1, "reading in the precision asked for needs no note")
+        XCTAssertNil(try rule(.highest, .medium, resuming: false, kernel: nil).1, "reading in the precision asked for needs no note")
+        // trained on AMX, resumed on Zen 4 (and back): medium, with a note; reading it needs none
+        for asked in [nil, MatmulPrecision.medium] {
+            let moved = try rule(asked, .medium, savedKernel: "bf16-amx", resuming: true, kernel: .avx512)
+            XCTAssertEqual(moved.0, .medium)
+            XCTAssertTrue(moved.1?.contains("ran on bf16-amx and continue on bf16-avx512") ?? false, "\(String(describing: moved.1))")
+            XCTAssertTrue(try rule(asked, .medium, savedKernel: "bf16-avx512", resuming: true, kernel: .amx).1?.contains("continue on bf16-amx") ?? false)
+            XCTAssertNil(try rule(asked, .medium, savedKernel: "bf16-amx", resuming: false, kernel: .avx512).1)
+        }
     }
 }

@@ -6,8 +6,8 @@
 #   - the opt-in --grad-wire bf16 on 2 ranks: close to one process, identical ranks, bit-exact resume
 #   - failures: bad input (one clear line, exit != 0), ranks that disagree, NaN, a rank killed with -9
 #   - --tensorboard event files read back by TensorBoard's reader (when Python has the tensorboard package)
-#   - --matmul-precision medium (bf16 on AMX) close to highest, resumed bit-exactly, 3 ranks follow 1 process
-#     (where the CPU has AMX-BF16), and refused in one line where it has not
+#   - --matmul-precision medium (bf16 products) close to highest, resumed bit-exactly, 3 ranks follow 1
+#     process (where the CPU has AVX512-BF16), and refused in one line where it has not
 # Tiny synthetic corpora, a few seconds each. Usage: Tests/cli/run.sh [path/to/ddplm]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -321,9 +321,10 @@ else
   missing "--tensorboard check: $tbpy has no tensorboard package"
 fi
 
-# --- 7. --matmul-precision medium (bf16 products on AMX): close to highest but not the same; a resume keeps
-#     the precision the run recorded (bit-exact); 3 ranks follow one process; `info RUN` names it. A CPU
-#     without AMX-BF16 refuses it in one line.
+# --- 7. --matmul-precision medium (bf16 products on AMX or AVX512-BF16): close to highest but not the
+#     same; a resume keeps the precision the run recorded (bit-exact); a resume on the other kernel says
+#     so; 3 ranks follow one process; `info RUN` names it. A CPU without AVX512-BF16 refuses it in one line
+#     (DDPLM_AVX512BF16=0 makes this one behave so).
 if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
   mp=(--cell lstm --layers 2 --dropout 0.2)
   "$bin" train "${data[@]}" "${small[@]}" "${mp[@]}" --max-steps 40 --out "$tmp/mp-hi" 2>/dev/null
@@ -339,19 +340,29 @@ if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
     ok "--matmul-precision medium: resumed without the flag, the run keeps it (bit-identical; info names it)"
   else bad "--matmul-precision medium resume"; fi
   # eval reads the run in its own precision: the run's logged test loss, to the last digit; on a machine
-  # without AMX it says so and reads it in highest; a resume there is refused unless told highest
+  # without AVX512-BF16 it says so and reads it in highest; a resume there is refused unless told highest
   want=$(grep '"type":"test"' "$tmp/mp-md/metrics.jsonl" | sed 's/.*"loss":\([^,}]*\).*/\1/')
   got=$("$bin" eval --checkpoint "$tmp/mp-md" --json 2>/dev/null | sed 's/.*"loss":\([^,}]*\).*/\1/')
   set +e
-  noamx=$(DDPLM_AMX=0 "$bin" eval --checkpoint "$tmp/mp-md" 2>&1)
-  refused=$(DDPLM_AMX=0 "$bin" train --resume "$tmp/mp-md" --max-steps 45 2>&1); rc=$?
-  told=$(DDPLM_AMX=0 "$bin" train --resume "$tmp/mp-md" --max-steps 45 --matmul-precision highest 2>&1)
+  noamx=$(DDPLM_AVX512BF16=0 "$bin" eval --checkpoint "$tmp/mp-md" 2>&1)
+  refused=$(DDPLM_AVX512BF16=0 "$bin" train --resume "$tmp/mp-md" --max-steps 45 2>&1); rc=$?
+  told=$(DDPLM_AVX512BF16=0 "$bin" train --resume "$tmp/mp-md" --max-steps 45 --matmul-precision highest 2>&1)
   set -e
-  if [[ -n "$want" && "$got" == "$want" && "$noamx" == *"no AMX-BF16, so its products run in highest"*"test: loss"* \
+  if [[ -n "$want" && "$got" == "$want" && "$noamx" == *"no AVX512-BF16, so its products run in highest"*"test: loss"* \
         && $rc -ne 0 && $(wc -l <<< "$refused") -eq 1 && "$refused" == *"--matmul-precision highest"* \
         && "$told" == *"trained with --matmul-precision medium in highest"*"finished (max-steps) at step 45"* ]]; then
-    ok "--matmul-precision medium: eval reproduces the run's test loss ($got); without AMX eval notes highest, resume needs --matmul-precision highest (then says so)"
-  else bad "--matmul-precision medium eval/resume without AMX: want $want got $got; $noamx; $refused (exit $rc); $told"; fi
+    ok "--matmul-precision medium: eval reproduces the run's test loss ($got); without AVX512-BF16 eval notes highest, resume needs --matmul-precision highest (then says so)"
+  else bad "--matmul-precision medium eval/resume without AVX512-BF16: want $want got $got; $noamx; $refused (exit $rc); $told"; fi
+  # trained on AMX and resumed where there is none (DDPLM_AMX=0: AVX512-BF16 only): medium, with a note
+  if "$bin" info | grep -q '^matmul_precision: .*available, bf16-amx'; then
+    moved=$(DDPLM_AMX=0 "$bin" train --resume "$tmp/mp-part" --max-steps 45 2>&1)
+    if [[ "$moved" == *"ran on bf16-amx and continue on bf16-avx512"*"finished (max-steps) at step 45"* ]] \
+       && "$bin" info "$tmp/mp-part" | grep -q "matmul precision medium"; then
+      ok "--matmul-precision medium: a run trained on AMX continues on AVX512-BF16 in medium, with a note"
+    else bad "--matmul-precision medium resumed on the other kernel: $moved"; fi
+  else
+    skip "--matmul-precision medium across kernels: this CPU has no AMX-BF16"
+  fi
   if [[ $have_mpi -eq 1 ]]; then
     mpi 3 train "${data[@]}" "${small[@]}" "${mp[@]}" --batch 6 --max-steps 30 --matmul-precision medium --out "$tmp/mp-np3" 2>/dev/null
     "$bin" train "${data[@]}" "${small[@]}" "${mp[@]}" --batch 6 --max-steps 30 --matmul-precision medium --out "$tmp/mp-np1" 2>/dev/null
@@ -366,14 +377,14 @@ if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
     missing "mpirun not found: --matmul-precision medium on 3 ranks"
   fi
 else
-  skip "--matmul-precision medium checks: this CPU has no AMX-BF16 (the refusal below is still checked)"
+  skip "--matmul-precision medium checks: this CPU has no AVX512-BF16 (the refusal below is still checked)"
 fi
-# what a CPU without AMX-BF16 does (DDPLM_AMX=0 makes this one behave so)
-set +e; out=$(DDPLM_AMX=0 "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --matmul-precision medium --out "$tmp/mp-no" 2>&1); rc=$?; set -e
-if [[ $rc -ne 0 && $(wc -l <<< "$out") -eq 1 && "$out" == *AMX-BF16* && ! -e "$tmp/mp-no/model.safetensors" ]] \
-   && DDPLM_AMX=0 "$bin" info | grep -q '^matmul_precision: highest (medium: not on this machine'; then
-  ok "--matmul-precision medium without AMX-BF16: one line, exit $rc; info says so"
-else bad "--matmul-precision medium without AMX: exit $rc, $out"; fi
+# what a CPU without AVX512-BF16 does
+set +e; out=$(DDPLM_AVX512BF16=0 "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --matmul-precision medium --out "$tmp/mp-no" 2>&1); rc=$?; set -e
+if [[ $rc -ne 0 && $(wc -l <<< "$out") -eq 1 && "$out" == *AVX512-BF16* && ! -e "$tmp/mp-no/model.safetensors" ]] \
+   && DDPLM_AVX512BF16=0 "$bin" info | grep -q '^matmul_precision: highest (medium: not on this machine'; then
+  ok "--matmul-precision medium without AVX512-BF16: one line, exit $rc; info says so"
+else bad "--matmul-precision medium without AVX512-BF16: exit $rc, $out"; fi
 
 summary cli
 [[ $fail -eq 0 ]]

@@ -77,4 +77,4 @@ void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float g
 #endif
 
 #include "ddplm_packed_gemm.h"
-#include "ddplm_amx_gemm.h"
+#include "ddplm_bf16_gemm.h"

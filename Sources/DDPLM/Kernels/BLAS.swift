@@ -3,7 +3,7 @@ import CKernels
 
 /// Row-major single-precision GEMM: C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C.
 /// The only way the model multiplies matrices; `naiveGemm` is its twin for the tests. Runs OpenBLAS's
-/// sgemm, or with `MatmulPrecision.medium` the bf16 tile kernel. It is the BLAS boundary: both kernels
+/// sgemm, or with `MatmulPrecision.medium` the bf16 kernel (`BF16Kernel`). It is the BLAS boundary: both kernels
 /// run on OpenBLAS's process-wide thread count, which `ComputeThreads.configure` alone sets.
 @inline(__always)
 public func gemm(

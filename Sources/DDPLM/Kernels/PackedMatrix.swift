@@ -7,7 +7,7 @@ import CKernels
 /// It runs on the thread count of the model that owns it (`threads`, the model's `ComputeThreads`): each
 /// thread takes whole panels, so every column is computed the same way whatever the count. Its twin in the tests is `naiveGemm`.
 /// With `MatmulPrecision.medium` (when the matrix is built) it packs bf16 tiles instead and multiplies
-/// on AMX (`ddplm_gemm_bf16_packed_parts`), the same arithmetic as `gemm` in that mode.
+/// with the bf16 kernel (`ddplm_gemm_bf16_packed_parts`), the same arithmetic as `gemm` in that mode.
 final class PackedMatrix {
     /// B is K×N.
     let k: Int

@@ -3,7 +3,7 @@ import Glibc
 
 /// Times the real training step (forward, backward, gradient exchange, clip, Adam) on a synthetic token
 /// stream, after warm-up, and the bare GEMM sequence of the decoder at the same shapes (the ceiling:
-/// OpenBLAS's sgemm, or the AMX kernel with `MatmulPrecision.medium`).
+/// OpenBLAS's sgemm, or the bf16 kernel with `MatmulPrecision.medium`).
 public enum Benchmark {
     public struct Config {
         var model: ModelConfig

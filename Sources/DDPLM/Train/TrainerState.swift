@@ -27,6 +27,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
     /// The matrix products' precision (`MatmulPrecision`; nil in checkpoints from before it existed:
     /// highest). A resume defaults to the same.
     public var matmulPrecision: String?
+    /// The kernel the bf16 products ran on in `medium` (`BF16Kernel`'s raw value; nil in highest): a
+    /// resume on another kernel says so.
+    public var matmulKernel: String?
 
     public init(runIdentity: String, schedule: LRSchedule) {
         self.runIdentity = runIdentity

@@ -142,6 +142,7 @@ public final class TrainingLoop {
         state.ranks = comm.size
         state.threads = options.threads.count
         state.matmulPrecision = MatmulPrecision.current.rawValue
+        state.matmulKernel = MatmulPrecision.kernel?.rawValue
     }
 
     /// One step and what follows it (progress, scheduled validation, epoch end, checks, checkpoint);

@@ -1,16 +1,22 @@
-/* bf16 GEMM on Intel AMX tiles (see ddplm_amx_gemm.h).
+/* bf16 GEMM on AVX512-BF16 registers or Intel AMX tiles (see ddplm_bf16_gemm.h).
 
    Layout. Both operands are rounded to bf16 and packed into 1 KB tiles of 16 rows × 64 bytes:
    - A (M×K): tile (rt, kb) holds rows rt·16 ..< +16, columns kb·32 ..< +32, row after row;
-   - B (K×N): tile (ct, kb) holds columns ct·16 ..< +16 for k = kb·32 ..< +32 in the tile unit's pair
-     ("VNNI") order: row kk has, for each column j, B[2kk][j] then B[2kk+1][j].
+   - B (K×N): tile (ct, kb) holds columns ct·16 ..< +16 for k = kb·32 ..< +32 in pair ("VNNI") order:
+     row kk has, for each column j, B[2kk][j] then B[2kk+1][j]. The tiles of one column tile follow each
+     other, so its pair rows run contiguously down K: pair row r (k = 2r, 2r + 1) of column tile ct is the
+     64 bytes at ct·kbs·512 + r·32 elements.
    M and N are padded with zeros to multiples of 32 and K to a multiple of 32, so every tile is whole.
-   The kernel keeps a 32×32 block of C in four float tiles and runs K through it in one pass
-   (TDPBF16PS: per element, a float sum over k of products of pairs), then writes the block to C with
-   alpha and beta. Parts split the 32-column blocks; each block is computed the same way whatever the
-   part count. Loops: 512 columns of packed B stay in L2 while each pair of A's row tiles (in L1) runs
-   along them, so C is written 32 rows at a time. */
-#include "ddplm_amx_gemm.h"
+   Both kernels sum, per element of C, the products of K's pairs in order from k = 0 (a float sum), then
+   write C with alpha and beta; parts split the 32-column blocks, and each block is computed the same way
+   whatever the part count.
+   - AMX keeps a 32×32 block of C in four float tiles and runs K through it in one pass (TDPBF16PS).
+     512 columns of packed B stay in L2 while each pair of A's row tiles (in L1) runs along them.
+   - AVX512-BF16 keeps an 8×32 block of C in sixteen registers: per pair row, two 16-column vectors of B
+     and, per row, A's pair broadcast, into VDPBF16PS. The same L2 blocking of B.
+   Tests/bf16 compiles this file on any x86-64 CPU with the intrinsics emulated in C (DDPLM_BF16_EMULATE)
+   and checks both kernels against a naive twin. */
+#include "ddplm_bf16_gemm.h"
 #include "ddplm_kernels.h"
 
 #include <pthread.h>
@@ -19,42 +25,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__)
+#if defined(DDPLM_BF16_EMULATE)
+/* Tests/bf16/emulated.h defined the intrinsics and types */
+#define PACK
+#define AMX
+#elif defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#define PACK __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define AMX __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+#endif
+
+#if defined(__x86_64__) || defined(DDPLM_BF16_EMULATE)
 
 #define TILE 512       /* bf16 elements per tile */
 #define COLUMN_BLOCK 32 /* column tiles (512 columns of B, ~670 KB at K = 650) kept in L2 while A's rows pass */
-#define PACK __attribute__((target("avx512f,avx512bw,avx512bf16")))
-#define AMX __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+static _Atomic int features_state = -1;
+static _Atomic int selected = 0;
 
-static _Atomic int amx_state = -1;
-
-__attribute__((target("xsave"))) int ddplm_amx_available(void) {
-    int s = atomic_load(&amx_state);
+#if !defined(DDPLM_BF16_EMULATE)
+__attribute__((target("xsave"))) int ddplm_bf16_features(void) {
+    int s = atomic_load(&features_state);
     if (s >= 0) return s;
     unsigned a, b, c, d, a1 = 0, b1, c1, d1;
-    int ok = 0;
-    const char *env = getenv("DDPLM_AMX");  /* DDPLM_AMX=0: behave as on a CPU without AMX */
-    if (env && strcmp(env, "0") == 0) {
-        atomic_store(&amx_state, 0);
-        return 0;
-    }
+    int found = 0;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
-        int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512bw = (b >> 30) & 1;
+        int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
         int avx512bf16 = (a1 >> 5) & 1, osxsave = 0;
         unsigned ea, eb, ec, ed;
         if (__get_cpuid(1, &ea, &eb, &ec, &ed)) osxsave = (ec >> 27) & 1;
         /* the OS saves the AVX-512 state (XCR0 bits 1, 2, 5, 6, 7) */
         int os_avx512 = osxsave && ((_xgetbv(0) & 0xE6) == 0xE6);
-        /* ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18): fails on kernels without AMX support */
-        if (amx_bf16 && amx_tile && avx512bw && avx512bf16 && os_avx512)
-            ok = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+        const char *hide = getenv("DDPLM_AVX512BF16");  /* DDPLM_AVX512BF16=0: behave as on a CPU without it */
+        if (avx512f && avx512bw && avx512bf16 && os_avx512 && !(hide && strcmp(hide, "0") == 0)) {
+            found = DDPLM_BF16_AVX512;
+            const char *env = getenv("DDPLM_AMX");  /* DDPLM_AMX=0: behave as on a CPU without AMX */
+            /* ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18): fails on kernels without AMX support */
+            if (amx_bf16 && amx_tile && !(env && strcmp(env, "0") == 0) && syscall(SYS_arch_prctl, 0x1023, 18) == 0)
+                found |= DDPLM_BF16_AMX;
+        }
     }
-    atomic_store(&amx_state, ok);
-    return ok;
+    atomic_store(&features_state, found);
+    return found;
+}
+#endif
+
+void ddplm_bf16_select(int kernel) {
+    if (kernel != DDPLM_BF16_AVX512 && kernel != DDPLM_BF16_AMX) abort();
+    atomic_store(&selected, kernel);
 }
 
 static long round32(long x) { return (x + 31) / 32 * 32; }
@@ -175,7 +195,7 @@ PACK static void pack_b(int trans, long k, long n, const float *b, long ldb, uin
     }
 }
 
-/* --- the tile kernel ----------------------------------------------------------------------------- */
+/* --- the AMX tile kernel ----------------------------------------------------------------------------- */
 
 struct tile_config {
     uint8_t palette, start_row, reserved[14];
@@ -198,7 +218,7 @@ PACK static void write_back(const float *t, long i0, long j0, long m, long n, fl
 }
 
 /* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows. */
-AMX static void compute(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1, float alpha,
+AMX static void compute_amx(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1, float alpha,
                         float beta, float *c, long ldc) {
     struct tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -242,6 +262,75 @@ AMX static void compute(const uint16_t *ap, const uint16_t *bp, long m, long n, 
         }
     }
     _tile_release();
+}
+
+/* --- the AVX512-BF16 register kernel ------------------------------------------------------------- */
+
+/* C rows i0 ..< i0 + R (R ≤ 8, all < m) × the 32 columns of column tiles (b0, b1) from column j0:
+   R × 2 float accumulators; per pair row r, A's pair (row i, k = 2r, 2r + 1) broadcast against B's two
+   vectors of 16 column pairs. R is a constant at each call (`rows_block`), so the loops unroll into
+   registers. */
+PACK static inline __attribute__((always_inline)) void vnni_block(const int R, const uint16_t *ap, long kbs, long i0,
+                                                                  const uint16_t *b0, const uint16_t *b1, long n, long j0,
+                                                                  float alpha, float beta, float *c, long ldc) {
+    __m512 acc[8][2];
+    const uint16_t *row[8];
+    for (int r = 0; r < R; r++) {
+        long i = i0 + r;
+        row[r] = ap + (i / 16) * kbs * TILE + (i % 16) * 32;
+        acc[r][0] = _mm512_setzero_ps();
+        acc[r][1] = _mm512_setzero_ps();
+    }
+    for (long kb = 0; kb < kbs; kb++) {
+        const uint16_t *x0 = b0 + kb * TILE, *x1 = b1 + kb * TILE;
+        for (int kk = 0; kk < 16; kk++) {
+            __m512bh v0 = (__m512bh)_mm512_loadu_si512(x0 + kk * 32), v1 = (__m512bh)_mm512_loadu_si512(x1 + kk * 32);
+            for (int r = 0; r < R; r++) {
+                int32_t pair;
+                memcpy(&pair, row[r] + kb * TILE + kk * 2, 4);
+                __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, v0);
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, v1);
+            }
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int r = 0; r < R; r++)
+        for (int h = 0; h < 2; h++) {
+            long j = j0 + h * 16;
+            if (j >= n) continue;
+            __mmask16 cols = first_n(n - j);
+            float *dst = c + (i0 + r) * ldc + j;
+            __m512 x = _mm512_mul_ps(va, acc[r][h]);  /* as write_back */
+            if (beta != 0) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(cols, dst), x);
+            _mm512_mask_storeu_ps(dst, cols, x);
+        }
+}
+
+PACK static void rows_block(long rows, const uint16_t *ap, long kbs, long i0, const uint16_t *b0, const uint16_t *b1,
+                            long n, long j0, float alpha, float beta, float *c, long ldc) {
+    switch (rows) {
+#define ROWS(R) case R: vnni_block(R, ap, kbs, i0, b0, b1, n, j0, alpha, beta, c, ldc); break;
+    ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
+#undef ROWS
+    }
+}
+
+/* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows: COLUMN_BLOCK column tiles of B stay in
+   L2 while A's rows (8 at a time, in L1) pass along them. */
+PACK static void compute_avx512(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1,
+                                float alpha, float beta, float *c, long ldc) {
+    long kbs = round32(k) / 32;
+    for (long cb = ct0; cb < ct1; cb += COLUMN_BLOCK) {
+        long cb_end = cb + COLUMN_BLOCK < ct1 ? cb + COLUMN_BLOCK : ct1;
+        for (long i0 = 0; i0 < m; i0 += 8) {
+            long rows = m - i0 < 8 ? m - i0 : 8;
+            for (long ct = cb; ct < cb_end; ct += 2) {
+                const uint16_t *b0 = bp + ct * kbs * TILE;
+                rows_block(rows, ap, kbs, i0, b0, b0 + kbs * TILE, n, ct * 16, alpha, beta, c, ldc);
+            }
+        }
+    }
 }
 
 /* --- workspace and parts ------------------------------------------------------------------------- */
@@ -309,7 +398,9 @@ static void compute_part(void *ctx, long w) {
     const struct bf16_job *j = ctx;
     long lo, hi;
     share(round32(j->n) / 32, j->parts, w, &lo, &hi);
-    if (lo < hi) compute(j->ap, j->packed, j->m, j->n, j->k, lo, hi, j->alpha, j->beta, j->c, j->ldc);
+    if (lo >= hi) return;
+    if (atomic_load(&selected) == DDPLM_BF16_AMX) compute_amx(j->ap, j->packed, j->m, j->n, j->k, lo, hi, j->alpha, j->beta, j->c, j->ldc);
+    else compute_avx512(j->ap, j->packed, j->m, j->n, j->k, lo, hi, j->alpha, j->beta, j->c, j->ldc);
 }
 
 static long part_count(long threads, long n) {
@@ -361,8 +452,9 @@ void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const fl
     run(j.parts, compute_part, &j);
 }
 
-#else /* not x86-64: no AMX */
-int ddplm_amx_available(void) { return 0; }
+#else /* not x86-64: no bf16 kernel */
+int ddplm_bf16_features(void) { return 0; }
+void ddplm_bf16_select(int kernel) { abort(); }
 long ddplm_bf16_packed_size(long k, long n) { return ((n + 31) / 32 * 32) * ((k + 31) / 32 * 32); }
 void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long k, float alpha, const float *a,
                      long lda, const float *b, long ldb, float beta, float *c, long ldc) { abort(); }
