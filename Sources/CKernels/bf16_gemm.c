@@ -7,7 +7,8 @@
      other, so its pair rows run contiguously down K: pair row r (k = 2r, 2r + 1) of column tile ct is the
      64 bytes at ct·kbs·512 + r·32 elements.
    M and N are padded with zeros to multiples of 32 and K to a multiple of 32, so every tile is whole.
-   Both kernels sum, per element of C, the products of K's pairs in order from k = 0 (a float sum), then
+   Both kernels sum, per element of C, the products of K's pairs in order from k = 0 (a float sum; the
+   instructions treat denormal inputs as zero and flush denormal results, as they always do), then
    write C with alpha and beta; parts split the 32-column blocks, and each block is computed the same way
    whatever the part count.
    - AMX keeps a 32×32 block of C in four float tiles and runs K through it in one pass (TDPBF16PS).
@@ -289,8 +290,9 @@ PACK static inline __attribute__((always_inline)) void vnni_block(const int R, c
                 int32_t pair;
                 memcpy(&pair, row[r] + kb * TILE + kk * 2, 4);
                 __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
-                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, v0);
-                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, v1);
+                /* the broadcast as the last source, so that it folds into the instruction ({1to16}) */
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], v0, a);
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], v1, a);
             }
         }
     }
@@ -316,13 +318,16 @@ PACK static void rows_block(long rows, const uint16_t *ap, long kbs, long i0, co
     }
 }
 
-/* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows: COLUMN_BLOCK column tiles of B stay in
-   L2 while A's rows (8 at a time, in L1) pass along them. */
+/* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows: up to ~768 KB of B's column tiles
+   (COLUMN_BLOCK at K = 650, fewer for a longer K) stay in L2 while A's rows (8 at a time, in L1) pass
+   along them. */
 PACK static void compute_avx512(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1,
                                 float alpha, float beta, float *c, long ldc) {
     long kbs = round32(k) / 32;
-    for (long cb = ct0; cb < ct1; cb += COLUMN_BLOCK) {
-        long cb_end = cb + COLUMN_BLOCK < ct1 ? cb + COLUMN_BLOCK : ct1;
+    long block = 768 / kbs & ~1L;  /* column tiles of kbs KB each */
+    block = block < 2 ? 2 : block > COLUMN_BLOCK ? COLUMN_BLOCK : block;
+    for (long cb = ct0; cb < ct1; cb += block) {
+        long cb_end = cb + block < ct1 ? cb + block : ct1;
         for (long i0 = 0; i0 < m; i0 += 8) {
             long rows = m - i0 < 8 ? m - i0 : 8;
             for (long ct = cb; ct < cb_end; ct += 2) {

@@ -2,7 +2,8 @@ import XCTest
 @testable import DDPLM
 
 /// The sparse embedding-gradient exchange against the dense sum it replaces: exact values (every row's
-/// sum over ranks, untouched rows zero), the same bits on every rank, and a NaN row still travels.
+/// sum over ranks, untouched rows zero), the same bits on every rank, and a NaN row still travels; the
+/// union becomes touched on every rank, and zeroing the store's gradients clears every row it wrote.
 /// The rank counts cover each width of the packed marks' fields (2, 3 and 4 bits: 12, 8 and 6 rows per
 /// float, 40 rows ending in a partly used float), with rows every rank touches (the largest count).
 final class SparseRowExchangeTests: XCTestCase {
@@ -21,7 +22,13 @@ final class SparseRowExchangeTests: XCTestCase {
             let results = try InProcessCommunicator.run(ranks: n) { comm -> ([Float], Int, Double) in
                 let x = SparseRowExchange(rows: rows, width: width, ranks: comm.size)
                 var g = grad(comm.rank)
-                try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, comm: comm) }
+                let touched = TouchedRows(rows: rows)
+                for row in 0..<rows where g[row * width] != 0 { touched.mark(row) }
+                try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, touched: touched, comm: comm) }
+                for row in 0..<rows {
+                    XCTAssertEqual(touched.contains(row), g[(row * width)..<((row + 1) * width)].contains { $0 != 0 },
+                                   "row \(row) on rank \(comm.rank) of \(n): touched after the sum exactly where it holds a sum")
+                }
                 return (g, x.lastRows, x.unionSumOfSquares())
             }
             var dense = [Double](repeating: 0, count: rows * width)
@@ -42,12 +49,43 @@ final class SparseRowExchangeTests: XCTestCase {
         let results = try InProcessCommunicator.run(ranks: 2) { comm -> [Float] in
             let x = SparseRowExchange(rows: 4, width: 2, ranks: 2)
             var g: [Float] = comm.rank == 1 ? [0, 0, .nan, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, 1, 1]
-            try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, comm: comm) }
+            let touched = TouchedRows(rows: 4)
+            touched.mark(comm.rank == 1 ? 1 : 3)
+            try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, touched: touched, comm: comm) }
             return g
         }
         for g in results {
             XCTAssertTrue(g[2].isNaN)
             XCTAssertEqual(Array(g[6...7]), [1, 1])
         }
+    }
+
+    /// Two in-process ranks train three steps of an untied LSTM (the table's gradient exchanged sparsely);
+    /// after each, `zeroGradients` leaves the whole gradient buffer zero although it zeroes only the
+    /// touched rows of the table.
+    func testZeroingClearsEveryRowAStepWrote() throws {
+        let cfg = ModelConfig(vocabSize: 50, embedding: 6, hidden: 5, layers: 1, cell: .lstm, dropout: 0)
+        let batch = 4, t = 3
+        let leftovers = try InProcessCommunicator.run(ranks: 2) { comm -> [Float] in
+            let store = LanguageModel.store(cfg, ranks: 2, rank: comm.rank)
+            XCTAssertNotNil(store.touched, "an untied table on 2 ranks is exchanged sparsely")
+            let model = LanguageModel(config: cfg, store: store, batch: batch / 2, maxT: t, chunkRows: 8, comm: comm)
+            model.initialize(seed: 1)
+            let step = TrainingStep(store: store, threads: .one, comm: comm, clip: 5)
+            let carry = model.makeState()
+            var worst: Float = 0
+            for s in 0..<3 {
+                // each rank its own tokens: the union is wider than either rank's rows
+                let x = (0..<(t * batch / 2)).map { Int32((s * 7 + $0 * 3 + comm.rank * 11) % 50) }
+                let y = x.map { ($0 + 1) % 50 }
+                _ = try step.run(lr: 0.01, adamStep: s + 1) {
+                    try model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 2, step: UInt64(s), firstColumn: 0))
+                }
+                store.zeroGradients()
+                worst = max(worst, (0..<store.grads.count).map { abs(store.grads[$0]) }.max()!)
+            }
+            return [worst]
+        }
+        XCTAssertEqual(leftovers, [[0], [0]])
     }
 }

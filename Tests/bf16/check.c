@@ -54,7 +54,8 @@ static const char *kernel_name(int kernel) { return kernel == DDPLM_BF16_AMX ? "
 static void check_against_naive(int kernel) {
     ddplm_bf16_select(kernel);
     long shapes[][3] = {{1, 1, 1}, {5, 3, 2}, {8, 32, 32}, {9, 33, 31}, {16, 32, 32}, {17, 33, 33}, {20, 70, 650},
-                        {10, 161, 97}, {37, 129, 71}, {64, 31, 100}, {3, 2600, 65}};
+                        {10, 161, 97}, {14, 40, 33}, {15, 64, 64}, {37, 129, 71}, {64, 31, 100}, {3, 2600, 65},
+                        {6, 600, 2600}};
     float coeffs[][2] = {{1, 0}, {1, 1}, {0.5f, 0.3f}};
     char what[200];
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -1,7 +1,8 @@
 /// Sums an embedding table's gradient over the ranks by exchanging only the rows some rank touched: a
 /// batch of B·T tokens touches at most B·T of V rows, the rest of the gradient is exactly zero. Every rank
-/// marks its nonzero rows; summing the marks over the ranks gives the union U on every rank; the U rows
-/// are packed, summed, and unpacked. Rows outside U stay zero, as the dense sum would leave them: the
+/// marks the rows its backward touched (`TouchedRows`, from its tokens); summing the marks over the ranks
+/// gives the union U on every rank; the U rows are packed, summed, and unpacked, and become touched rows
+/// on every rank. Rows outside U stay zero, as the dense sum would leave them: the
 /// result is exact. The rows are summed with the ring reduce-scatter + all-gather, so every rank ends
 /// with the same bits.
 ///
@@ -43,15 +44,14 @@ final class SparseRowExchange {
     /// other rows being exactly zero: a pass over |U|·width floats instead of rows·width.
     func unionSumOfSquares() -> Double { lastRows == 0 ? 0 : GradClip.sumOfSquares(packed.ptr, count: lastRows * width) }
 
-    /// `grads`: this rank's [rows, width] gradient; afterwards the sum over ranks, on every rank.
-    func sum(_ grads: UnsafeMutablePointer<Float>, comm: Communicator) throws {
+    /// `grads`: this rank's [rows, width] gradient, zero outside the rows `touched` marks; afterwards the
+    /// sum over ranks, on every rank, and `touched` marks the union.
+    func sum(_ grads: UnsafeMutablePointer<Float>, touched: TouchedRows, comm: Communicator) throws {
+        precondition(touched.rows == rows)
         let w = width, n = comm.size, per = rowsPerFloat, bits = fieldBits
         for f in 0..<marks.count {
             var word = 0
-            for k in 0..<min(per, rows - f * per) {
-                let row = grads + (f * per + k) * w
-                for j in 0..<w where row[j] != 0 || row[j].isNaN { word |= 1 << (bits * k); break }
-            }
+            for k in 0..<min(per, rows - f * per) where touched.contains(f * per + k) { word |= 1 << (bits * k) }
             marks[f] = Float(word)  // below 2^24: exact
         }
         try comm.allReduceSum(marks.ptr, count: marks.count)
@@ -73,6 +73,9 @@ final class SparseRowExchange {
         (packed.ptr + floats).update(repeating: 0, count: chunk * n - floats)
         try comm.reduceScatterSum(packed.ptr, countPerRank: chunk)
         try comm.allGather(packed.ptr, countPerRank: chunk)
-        for k in 0..<u { (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w) }
+        for k in 0..<u {
+            (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w)
+            touched.mark(Int(index[k]))
+        }
     }
 }

@@ -27,7 +27,8 @@ final class PackedMatrix {
         panels = FloatBuffer(count: bf16 ? 0 : ddplm_packed_size(k, n))
         if bf16 {
             let count = ddplm_bf16_packed_size(k, n)
-            tiles = .allocate(capacity: count)
+            // on a cache line, so that no 64-byte load of a tile row straddles two
+            tiles = UnsafeMutableRawPointer.allocate(byteCount: count * 2, alignment: 64).bindMemory(to: UInt16.self, capacity: count)
             tiles!.initialize(repeating: 0, count: count)
         } else {
             tiles = nil

@@ -191,9 +191,11 @@ public final class LanguageModel {
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
         for k in stride(from: config.layers - 1, through: 0, by: -1) {
             let o = at.layers[k]
+            // each weight's gradient goes to the exchange as soon as it is complete, before the layer's dX
             layers[k].backward(t: t, x: siteInputs[k], dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
-                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh)
-            ready?.gradientsFinal(o.wih..<o.bhh + config.cell.gates * config.hidden)
+                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh) { gradient, count in
+                ready?.gradientsFinal(gradient - g..<gradient - g + count)
+            }
             if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
             swap(&dOut, &dIn)
         }
@@ -201,6 +203,7 @@ public final class LanguageModel {
             try vocabParallelEmbedding.backward(n: rows, dOut: dOut, dTable: g + at.encoder)
         } else {
             Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
+            store.touched?.mark(x, count: rows)
         }
         ready?.gradientsFinal(at.encoder..<at.encoder + config.vocabSize * config.embedding)
     }

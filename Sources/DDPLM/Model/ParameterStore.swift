@@ -13,6 +13,9 @@ final class ParameterStore {
     /// layout's sparse-row embedding table, whose gradient rows are exchanged sparsely (only rows some
     /// rank touched). 0 on one rank, or without such a table.
     let replicated: Int
+    /// The replicated table's rows whose gradient holds anything (nil when `replicated` is 0): its
+    /// backward marks them, and `zeroGradients` zeroes only them.
+    let touched: TouchedRows?
     /// The parameters, once every rank's update has arrived: waits for an all-gather still in flight
     /// (`settling`). Every reader goes through here, except a training forward that awaits each range it
     /// reads (`ExchangeSchedule`) and reads `paramsInFlight`.
@@ -51,6 +54,7 @@ final class ParameterStore {
         self.layout = layout
         self.ranks = ranks
         replicated = ranks > 1 ? layout.sparseRows.map { $0.rows * $0.width } ?? 0 : 0
+        touched = replicated > 0 ? layout.sparseRows.map { TouchedRows(rows: $0.rows) } : nil
         if let split = vocabSplit {
             // untied: [replicated table | sharded | split weight | split bias]; tied: [split weight (the
             // table) | sharded | split bias]
@@ -92,7 +96,13 @@ final class ParameterStore {
     /// Parameters proper (the buffers may be longer: padding).
     var count: Int { layout.count }
 
-    func zeroGradients() { grads.zero() }
+    /// Zeroes the gradients: the replicated table's touched rows (the rest of it is zero already) and
+    /// everything after it.
+    func zeroGradients() {
+        guard let touched, let table = layout.sparseRows else { return grads.zero() }
+        touched.zero(grads.ptr, width: table.width)
+        (grads.ptr + replicated).update(repeating: 0, count: grads.count - replicated)
+    }
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }

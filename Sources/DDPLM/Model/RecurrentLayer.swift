@@ -80,12 +80,13 @@ final class RecurrentLayer {
     func finalC(t: Int) -> UnsafePointer<Float> { UnsafePointer(cs.ptr + t * batch * hidden) }
 
     /// dOut: [T·b, H] gradient w.r.t. the layer's outputs (overwritten). Accumulates weight and bias
-    /// gradients; writes dX ([T·b, input]) when given. The carried-in state is detached: no gradient
-    /// leaves the window.
+    /// gradients, telling `final` as each is complete (before dX); writes dX ([T·b, input]) when given.
+    /// The carried-in state is detached: no gradient leaves the window.
     func backward(t: Int, x: UnsafePointer<Float>, dOut: UnsafeMutablePointer<Float>, dX: UnsafeMutablePointer<Float>?,
                   wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                   dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
-                  dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>) {
+                  dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
+                  final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
         let b = batch, h = hidden, g = gates, rows = t * b
         let dGih = xw.ptr
         let dGh = cell == .gru ? dGhh.ptr : dGih
@@ -110,6 +111,6 @@ final class RecurrentLayer {
             if s > 0 { recurrent.backward(m: b, dG: dGh + s * b * g, beta: cell == .gru ? 1 : 0, into: dh.ptr) }
         }
         RecurrentWindow.gradients(rows: rows, input: input, hidden: h, gates: g, dGih: dGih, dGhh: dGh, hPrev: hs.ptr, x: x,
-                                  wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX)
+                                  wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX, final: final)
     }
 }

@@ -16,18 +16,25 @@ enum RecurrentWindow {
 
     /// Accumulates dW_hh += dGhhᵀ · hPrev, dW_ih += dGihᵀ · x, db_ih += Σ dGih rows, db_hh += Σ dGhh rows
     /// (dGhh is dGih itself for cells whose two gate gradients are the same), then writes (beta 0) or adds
-    /// (beta 1) dX = dGih · W_ih when asked for.
+    /// (beta 1) dX = dGih · W_ih when asked for. `final(gradient, count)` is told as each weight or bias
+    /// gradient is complete, so that its exchange can start during the rest (the dX product, and the
+    /// layers below): the last layer's weight gradients would otherwise wait for the end of the backward.
     static func gradients(rows: Int, input: Int, hidden h: Int, gates g: Int,
                           dGih: UnsafePointer<Float>, dGhh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>, x: UnsafePointer<Float>,
                           wih: UnsafePointer<Float>, dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                           dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
-                          dX: UnsafeMutablePointer<Float>?, dXBeta: Float = 0) {
+                          dX: UnsafeMutablePointer<Float>?, dXBeta: Float = 0,
+                          final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
         gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGhh, lda: g, b: hPrev, ldb: h, beta: 1, c: dwhh, ldc: h)
+        final(dwhh, g * h)
         gemm(transA: true, transB: false, m: g, n: input, k: rows, a: dGih, lda: g, b: x, ldb: input, beta: 1, c: dwih, ldc: input)
+        final(dwih, g * input)
         for r in 0..<rows {
             let di = dGih + r * g, dhh = dGhh + r * g
             for k in 0..<g { dbih[k] += di[k]; dbhh[k] += dhh[k] }
         }
+        final(dbih, g)
+        final(dbhh, g)
         if let dX {
             gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input, beta: dXBeta, c: dX, ldc: input)
         }

@@ -127,7 +127,7 @@ public final class TrainingStep {
         let g = store.grads.ptr, n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
-        if poison { g[0] = .nan }
+        if poison { g[0] = .nan; store.touched?.mark(0) }
         overlapped?.begin()
         control[0] = try compute(overlapped)
         control[1] = signalled ? 1 : 0
@@ -135,7 +135,7 @@ public final class TrainingStep {
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
         if n > 1 {
-            try sparse?.sum(g, comm: comm)
+            if let sparse, let touched = store.touched { try sparse.sum(g, touched: touched, comm: comm) }
             if let overlapped {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
