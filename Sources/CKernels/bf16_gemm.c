@@ -152,13 +152,20 @@ PACK static void store_tile(uint16_t *tile, __m512i v[16], int transposed) {
     for (long q = 0; q < 16; q++) _mm512_storeu_si512(tile + q * 32, v[q]);
 }
 
+/* One tile of 16 lines (rows of A, columns of B) × 32 k from src, `lines` and `depth` (k) of them left in
+   the source: read as runs (k along the source's rows) or as pairs of rows (k down them), stored
+   transposed or not. */
+PACK static void pack_tile(int as_runs, const float *src, long ld, long lines, long depth, uint16_t *tile, int transposed) {
+    __m512i v[16];
+    if (as_runs) runs_to_bf16(src, ld, lines, depth, v);
+    else rows_to_pairs(src, ld, depth, lines, v);
+    store_tile(tile, v, transposed);
+}
+
 /* Tile (rt, kb) of A (element (i, p) = a[i·lda + p], or a[p·lda + i] when trans). */
 PACK static void pack_a_tile(int trans, long m, long k, const float *a, long lda, uint16_t *tile, long rt, long kb) {
     long i0 = rt * 16, p0 = kb * 32;
-    __m512i v[16];
-    if (!trans) runs_to_bf16(a + i0 * lda + p0, lda, m - i0, k - p0, v);
-    else rows_to_pairs(a + p0 * lda + i0, lda, k - p0, m - i0, v);
-    store_tile(tile, v, trans);
+    pack_tile(!trans, trans ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, m - i0, k - p0, tile, trans);
 }
 
 /* Row tiles rt0 ..< rt1 of A, walking along the source's rows (a transposed A's run along M): each
@@ -177,10 +184,7 @@ PACK static void pack_a(int trans, long m, long k, const float *a, long lda, uin
 /* Tile (ct, kb) of B (element (p, j) = b[p·ldb + j], or b[j·ldb + p] when trans). */
 PACK static void pack_b_tile(int trans, long k, long n, const float *b, long ldb, uint16_t *tile, long ct, long kb) {
     long j0 = ct * 16, p0 = kb * 32;
-    __m512i v[16];
-    if (!trans) rows_to_pairs(b + p0 * ldb + j0, ldb, k - p0, n - j0, v);
-    else runs_to_bf16(b + j0 * ldb + p0, ldb, n - j0, k - p0, v);
-    store_tile(tile, v, trans);
+    pack_tile(trans, trans ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, n - j0, k - p0, tile, trans);
 }
 
 /* Column tiles ct0 ..< ct1 of B, walking along the source's rows (B's run along N, a transposed B's
