@@ -47,6 +47,13 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "On N ranks, split the decoder by vocabulary rows (train's --vocab-parallel).") var vocabParallel = false
     @Option(help: ArgumentHelp("The recurrent layers' per-step products: packed or blas (default: packed with AVX2 or AVX-512).",
                                discussion: "blas calls cblas_sgemm at every time step, which packs W_hh again each time; to measure what the packed kernel saves.")) var recurrentGemm: RecurrentGEMM?
+    @Option(help: ArgumentHelp("lm, one rank: write the median timed step's compute to FILE, for --replay-compute.",
+                               discussion: "Records, with their timing, the forward's waits for weights and the backward's hand-overs of final gradients, at the per-rank batch you give (--batch B/N for a replay on N ranks).",
+                               valueName: "FILE")) var recordCompute: String?
+    @Option(help: "With --record-compute: the ranks the replay will run on (the decoder's rows are finished in their exchange's order).") var recordRanks: Int = 2
+    @Option(help: ArgumentHelp("lm: replace each rank's forward and backward by the compute recorded in FILE (--record-compute): it sleeps as long as that compute ran, awaiting weights and handing gradients over when it did.",
+                               discussion: "The exchange then has the cores to itself, as on a cluster with one rank per node: launch/bench-scaleout --replay measures emulated hosts this way.",
+                               valueName: "FILE")) var replayCompute: String?
     @OptionGroup var runtime: RuntimeOptions
 
     enum BenchTask: String, ExpressibleByArgument { case lm, classify }
@@ -77,6 +84,12 @@ struct BenchCommand: ParsableCommand {
         }
         if task == .lm { try languageModel.validate() } else { try classifier.validate() }
         if lenMin <= 0 || lenMax < lenMin { throw DDPLMError("--len-min must be positive and at most --len-max") }
+        if recordCompute != nil || replayCompute != nil {
+            if task == .classify { throw DDPLMError("--record-compute and --replay-compute time the language model's step (--task lm)") }
+            if recordCompute != nil && replayCompute != nil { throw DDPLMError("give --record-compute or --replay-compute, not both") }
+            if recordRanks < 2 { throw DDPLMError("--record-ranks must be at least 2 (got \(recordRanks))") }
+            if replayCompute != nil && vocabParallel { throw DDPLMError("--replay-compute cannot replay --vocab-parallel's collectives, which run inside the compute") }
+        }
     }
 
     func run() throws {
@@ -92,7 +105,20 @@ struct BenchCommand: ParsableCommand {
             cfg.gradientWire = gradWire
             cfg.overlap = overlap
             cfg.vocabParallel = vocabParallel
+            if recordCompute != nil {
+                guard c.size == 1 else { throw DDPLMError("--record-compute runs on one rank, at the per-rank batch (not under mpirun)") }
+                cfg.recordFor = recordRanks
+            }
+            if let replayCompute {
+                let trace = try ComputeTrace.read(replayCompute)
+                guard trace.ranks == c.size else {
+                    throw DDPLMError(c.size == 1 ? "--replay-compute replays a rank's compute on N ranks, under mpirun ('\(replayCompute)' is for \(trace.ranks))"
+                                                 : "'\(replayCompute)' was recorded for \(trace.ranks) ranks, and this job has \(c.size) (give --record-ranks \(c.size) when recording)")
+                }
+                cfg.replay = trace
+            }
             let timing = try Benchmark.timeSteps(cfg, comm: c)
+            if let recordCompute, let trace = timing.trace { try trace.write(recordCompute) }
             let rowsPerRank = batch / c.size * bptt
             let flops = Benchmark.stepFlops(model, rows: rowsPerRank) * Double(c.size)
             var rss = [Benchmark.peakRSSMegabytes]
@@ -112,7 +138,9 @@ struct BenchCommand: ParsableCommand {
                 ("peak_rss_mb", (rss[0] * 10).rounded() / 10),
                 ("parameters", timing.parameters),
                 ("ms_compute_median", (timing.computeMedianSeconds * 1e5).rounded() / 100),
+                ("compute", replayCompute != nil ? "replayed" : "real"),
             ]
+            if let trace = timing.trace { fields.append(("ms_recorded_compute", (trace.seconds * 1e5).rounded() / 100)) }
             for (name, secs) in zip(TrainingStep.phaseNames, timing.phases) where name != "rank_wait" || syncBeforeExchange {
                 fields.append(("ms_" + name, (secs * 1e5).rounded() / 100))
             }

@@ -159,6 +159,14 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     }
 
     func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
+        OverlappedExchange.rowOrder(offset: offset, rows: rows, width: width, base: base, chunk: chunk, ranks: ranks, bounds: bounds)
+    }
+
+    /// `rowOrder` for a segment plan (`bounds` of `ranks` blocks of `chunk` floats from `base`): the rows
+    /// of the last segments first, so that whole segments become final soonest.
+    static func rowOrder(offset: Int, rows: Int, width: Int, base: Int, chunk: Int, ranks: Int, bounds: [Int]) -> [Range<Int>] {
+        func span(_ k: Int, block r: Int) -> Range<Int> { base + r * chunk + bounds[k]..<base + r * chunk + bounds[k + 1] }
+        let segments = bounds.count - 1
         var order: [Range<Int>] = []
         var assigned = [Bool](repeating: false, count: rows)  // a row across a segment or block edge goes first time
         /// Appends the runs of rows in lo..<hi not yet ordered.

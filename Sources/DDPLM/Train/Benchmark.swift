@@ -22,6 +22,10 @@ public enum Benchmark {
         public var overlap = true
         /// Split the decoder by vocabulary rows (`VocabParallelDecoder`, tied also `VocabParallelEmbedding`; N ranks).
         public var vocabParallel = false
+        /// One rank: record the timed steps' compute for a replay on this many ranks (`Timing.trace`).
+        public var recordFor: Int?
+        /// Replace each rank's compute with this recorded one (`ComputeTrace.replay`).
+        public var replay: ComputeTrace?
         public init(model: ModelConfig, batch: Int, bptt: Int, chunkRows: Int, steps: Int, warmup: Int, threads: ComputeThreads) {
             self.model = model
             self.batch = batch
@@ -66,6 +70,8 @@ public enum Benchmark {
         /// the exchange in the medians and `phases`), and the bytes one rank sends per step.
         public var vocabCollectiveSeconds = 0.0
         public var vocabBytes = 0
+        /// With `Config.recordFor`: the timed step whose compute was the median.
+        public var trace: ComputeTrace?
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
@@ -75,6 +81,11 @@ public enum Benchmark {
         let store = LanguageModel.store(c.model, ranks: comm.size, rank: comm.rank, vocabParallel: c.vocabParallel)
         let model = LanguageModel(config: c.model, store: store, batch: b, maxT: c.bptt, chunkRows: c.chunkRows, threads: c.threads, comm: comm)
         let stepper = TrainingStep(store: store, threads: c.threads, comm: comm, clip: 5, wire: c.gradientWire, overlap: c.overlap)
+        if let t = c.replay, t.parameters != store.count {
+            throw DDPLMError("the compute trace was recorded on a model of \(t.parameters) parameters, this one has \(store.count): record it with the same model options")
+        }
+        let recorder = c.recordFor.map { ComputeRecorder(plan: LanguageModel.store(c.model, ranks: $0, rank: 0)) }
+        var traces: [ComputeTrace] = []
         stepper.barrierAfterCompute = c.syncBeforeExchange
         let clock = model.vocabParallel?.clock
         clock?.barrierFirst = c.syncBeforeExchange
@@ -101,9 +112,19 @@ public enum Benchmark {
             let e0 = exchangeSoFar(), c0 = computeSoFar()
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
-                try model.trainStep(x: x, y: y, t: c.bptt, state: carry, dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn),
-                                ready: ready)
+                if let trace = c.replay {
+                    trace.replay(ready)
+                    store.touched?.mark(x, count: b * c.bptt)  // the rows a real backward would have touched
+                    return trace.loss
+                }
+                recorder?.begin()
+                let loss = try model.trainStep(x: x, y: y, t: c.bptt, state: carry,
+                                               dropout: DropoutKey(seed: c.seed, step: UInt64(s), firstColumn: split.firstColumn),
+                                               ready: recorder.map { $0 as ExchangeSchedule } ?? ready)
+                recorder?.end(loss: loss)
+                return loss
             }
+            if let recorder, s >= c.warmup { traces.append(recorder.trace) }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             // the vocab-parallel decoder's (and tied embedding's) collectives run inside the compute: they
             // are exchange time
@@ -128,6 +149,7 @@ public enum Benchmark {
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
         timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
         timing.vocabBytes = model.vocabBytesPerStep(rows: b * c.bptt)
+        timing.trace = traces.sorted { $0.seconds < $1.seconds }.dropFirst(traces.count / 2).first
         return timing
     }
 
