@@ -294,7 +294,8 @@ PACK static inline __attribute__((always_inline)) void vnni_block(const int R, c
                 int32_t pair;
                 memcpy(&pair, row[r] + kb * TILE + kk * 2, 4);
                 __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
-                /* the broadcast as the last source, so that it folds into the instruction ({1to16}) */
+                /* one broadcast of A's pair per row, for both products (the operands' order does not
+                   matter: each lane's two products are symmetric) */
                 acc[r][0] = _mm512_dpbf16_ps(acc[r][0], v0, a);
                 acc[r][1] = _mm512_dpbf16_ps(acc[r][1], v1, a);
             }
