@@ -20,11 +20,11 @@ final class SparseRowExchangeTests: XCTestCase {
                 return g
             }
             let results = try InProcessCommunicator.run(ranks: n) { comm -> ([Float], Int, Double) in
-                let x = SparseRowExchange(rows: rows, width: width, ranks: comm.size)
                 var g = grad(comm.rank)
                 let touched = TouchedRows(rows: rows)
                 for row in 0..<rows where g[row * width] != 0 { touched.mark(row) }
-                try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, touched: touched, comm: comm) }
+                let x = SparseRowExchange(touched: touched, width: width, ranks: comm.size)
+                try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, comm: comm) }
                 for row in 0..<rows {
                     XCTAssertEqual(touched.contains(row), g[(row * width)..<((row + 1) * width)].contains { $0 != 0 },
                                    "row \(row) on rank \(comm.rank) of \(n): touched after the sum exactly where it holds a sum")
@@ -47,11 +47,11 @@ final class SparseRowExchangeTests: XCTestCase {
 
     func testANaNRowTravels() throws {
         let results = try InProcessCommunicator.run(ranks: 2) { comm -> [Float] in
-            let x = SparseRowExchange(rows: 4, width: 2, ranks: 2)
             var g: [Float] = comm.rank == 1 ? [0, 0, .nan, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, 1, 1]
             let touched = TouchedRows(rows: 4)
             touched.mark(comm.rank == 1 ? 1 : 3)
-            try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, touched: touched, comm: comm) }
+            let x = SparseRowExchange(touched: touched, width: 2, ranks: 2)
+            try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, comm: comm) }
             return g
         }
         for g in results {

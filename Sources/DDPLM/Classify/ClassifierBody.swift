@@ -43,6 +43,16 @@ enum DocumentEmbedding {
             }
         }
     }
+
+    /// Marks the rows `scatter` (or a body's own backward) adds to: every real position's token.
+    static func mark(_ batch: DocumentBatch, into touched: TouchedRows) {
+        for j in 0..<batch.columns {
+            for s in 0..<Int(batch.lengths[j]) {
+                let id = Int(batch.ids[j * batch.t + s])
+                if id != Vocabulary.pad { touched.mark(id) }
+            }
+        }
+    }
 }
 
 /// Dropout on a [rows, width] block at one site of a classifier (inverted, counter-based masks keyed by

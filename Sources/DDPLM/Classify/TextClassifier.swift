@@ -103,13 +103,7 @@ final class TextClassifier {
                         weight: p + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
         ready?.gradientsFinal(fcSpan)
         body.backward(batch, dFeatures: dFeatures.ptr, ready: ready)
-        if let touched = store.touched {  // the rows the body's backward added to: every real token's
-            for j in 0..<batch.columns {
-                for s in 0..<Int(batch.lengths[j]) where batch.ids[j * batch.t + s] != Int32(Vocabulary.pad) {
-                    touched.mark(Int(batch.ids[j * batch.t + s]))
-                }
-            }
-        }
+        if let touched = store.touched { DocumentEmbedding.mark(batch, into: touched) }
         return r
     }
 

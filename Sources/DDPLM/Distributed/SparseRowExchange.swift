@@ -12,7 +12,9 @@
 /// Moves ~8·V/(N·rows per float) + ~8·|U|·width bytes per rank instead of ~8·V·width.
 /// Buffers are sized once; allocates nothing.
 final class SparseRowExchange {
-    let rows: Int
+    /// The rows this rank's backward wrote (the store's `TouchedRows`): its marks, and afterwards the union.
+    let touched: TouchedRows
+    var rows: Int { touched.rows }
     let width: Int
     /// Bits per row mark (N < 2^fieldBits) and rows per float of `marks`.
     let fieldBits: Int
@@ -25,8 +27,9 @@ final class SparseRowExchange {
     /// Rows in the union at the last exchange.
     private(set) var lastRows = 0
 
-    init(rows: Int, width: Int, ranks: Int) {
-        self.rows = rows
+    init(touched: TouchedRows, width: Int, ranks: Int) {
+        self.touched = touched
+        let rows = touched.rows
         self.width = width
         fieldBits = Int.bitWidth - max(1, ranks).leadingZeroBitCount
         rowsPerFloat = max(1, 24 / fieldBits)
@@ -46,8 +49,7 @@ final class SparseRowExchange {
 
     /// `grads`: this rank's [rows, width] gradient, zero outside the rows `touched` marks; afterwards the
     /// sum over ranks, on every rank, and `touched` marks the union.
-    func sum(_ grads: UnsafeMutablePointer<Float>, touched: TouchedRows, comm: Communicator) throws {
-        precondition(touched.rows == rows)
+    func sum(_ grads: UnsafeMutablePointer<Float>, comm: Communicator) throws {
         let w = width, n = comm.size, per = rowsPerFloat, bits = fieldBits
         for f in 0..<marks.count {
             var word = 0

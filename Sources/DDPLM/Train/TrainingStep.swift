@@ -91,7 +91,9 @@ public final class TrainingStep {
         self.wire = wire
         control = .allocate(capacity: 4)
         vocabOwnedByRank = (0..<comm.size).map { store.vocabOwned(rank: $0) }
-        sparse = store.replicated > 0 ? store.layout.sparseRows.map { SparseRowExchange(rows: $0.rows, width: $0.width, ranks: comm.size) } : nil
+        sparse = store.touched.flatMap { touched in
+            store.layout.sparseRows.map { SparseRowExchange(touched: touched, width: $0.width, ranks: comm.size) }
+        }
         phaseBuffer = .allocate(capacity: TrainingStep.phaseNames.count)
         phaseBuffer.initialize(repeating: 0, count: TrainingStep.phaseNames.count)
         if overlap, comm.size > 1, let channel = comm.makeExchangeChannel() {
@@ -135,7 +137,7 @@ public final class TrainingStep {
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
         if n > 1 {
-            if let sparse, let touched = store.touched { try sparse.sum(g, touched: touched, comm: comm) }
+            try sparse?.sum(g, comm: comm)
             if let overlapped {
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
