@@ -5,10 +5,13 @@
 #define NR DDPLM_PACK_NR
 /* Rows of K per pass: a panel's KC·NR floats (16 KB) stay in L1 while every row block uses them. */
 #define KC 128
-/* Panel rows the tiles prefetch ahead (2 KB): the weight streams from L3 or memory on the first row
-   block; measured 8–9% faster per product at the medium config's shapes on an AVX-512 Xeon. A prefetch
-   past the end of the panels is harmless (it never faults). */
+/* Panel rows the tiles prefetch ahead: the weight streams from L3 or memory on the first row block of
+   each KC pass. The AVX-512 tiles prefetch 16 rows (2 KB) ahead. The AVX2 tiles prefetch a whole KC pass
+   (16 KB) ahead: on AVX2 cores, whose FMAs take longer per panel row, 2 KB ahead is too late for memory,
+   above all at a few rows per product and with another rank streaming its own panels (docs/benchmarks.md
+   has the measurement). A prefetch past the end of the panels is harmless (it never faults). */
 #define PREFETCH 16
+#define PREFETCH_AVX2 KC
 
 long ddplm_packed_size(long k, long n) { return (n + NR - 1) / NR * NR * k; }
 
@@ -83,7 +86,7 @@ __attribute__((target("avx2,fma"))) static void tile256_##MR(TILE_ARGS) {       
     __m256 c0[MR], c1[MR];                                                                                \
     for (int i = 0; i < MR; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }           \
     for (long p = 0; p < kc; p++) {                                                                       \
-        _mm_prefetch((const char *)(bp + (p + PREFETCH) * NR), _MM_HINT_T0);                              \
+        _mm_prefetch((const char *)(bp + (p + PREFETCH_AVX2) * NR), _MM_HINT_T0);                         \
         __m256 b0 = _mm256_loadu_ps(bp + p * NR), b1 = _mm256_loadu_ps(bp + p * NR + 8);                  \
         for (int i = 0; i < MR; i++) {                                                                    \
             __m256 av = _mm256_broadcast_ss(a + i * lda + p);                                             \
