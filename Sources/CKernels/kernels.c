@@ -5,9 +5,9 @@
 typedef float v16f __attribute__((vector_size(64)));
 typedef int v16i __attribute__((vector_size(64)));
 
-/* The clones: AVX-512 (with FMA), x86-64-v3 (AVX2 with FMA: every AVX2 CPU that has FMA), AVX2 alone
-   (a CPU or VM that hides one of v3's other features) and the baseline. A plain "avx2" clone has no FMA:
-   its polynomials take a multiply and an add per term. */
+/* The clones: AVX-512 (with FMA); x86-64-v3 (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE: the AVX2 CPUs as
+   they ship); AVX2 alone, for a CPU or VM that hides one of v3's other features; the baseline. A plain
+   "avx2" clone has no FMA: its polynomials take a multiply and an add per term. */
 #define DISPATCH __attribute__((target_clones("avx512f", "arch=x86-64-v3", "avx2", "default")))
 #define SPLAT(s) ((v16f){0} + (float)(s))
 

@@ -10,7 +10,7 @@
    (16 KB) ahead: on AVX2 cores, whose FMAs take longer per panel row, 2 KB ahead is too late for memory,
    above all at a few rows per product and with another rank streaming its own panels (docs/benchmarks.md
    has the measurement). A prefetch past the end of the panels is harmless (it never faults). */
-#define PREFETCH 16
+#define PREFETCH_AVX512 16
 #define PREFETCH_AVX2 KC
 
 long ddplm_packed_size(long k, long n) { return (n + NR - 1) / NR * NR * k; }
@@ -55,8 +55,8 @@ __attribute__((target("avx512f"))) static void tile512_##MR(TILE_ARGS) {        
     __m512 c0[MR], c1[MR];                                                                                \
     for (int i = 0; i < MR; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }           \
     for (long p = 0; p < kc; p++) {                                                                       \
-        _mm_prefetch((const char *)(bp + (p + PREFETCH) * NR), _MM_HINT_T0);                              \
-        _mm_prefetch((const char *)(bp + (p + PREFETCH) * NR + 16), _MM_HINT_T0);                         \
+        _mm_prefetch((const char *)(bp + (p + PREFETCH_AVX512) * NR), _MM_HINT_T0);                       \
+        _mm_prefetch((const char *)(bp + (p + PREFETCH_AVX512) * NR + 16), _MM_HINT_T0);                  \
         __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bp + p * NR + 16);                 \
         for (int i = 0; i < MR; i++) {                                                                    \
             __m512 av = _mm512_set1_ps(a[i * lda + p]);                                                   \

@@ -2,9 +2,9 @@ import CKernels
 
 /// The kernels that run `MatmulPrecision.medium`'s bf16 products (Sources/CKernels/bf16_gemm.c), on the
 /// same packed operands and with the same rounding: both inputs to bf16 (nearest-even; the instructions
-/// treat denormals as zero), each element of C a float sum over K's pairs in order. They differ only in the order of the two products within a pair
-/// (VDPBF16PS adds the odd k's first, TDPBF16PS the even k's), so a run moved between them changes its
-/// trajectory by float rounding.
+/// treat denormals as zero), each element of C a float sum over K's pairs in order. They differ only in
+/// the order of the two products within a pair (VDPBF16PS adds the odd k's first, TDPBF16PS the even
+/// k's), so a run moved between them changes its trajectory by float rounding.
 /// - `amx`: Intel AMX tiles (Sapphire Rapids and newer);
 /// - `avx512`: AVX512-BF16 registers (AMD Zen 4 and newer, Intel Cooper Lake, and every AMX CPU).
 public enum BF16Kernel: String, CaseIterable, Sendable {
