@@ -11,7 +11,7 @@
 
 /* The watchdog: every collective is posted non-blocking and waited for with a deadline. */
 static double g_timeout = 0;   /* seconds; 0 = wait forever */
-static int g_rank = 0, g_size = 1;
+static int g_rank = 0, g_size = 1, g_nodes = 1;
 /* Per thread: the overlapped exchange's thread can time out while the main thread does too. */
 static _Thread_local char g_detail[1024];
 /* Channel 0 is MPI_COMM_WORLD; channel 1 its duplicate for the gradient exchange that runs on its own
@@ -60,6 +60,15 @@ int cmpi_init(long max_segment_bytes) {
     if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &g_size)) != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &g_roll)) != MPI_SUCCESS) return rc;
     if ((rc = MPI_Comm_set_errhandler(g_roll, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+    /* nodes: the groups of ranks that share memory, counted by their first ranks */
+    MPI_Comm node;
+    int local = 0, first;
+    if ((rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node)) != MPI_SUCCESS) return rc;
+    rc = MPI_Comm_rank(node, &local);
+    MPI_Comm_free(&node);
+    if (rc != MPI_SUCCESS) return rc;
+    first = local == 0;
+    if ((rc = MPI_Allreduce(&first, &g_nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD)) != MPI_SUCCESS) return rc;
     g_roll_me = g_rank;
     if ((rc = MPI_Irecv(&g_roll_in, 1, MPI_INT, MPI_ANY_SOURCE, TAG_ROLL, g_roll, &g_roll_req)) != MPI_SUCCESS) return rc;
     g_small = calloc((size_t)g_size * SMALL, sizeof(double));
@@ -89,6 +98,7 @@ int cmpi_finalize(void) {
 int cmpi_overlap_available(void) { return g_overlap; }
 int cmpi_rank(int *rank) { *rank = g_rank; return MPI_SUCCESS; }
 int cmpi_size(int *size) { *size = g_size; return MPI_SUCCESS; }
+int cmpi_nodes(void) { return g_nodes; }
 void cmpi_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 0; }
 const char *cmpi_timeout_detail(void) { return g_detail; }
 

@@ -42,8 +42,6 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Barrier after each rank's backward pass, timed apart (ms_rank_wait).",
                              discussion: "The exchange phases then time the network alone, not the wait for the slowest rank's compute: for emulated hosts oversubscribed on few cores (launch/bench-scaleout).")) var syncBeforeExchange = false
     @Option(help: "Gradient reduce-scatter wire format: fp32 or bf16.") var gradWire: GradientWire = .fp32
-    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Overlap the gradient reduce-scatter with the backward pass, as training does.",
-                                                      discussion: "--no-overlap runs it after the compute, to measure what the overlap hides (ms_exchange_overlapped).")) var overlap = true
     @Flag(help: "On N ranks, split the decoder by vocabulary rows (train's --vocab-parallel).") var vocabParallel = false
     @Option(help: ArgumentHelp("The recurrent layers' per-step products: packed or blas (default: packed with AVX2 or AVX-512).",
                                discussion: "blas calls cblas_sgemm at every time step, which packs W_hh again each time; to measure what the packed kernel saves.")) var recurrentGemm: RecurrentGEMM?
@@ -55,6 +53,7 @@ struct BenchCommand: ParsableCommand {
                                discussion: "The exchange then has the cores to itself, as on a cluster with one rank per node: launch/bench-scaleout --replay measures emulated hosts this way.",
                                valueName: "FILE")) var replayCompute: String?
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var exchange: ExchangeOptions
 
     enum BenchTask: String, ExpressibleByArgument { case lm, classify }
 
@@ -103,7 +102,7 @@ struct BenchCommand: ParsableCommand {
                                        warmup: max(0, warmup), threads: threads)
             cfg.syncBeforeExchange = syncBeforeExchange
             cfg.gradientWire = gradWire
-            cfg.overlap = overlap
+            cfg.overlap = exchange.overlap.enabled(nodes: c.nodes)
             cfg.vocabParallel = vocabParallel
             if recordCompute != nil {
                 guard c.size == 1 else { throw DDPLMError("--record-compute runs on one rank, at the per-rank batch (not under mpirun)") }
@@ -130,6 +129,7 @@ struct BenchCommand: ParsableCommand {
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", timing.vocabBytes > 0),
+                ("nodes", c.nodes), ("overlap", timing.overlapped),
                 ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"),
                 ("matmul_precision", MatmulPrecision.current.rawValue + " (" + MatmulPrecision.current.kernelName + ")"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
@@ -180,7 +180,7 @@ struct BenchCommand: ParsableCommand {
     private func runClassifier(_ c: Communicator, _ threads: ComputeThreads) throws {
         let m = classifier
         var cfg = ClassifierBenchmark.Config(model: m, batch: globalBatch, minLength: lenMin, maxLength: lenMax, steps: steps, warmup: max(0, warmup))
-        cfg.overlap = overlap
+        cfg.overlap = exchange.overlap.enabled(nodes: c.nodes)
         let timing = try ClassifierBenchmark.timeSteps(cfg, threads: threads, comm: c)
         let rss = try c.allReduceSum([Benchmark.peakRSSMegabytes])
         var fields: [(String, Any)] = [

@@ -48,6 +48,7 @@ struct ClassifyTrainCommand: ParsableCommand {
     @OptionGroup(title: "Stopping (may change on resume)") var stop: StopOptions
     @OptionGroup(title: "Logging (may change on resume)") var logging: LoggingOptions
     @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
+    @OptionGroup(title: "Runtime") var exchange: ExchangeOptions
 
     func run() throws {
         Runtime.guarded { comm in
@@ -55,10 +56,11 @@ struct ClassifyTrainCommand: ParsableCommand {
             let start = try RunStart(runDirectory, runtime: runtime, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
-            note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c))")
+            note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c, overlap: exchange.overlap))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
             try ClassifierTraining.run(config: config, corpora: corpora,
-                                       options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep),
+                                       options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep,
+                                                      overlap: exchange.overlap),
                                        overwrite: runDirectory.overwrite, comm: c)
         }
     }

@@ -86,6 +86,8 @@ final class MPICommunicator: Communicator {
         try ring.allGather(buffer, countPerRank: countPerRank, stride: stride)
     }
 
+    var nodes: Int { Int(cmpi_nodes()) }
+
     /// MPI granted MPI_THREAD_MULTIPLE: the exchange can run on its own thread (`makeExchangeChannel`).
     var overlapAvailable: Bool { cmpi_overlap_available() != 0 }
 

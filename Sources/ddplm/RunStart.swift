@@ -34,10 +34,11 @@ struct RunStart {
         try MatmulPrecision.set(precision)
     }
 
-    func options(checkEvery: Int, debugNanAtStep: Int?) -> TrainingLoop.Options {
+    func options(checkEvery: Int, debugNanAtStep: Int?, overlap: ExchangeOverlap) -> TrainingLoop.Options {
         var o = TrainingLoop.Options(dir: dir)
         o.resume = resuming
         o.threads = threads
+        o.overlap = overlap
         o.checkEvery = checkEvery
         o.injectNaNAtStep = debugNanAtStep.map { $0 - 1 }
         o.secondsSinceProcessStart = RunTimeBudget.secondsSinceProcessStart

@@ -66,12 +66,11 @@ enum Runtime {
         FileHandle.standardError.write(Data("ddplm: note: \(text)\n".utf8))
     }
 
-    /// "N ranks", and on N ranks how the gradient exchange runs (for the start-up line of a training run).
-    static func ranksLine(_ c: Communicator) -> String {
-        guard c.size > 1 else { return "1 rank" }
-        let overlapped = (c as? MPICommunicator)?.overlapAvailable ?? false
-        return "\(c.size) ranks, exchange " + (overlapped ? "overlapped with the compute (exchange thread, MPI_THREAD_MULTIPLE)"
-                                                      : "after the compute (MPI offers no MPI_THREAD_MULTIPLE)")
+    /// "N ranks", and on N ranks over how many nodes and how the gradient exchange runs (for the start-up
+    /// line of a training run).
+    static func ranksLine(_ c: Communicator, overlap: ExchangeOverlap) -> String {
+        let available = (c as? MPICommunicator)?.overlapAvailable ?? false
+        return overlap.describe(ranks: c.size, nodes: c.nodes, available: available) ?? "1 rank"
     }
 
     /// One line about the numeric environment, for start-up logs and bench output.

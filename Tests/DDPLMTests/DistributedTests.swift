@@ -117,6 +117,7 @@ final class DistributedTests: XCTestCase {
         o.progress = { _ in }
         o.stopRequested = { false }
         o.resume = resume
+        o.overlap = .on  // in-process ranks are one node: the overlapped path is the one to exercise
         return o
     }
 

@@ -22,6 +22,8 @@ void cmpi_library_version(char *buf, int len);
 int cmpi_finalize(void);
 int cmpi_rank(int *rank);
 int cmpi_size(int *size);
+/* How many nodes the ranks span (groups that share memory, MPI_COMM_TYPE_SHARED), counted at cmpi_init. */
+int cmpi_nodes(void);
 /* 1 when MPI provides MPI_THREAD_MULTIPLE: channel 1 exists and may be used from a second thread while
    the main thread makes calls on channel 0. */
 int cmpi_overlap_available(void);

@@ -23,6 +23,9 @@ public protocol ExchangeChannel: AnyObject {
 public protocol Communicator: ExchangeChannel {
     var rank: Int { get }
     var size: Int { get }
+    /// How many nodes the ranks span: groups of ranks that share memory (MPI_COMM_TYPE_SHARED). One
+    /// process and in-process ranks are one node. `ExchangeOverlap.auto` decides by it.
+    var nodes: Int { get }
     /// In-place element-wise sum over all ranks (every rank gets the result).
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
     func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws

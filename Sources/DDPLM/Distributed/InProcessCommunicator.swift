@@ -47,6 +47,7 @@ final class InProcessCommunicator: Communicator {
     }
 
     var size: Int { group.size }
+    var nodes: Int { 1 }
 
     /// Runs `body` on `ranks` threads, one communicator each, and returns their results in rank order.
     /// Rethrows the first error; a rank that throws must not leave the others inside a collective (tests

@@ -5,6 +5,7 @@ public final class SingleProcessCommunicator: Communicator {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
+    public var nodes: Int { 1 }
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {}
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) throws {}
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {}

@@ -72,6 +72,8 @@ public enum Benchmark {
         public var vocabBytes = 0
         /// With `Config.recordFor`: the timed step whose compute was the median.
         public var trace: ComputeTrace?
+        /// The exchange ran during the compute (asked for, N ranks, and a second channel).
+        public var overlapped = false
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
@@ -147,6 +149,7 @@ public enum Benchmark {
                       exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
                       parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
+        timing.overlapped = stepper.overlapped != nil
         timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
         timing.vocabBytes = model.vocabBytesPerStep(rows: b * c.bptt)
         timing.trace = traces.sorted { $0.seconds < $1.seconds }.dropFirst(traces.count / 2).first

@@ -12,6 +12,8 @@ public final class TrainingLoop {
         /// Continue from dir/latest.safetensors.
         public var resume = false
         public var threads = ComputeThreads.one
+        /// Whether the exchange runs during the compute (`auto`: when the ranks span several nodes).
+        public var overlap = ExchangeOverlap.auto
         /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
         public var checkEvery = 0
         /// Progress lines (rank 0 only).
@@ -70,7 +72,8 @@ public final class TrainingLoop {
         self.logging = logging
         self.options = options
         self.comm = comm
-        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip, wire: training.gradientWire, overlap: true)
+        stepper = TrainingStep(store: task.store, threads: options.threads, comm: comm, clip: training.clip, wire: training.gradientWire,
+                               overlap: options.overlap.enabled(nodes: comm.nodes))
         reporter = ProgressReporter(logEvery: logging.logEvery, print: nil, metrics: nil, perplexity: task.showsPerplexity)
         state = TrainerState(runIdentity: identity, schedule: LRSchedule(lr: training.lr, factor: training.lrDecay))
         bestParams = FloatBuffer(count: task.store.count)

@@ -1,0 +1,10 @@
+import ArgumentParser
+import DDPLM
+
+/// How the gradient exchange meets the compute: an option of the commands that train (`train`,
+/// `classify train`, `bench`). It never changes the weights, so a resumed run may change it.
+struct ExchangeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Overlap the gradient exchange with the compute on N ranks: auto, on or off (default: auto, on when the ranks span more than one node).",
+                               discussion: "Overlapped, an exchange thread runs the reduce-scatter during the backward and the weights' all-gather during the next forward, hiding the network's time. On one node the MPI copies through shared memory with the same cores that compute, so auto runs the exchange after the compute there; on to overlap anyway (a node with cores to spare), off to measure what the overlap hides."))
+    var overlap: ExchangeOverlap = .auto
+}
