@@ -305,7 +305,7 @@ def cmd_bench(a):
     classes = setup_torch(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
-    warmup = 3
+    warmup = max(0, a.warmup)
     n = (a.steps + warmup) * a.batch
     ids = [[rng.randrange(2, a.vocab) for _ in range(rng.randint(a.len_min, a.len_max))] for _ in range(n)]
     ys = [rng.randrange(2) for _ in range(n)]
@@ -509,7 +509,9 @@ def main():
     b = sub.add_parser("bench", help="training tokens/s on synthetic documents (Adam 1e-3, dropout 0.5)")
     model_args(b)
     b.add_argument("--vocab", type=int, default=25002)
-    b.add_argument("--steps", type=int, default=20, help="timed steps, after 3 warm-up steps")
+    b.add_argument("--steps", type=int, default=20, help="timed steps, after the warm-up")
+    b.add_argument("--warmup", type=int, default=3,
+                   help="untimed warm-up steps (default 3, as ddplm bench; PyTorch's step may keep getting faster for tens of steps)")
     b.add_argument("--len-min", type=int, default=50)
     b.add_argument("--len-max", type=int, default=400)
     b.set_defaults(func=cmd_bench)
