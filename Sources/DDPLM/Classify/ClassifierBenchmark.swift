@@ -12,7 +12,7 @@ public enum ClassifierBenchmark {
         var steps: Int
         var warmup: Int
         var seed: UInt64 = 1
-        /// The exchange overlapped with the compute, as training does (N ranks).
+        /// Overlap the exchange with the compute on N ranks (the CLI passes `ExchangeOverlap`'s choice, as training does).
         public var overlap = true
         public init(model: ClassifierConfig, batch: Int, minLength: Int, maxLength: Int, steps: Int, warmup: Int) {
             self.model = model

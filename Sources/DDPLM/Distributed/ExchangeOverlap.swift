@@ -21,8 +21,8 @@ public enum ExchangeOverlap: String, CaseIterable, Sendable {
         }
     }
 
-    /// How the exchange of `comm`'s ranks runs and why (the start-up line of a training run); nil on one
-    /// rank. `available`: the communicator offers a second channel (MPI_THREAD_MULTIPLE).
+    /// How the exchange of `ranks` ranks on `nodes` nodes runs and why (the start-up line of a training
+    /// run); nil on one rank. `available`: the communicator offers a second channel (MPI_THREAD_MULTIPLE).
     public func describe(ranks: Int, nodes: Int, available: Bool) -> String? {
         guard ranks > 1 else { return nil }
         let spread = "\(ranks) ranks on \(nodes) node\(nodes == 1 ? "" : "s")"

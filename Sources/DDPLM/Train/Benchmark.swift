@@ -18,7 +18,7 @@ public enum Benchmark {
         public var syncBeforeExchange = false
         /// The gradient reduce-scatter's wire format.
         public var gradientWire = GradientWire.fp32
-        /// Overlap the reduce-scatter with the backward (`TrainingStep`'s default).
+        /// Overlap the exchange with the compute (the CLI passes `ExchangeOverlap`'s choice, as training does).
         public var overlap = true
         /// Split the decoder by vocabulary rows (`VocabParallelDecoder`, tied also `VocabParallelEmbedding`; N ranks).
         public var vocabParallel = false
