@@ -183,15 +183,25 @@ DISPATCH double ddplm_sumsq(const float *x, long n) {
     return total;
 }
 
-DISPATCH void ddplm_adam(float *restrict p, const float *restrict grad, float *restrict m, float *restrict v, long n,
-                         float gscale, float one_minus_b1, float b2, float one_minus_b2, float step_size,
-                         float bc2_sqrt, float eps) {
+/* The loop, once reading the gradient and once also zeroing it (`zero` is a constant in each call, so
+   each copy is a plain vectorised loop). */
+static inline __attribute__((always_inline)) void adam_loop(float *restrict p, float *restrict grad, float *restrict m,
+        float *restrict v, long n, float gscale, float one_minus_b1, float b2, float one_minus_b2, float step_size,
+        float bc2_sqrt, float eps, const int zero) {
     for (long i = 0; i < n; i++) {
         float g = grad[i] * gscale;
+        if (zero) grad[i] = 0;
         float mi = m[i] + one_minus_b1 * (g - m[i]);
         float vi = b2 * v[i] + one_minus_b2 * g * g;
         m[i] = mi;
         v[i] = vi;
         p[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
     }
+}
+
+DISPATCH void ddplm_adam(float *restrict p, float *restrict grad, float *restrict m, float *restrict v, long n,
+                         float gscale, float one_minus_b1, float b2, float one_minus_b2, float step_size,
+                         float bc2_sqrt, float eps, int zero_grad) {
+    if (zero_grad) adam_loop(p, grad, m, v, n, gscale, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, 1);
+    else adam_loop(p, grad, m, v, n, gscale, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, 0);
 }

@@ -15,7 +15,8 @@
 
 long ddplm_packed_size(long k, long n) { return (n + NR - 1) / NR * NR * k; }
 
-void ddplm_pack_b(int trans, long k, long n, const float *b, long ldb, float *packed) {
+/* The plain packing: every case, element by element (the twin the vector packing is tested against). */
+static void pack_plain(int trans, long k, long n, const float *b, long ldb, float *packed) {
     for (long j0 = 0; j0 < n; j0 += NR) {
         float *dst = packed + j0 * k;   /* panel j0/NR starts at (j0/NR)·NR·k */
         long w = n - j0 < NR ? n - j0 : NR;
@@ -37,6 +38,57 @@ void ddplm_pack_b(int trans, long k, long n, const float *b, long ldb, float *pa
             }
         }
     }
+}
+
+/* The transposed packing of whole panels with AVX: 8×8 blocks (8 source rows, 8 floats of each) turned in
+   registers and stored as 8 panel rows; K's last k mod 8 rows and a narrower last panel go the plain way. */
+__attribute__((target("avx2"))) static void pack_trans_avx2(long k, long n, const float *b, long ldb, float *packed) {
+    long full = n / NR * NR, k8 = k / 8 * 8;
+    for (long j0 = 0; j0 < full; j0 += NR) {
+        float *dst = packed + j0 * k;
+        for (long p0 = 0; p0 < k8; p0 += 8) {
+            for (long jj = 0; jj < NR; jj += 8) {
+                const float *src = b + (j0 + jj) * ldb + p0;
+                __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ldb), r2 = _mm256_loadu_ps(src + 2 * ldb),
+                       r3 = _mm256_loadu_ps(src + 3 * ldb), r4 = _mm256_loadu_ps(src + 4 * ldb),
+                       r5 = _mm256_loadu_ps(src + 5 * ldb), r6 = _mm256_loadu_ps(src + 6 * ldb),
+                       r7 = _mm256_loadu_ps(src + 7 * ldb);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                       t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                       t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                       u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                       u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                       u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *d = dst + p0 * NR + jj;
+                _mm256_storeu_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+                _mm256_storeu_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+                _mm256_storeu_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+                _mm256_storeu_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+                _mm256_storeu_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+                _mm256_storeu_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+                _mm256_storeu_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+                _mm256_storeu_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+            }
+        }
+        for (long p = k8; p < k; p++)
+            for (long j = 0; j < NR; j++) dst[p * NR + j] = b[(j0 + j) * ldb + p];
+    }
+    if (full < n) pack_plain(1, k, n - full, b + full * ldb, ldb, packed + full * k);
+}
+
+int ddplm_pack_b_isa(int isa, int trans, long k, long n, const float *b, long ldb, float *packed) {
+    if (isa == 0) { pack_plain(trans, k, n, b, ldb, packed); return 1; }
+    if (isa != 1 || !(__builtin_cpu_supports("avx2"))) return 0;
+    if (trans) pack_trans_avx2(k, n, b, ldb, packed);
+    else pack_plain(trans, k, n, b, ldb, packed);
+    return 1;
+}
+
+void ddplm_pack_b(int trans, long k, long n, const float *b, long ldb, float *packed) {
+    static int isa = -1;
+    if (isa < 0) isa = __builtin_cpu_supports("avx2") ? 1 : 0;
+    ddplm_pack_b_isa(isa, trans, k, n, b, ldb, packed);
 }
 
 /* One register tile: rows [0, MR) of C's panel (w ≤ NR valid columns) += A[MR×kc]·Bpanel[kc×NR].

@@ -61,20 +61,21 @@ void ddplm_pack_b_parts(long threads, int trans, long k, long n, const float *b,
 
 struct adam_job {
     long parts, n;
-    float *p, *m, *v;
-    const float *g;
+    float *p, *m, *v, *g;
     float gscale, omb1, b2, omb2, step, bc2, eps;
+    int zero;
 };
 
 static void adam_part(void *ctx, long k) {
     const struct adam_job *j = ctx;
     long a = j->n * k / j->parts & ~15L, b = k == j->parts - 1 ? j->n : j->n * (k + 1) / j->parts & ~15L;
-    ddplm_adam(j->p + a, j->g + a, j->m + a, j->v + a, b - a, j->gscale, j->omb1, j->b2, j->omb2, j->step, j->bc2, j->eps);
+    ddplm_adam(j->p + a, j->g + a, j->m + a, j->v + a, b - a, j->gscale, j->omb1, j->b2, j->omb2, j->step, j->bc2, j->eps, j->zero);
 }
 
-void ddplm_adam_parts(long parts, float *p, const float *grad, float *m, float *v, long n, float gscale,
-                      float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps) {
-    struct adam_job j = {parts, n, p, m, v, grad, gscale, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps};
+void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, long n, float gscale,
+                      float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps,
+                      int zero_grad) {
+    struct adam_job j = {parts, n, p, m, v, grad, gscale, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, zero_grad};
     ddplm_parallel(parts, adam_part, &j);
 }
 

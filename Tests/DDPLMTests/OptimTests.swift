@@ -105,6 +105,31 @@ final class OptimTests: XCTestCase {
         }
     }
 
+    /// Adam asked to zero the gradients it reads updates the parameters and moments to the same bits, and
+    /// leaves zeros in its range only (threaded and single, with a tail past the last 16-aligned part).
+    func testAdamZeroingGradientsUpdatesTheSameAndZeroesItsRange() {
+        for (n, threads) in [(333, 1), (200_003, 3)] {
+            var rng = SplitMix64(seed: 9)
+            let plain = store(n), zeroing = store(n)
+            for i in 0..<n {
+                plain.grads[i] = rng.nextFloat() - 0.5; plain.params[i] = Float(i % 100) / 100
+                zeroing.grads[i] = plain.grads[i]; zeroing.params[i] = plain.params[i]
+            }
+            let range = 5..<(n - 7)
+            for step in 1...2 {
+                Adam(threads: ComputeThreads(threads)).update(plain, range: range, step: step, lr: 0.01, gradScale: 0.5)
+                Adam(threads: ComputeThreads(threads)).update(zeroing, range: range, step: step, lr: 0.01, gradScale: 0.5,
+                                                              zeroingGradients: step == 2)
+            }
+            XCTAssertEqual(plain.params.array, zeroing.params.array, "n=\(n)")
+            XCTAssertEqual(plain.m.array, zeroing.m.array)
+            XCTAssertEqual(plain.v.array, zeroing.v.array)
+            for i in 0..<n {
+                XCTAssertEqual(zeroing.grads[i], range.contains(i) ? 0 : plain.grads[i], "n=\(n) at \(i)")
+            }
+        }
+    }
+
     /// clip_grad_norm_'s factor: maxNorm / (norm + 1e-6) above the threshold, 1 below; the vectorised sum
     /// of squares agrees with a plain sum over a long buffer (SIMD body and tail).
     func testClipCoefficientAndSumOfSquares() {

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import DDPLM
 
 /// The packed per-step GEMM (every kernel this CPU has) against `naiveGemm`, and the recurrent layers
@@ -36,6 +37,29 @@ final class PackedMatrixTests: XCTestCase {
         }
         XCTAssertTrue(ran.contains(0))
         print("packed GEMM kernels tested: \(ran.sorted()) (0 plain, 1 AVX2, 2 AVX-512)")
+    }
+
+    /// Every packing this CPU has writes the plain packing's bytes, around every edge: K rows in blocks of
+    /// 8 and their tail, a narrower last panel, padded leading dimensions.
+    func testEveryPackingWritesThePlainBytes() {
+        var rng = SplitMix64(seed: 5)
+        var ran = 0
+        for (k, n) in [(1, 1), (7, 31), (8, 32), (9, 33), (17, 64), (650, 2600 / 8), (24, 97)] {
+            for trans: Int32 in [0, 1] {
+                let ldb = (trans == 1 ? k : n) + 3
+                let b = FloatBuffer(count: (trans == 1 ? n : k) * ldb)
+                for i in 0..<b.count { b[i] = rng.nextFloat() - 0.5 }
+                let size = ddplm_packed_size(k, n)
+                let want = FloatBuffer(count: size), got = FloatBuffer(count: size)
+                for i in 0..<size { want[i] = .nan; got[i] = .nan }
+                XCTAssertEqual(ddplm_pack_b_isa(0, trans, k, n, b.ptr, ldb, want.ptr), 1)
+                for isa: Int32 in [1] where ddplm_pack_b_isa(isa, trans, k, n, b.ptr, ldb, got.ptr) == 1 {
+                    ran += 1
+                    XCTAssertEqual(memcmp(want.ptr, got.ptr, size * 4), 0, "packing \(isa) k=\(k) n=\(n) trans=\(trans)")
+                }
+            }
+        }
+        print("packings tested against the plain one: \(ran) cases")
     }
 
     /// Split over threads (whole panels each), packing and products give the same bits as on one, and the

@@ -60,32 +60,41 @@ final class SparseRowExchangeTests: XCTestCase {
         }
     }
 
-    /// Two in-process ranks train three steps of an untied LSTM (the table's gradient exchanged sparsely);
-    /// after each, `zeroGradients` leaves the whole gradient buffer zero although it zeroes only the
-    /// touched rows of the table.
+    /// One and two in-process ranks train three steps of an LSTM: untied (on 2 ranks the table's gradient
+    /// is exchanged sparsely), tied, and with the decoder split by vocabulary rows. After each step the
+    /// ranges the rank updated hold zero gradients (Adam zeroed them as it read them), and `zeroGradients`
+    /// then leaves the whole buffer zero although it zeroes only the rest (and of the table only the
+    /// touched rows, when Adam did not run).
     func testZeroingClearsEveryRowAStepWrote() throws {
-        let cfg = ModelConfig(vocabSize: 50, embedding: 6, hidden: 5, layers: 1, cell: .lstm, dropout: 0)
         let batch = 4, t = 3
-        let leftovers = try InProcessCommunicator.run(ranks: 2) { comm -> [Float] in
-            let store = LanguageModel.store(cfg, ranks: 2, rank: comm.rank)
-            XCTAssertNotNil(store.touched, "an untied table on 2 ranks is exchanged sparsely")
-            let model = LanguageModel(config: cfg, store: store, batch: batch / 2, maxT: t, chunkRows: 8, comm: comm)
-            model.initialize(seed: 1)
-            let step = TrainingStep(store: store, threads: .one, comm: comm, clip: 5)
-            let carry = model.makeState()
-            var worst: Float = 0
-            for s in 0..<3 {
-                // each rank its own tokens: the union is wider than either rank's rows
-                let x = (0..<(t * batch / 2)).map { Int32((s * 7 + $0 * 3 + comm.rank * 11) % 50) }
-                let y = x.map { ($0 + 1) % 50 }
-                _ = try step.run(lr: 0.01, adamStep: s + 1) {
-                    try model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 2, step: UInt64(s), firstColumn: 0))
+        for (ranks, tied, vocabParallel) in [(1, false, false), (2, false, false), (2, true, false), (2, false, true), (2, true, true)] {
+            let cfg = ModelConfig(vocabSize: 50, embedding: 6, hidden: 6, layers: 1, cell: .lstm, dropout: 0, tieWeights: tied)
+            let leftovers = try InProcessCommunicator.run(ranks: ranks) { comm -> [Int] in
+                let store = LanguageModel.store(cfg, ranks: ranks, rank: comm.rank, vocabParallel: vocabParallel)
+                if ranks == 2 && !tied { XCTAssertNotNil(store.touched, "an untied table on 2 ranks is exchanged sparsely") }
+                let model = LanguageModel(config: cfg, store: store, batch: batch / ranks, maxT: t, chunkRows: 8, comm: comm)
+                model.initialize(seed: 1)
+                let step = TrainingStep(store: store, threads: .one, comm: comm, clip: 5)
+                let carry = model.makeState()
+                var nonzero = 0  // (a NaN counts)
+                for s in 0..<4 {
+                    // each rank its own tokens: the union is wider than either rank's rows
+                    let x = (0..<(t * batch / ranks)).map { Int32((s * 7 + $0 * 3 + comm.rank * 11) % 50) }
+                    let y = x.map { ($0 + 1) % 50 }
+                    let r = try step.run(lr: 0.01, adamStep: s + 1, poison: s == 2) {
+                        try model.trainStep(x: x, y: y, t: t, state: carry, dropout: DropoutKey(seed: 2, step: UInt64(s), firstColumn: 0))
+                    }
+                    // step 2 is not finite (poisoned): Adam does not run, and the zeroing is the whole one
+                    XCTAssertEqual(r.finite, s != 2)
+                    if r.finite {
+                        for range in store.updated { nonzero += range.filter { store.grads[$0] != 0 }.count }
+                    }
+                    store.zeroGradients()
+                    nonzero += (0..<store.grads.count).filter { store.grads[$0] != 0 }.count
                 }
-                store.zeroGradients()
-                worst = max(worst, (0..<store.grads.count).map { abs(store.grads[$0]) }.max()!)
+                return [nonzero]
             }
-            return [worst]
+            XCTAssertEqual(leftovers, Array(repeating: [0], count: ranks), "\(ranks) ranks, tied \(tied), vocab-parallel \(vocabParallel)")
         }
-        XCTAssertEqual(leftovers, [[0], [0]])
     }
 }

@@ -55,8 +55,9 @@ void ddplm_parallel(long parts, ddplm_part_fn fn, void *ctx);
 void ddplm_gemm_packed_parts(long threads, long m, long n, long k, const float *a, long lda, const float *packed,
                              float beta, float *c, long ldc);
 void ddplm_pack_b_parts(long threads, int trans, long k, long n, const float *b, long ldb, float *packed);
-void ddplm_adam_parts(long parts, float *p, const float *grad, float *m, float *v, long n, float gscale,
-                      float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
+void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, long n, float gscale,
+                      float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps,
+                      int zero_grad);
 void ddplm_softmax_xent_rows(long parts, long rows, float *logits, long v, const float *bias, const int *targets,
                              float scale, float *partial, double *losses);
 void ddplm_vocab_stats_rows(long parts, long rows, float *logits, long v, const float *bias, const float *targets,
@@ -71,9 +72,10 @@ void ddplm_vocab_grad_rows(long parts, long rows, float *logits, long v, const f
 double ddplm_sumsq(const float *x, long n);
 
 /* torch.optim.Adam on n parameters, with the gradient scaled by gscale first (the clip coefficient):
-     g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps) */
-void ddplm_adam(float *p, const float *grad, float *m, float *v, long n, float gscale, float one_minus_b1,
-                float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps);
+     g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps)
+   zero_grad: also sets grad to 0 once read (the next step's zeroing, in the pass that reads it anyway). */
+void ddplm_adam(float *p, float *grad, float *m, float *v, long n, float gscale, float one_minus_b1,
+                float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps, int zero_grad);
 #endif
 
 #include "ddplm_packed_gemm.h"

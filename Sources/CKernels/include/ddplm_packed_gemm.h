@@ -15,6 +15,10 @@ long ddplm_packed_size(long k, long n);
 
 /* Packs B (K×N; element (p, j) is b[p·ldb + j], or b[j·ldb + p] when trans) into `packed`. */
 void ddplm_pack_b(int trans, long k, long n, const float *b, long ldb, float *packed);
+/* The same with a given packing (tests): 0 plain C, 1 AVX2 (a transposed B's whole panels in 8×8 register
+   blocks; untransposed, a panel row is one memcpy either way).
+   Returns 0 (and does nothing) when this CPU lacks it, else 1. Both write the same bytes. */
+int ddplm_pack_b_isa(int isa, int trans, long k, long n, const float *b, long ldb, float *packed);
 
 /* C = A·B + beta·C, B packed by ddplm_pack_b (beta 0: C is only written). */
 void ddplm_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, float beta,

@@ -16,6 +16,14 @@ final class ParameterStore {
     /// The replicated table's rows whose gradient holds anything (nil when `replicated` is 0): its
     /// backward marks them, and `zeroGradients` zeroes only them.
     let touched: TouchedRows?
+    /// What this rank's optimizer updates: its shard, the replicated table, its rows of a vocab split.
+    let updated: [Range<Int>]
+    /// The rest of the gradient buffer (the other ranks' shards, padding): all that `zeroGradients` has
+    /// to zero after an update that zeroed `updated` as it read it.
+    private let notUpdated: [Range<Int>]
+    /// Set by `TrainingStep` when Adam has just zeroed the gradients of `updated`; cleared by
+    /// `zeroGradients`.
+    var updateZeroedGradients = false
     /// The parameters, once every rank's update has arrived: waits for an all-gather still in flight
     /// (`settling`). Every reader goes through here, except a training forward that awaits each range it
     /// reads (`ExchangeSchedule`) and reads `paramsInFlight`.
@@ -78,6 +86,15 @@ final class ParameterStore {
         let n = max(layout.count, shard.base + shard.padded)
         paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
+        updated = ([shard.lo..<shard.hi, 0..<replicated] + ParameterStore.vocabOwned(rank: rank, shard: shard, shardedEnd: shardedEnd, split: vocabSplit))
+            .filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var gaps: [Range<Int>] = [], at = 0
+        for range in updated {
+            if range.lowerBound > at { gaps.append(at..<range.lowerBound) }
+            at = max(at, range.upperBound)
+        }
+        if at < n { gaps.append(at..<n) }
+        notUpdated = gaps
         m = FloatBuffer(count: n)
         v = FloatBuffer(count: n)
     }
@@ -85,7 +102,11 @@ final class ParameterStore {
     /// The ranges rank r updates itself outside the sharded region: its rows of the vocab split's
     /// weight (before the region when tied) and bias (past `shardedEnd`). Empty without a split.
     func vocabOwned(rank r: Int) -> [Range<Int>] {
-        guard let split = vocabSplit else { return [] }
+        ParameterStore.vocabOwned(rank: r, shard: shard, shardedEnd: shardedEnd, split: vocabSplit)
+    }
+
+    private static func vocabOwned(rank r: Int, shard: OptimizerShard, shardedEnd: Int, split: VocabSplit?) -> [Range<Int>] {
+        guard let split else { return [] }
         return [split.weightRange(of: r), split.biasRange(of: r)].compactMap { range in
             if range.upperBound <= shard.base { return range.isEmpty ? nil : range }
             let lo = max(range.lowerBound, shardedEnd)
@@ -97,8 +118,15 @@ final class ParameterStore {
     var count: Int { layout.count }
 
     /// Zeroes the gradients: the replicated table's touched rows (the rest of it is zero already) and
-    /// everything after it.
+    /// everything after it; or, when the update zeroed what it read (`updateZeroedGradients`), only what
+    /// this rank does not update.
     func zeroGradients() {
+        if updateZeroedGradients {
+            updateZeroedGradients = false
+            touched?.clear()
+            for range in notUpdated { (grads.ptr + range.lowerBound).update(repeating: 0, count: range.count) }
+            return
+        }
         guard let touched, let table = layout.sparseRows else { return grads.zero() }
         touched.zero(grads.ptr, width: table.width)
         (grads.ptr + replicated).update(repeating: 0, count: grads.count - replicated)

@@ -1,7 +1,7 @@
 /// The rows of a sparse-row table's gradient (`ParameterLayout.sparseRows`) that hold anything this
 /// step: the embedding's backward marks its tokens' rows (`mark`), the sparse exchange adds the rows
 /// other ranks touched (it writes their sums there), and `ParameterStore.zeroGradients` zeroes only
-/// these rows and clears the marks. So neither the exchange nor the zeroing reads the dense rows × width
+/// these rows and clears the marks (or only clears them, after an update that zeroed the table). So neither the exchange nor the zeroing reads the dense rows × width
 /// table (26 MB at V 10,000, E 650): they touch the batch's rows only. Allocates nothing after `init`.
 final class TouchedRows {
     let rows: Int
@@ -38,11 +38,13 @@ final class TouchedRows {
 
     /// Zeroes the marked rows of `table` ([rows, width]) and clears the marks.
     func zero(_ table: UnsafeMutablePointer<Float>, width: Int) {
-        for i in 0..<count {
-            let r = Int(list[i])
-            (table + r * width).update(repeating: 0, count: width)
-            flags[r] = false
-        }
+        for i in 0..<count { (table + Int(list[i]) * width).update(repeating: 0, count: width) }
+        clear()
+    }
+
+    /// Clears the marks (the rows are zero already: Adam zeroed the whole table as it read it).
+    func clear() {
+        for i in 0..<count { flags[Int(list[i])] = false }
         count = 0
     }
 }

@@ -17,8 +17,10 @@ struct Adam: Sendable {
     init(threads: ComputeThreads = .one) { self.threads = threads }
 
     /// Update number `step` (t = 1, 2, …) over parameters `range` (one rank's shard, or everything).
-    /// `store.grads` must hold the gradients for that range at the same offsets.
-    func update(_ store: ParameterStore, range: Range<Int>, step: Int, lr: Double, gradScale: Float = 1) {
+    /// `store.grads` must hold the gradients for that range at the same offsets. `zeroingGradients`:
+    /// leave the range's gradients zero, in the same pass (`ParameterStore.zeroGradients` then skips it).
+    func update(_ store: ParameterStore, range: Range<Int>, step: Int, lr: Double, gradScale: Float = 1,
+                zeroingGradients: Bool = false) {
         let bc1 = 1 - pow(beta1, Double(step))
         let bc2 = 1 - pow(beta2, Double(step))
         let b1 = Float(1 - beta1), b2 = Float(beta2), omb2 = Float(1 - beta2)
@@ -27,6 +29,6 @@ struct Adam: Sendable {
         let p = store.params.ptr + lo, g = store.grads.ptr + lo, mp = store.m.ptr + lo, vp = store.v.ptr + lo
         // each part a contiguous, 16-aligned slice: the result does not depend on the split
         let parts = n < 1 << 16 ? 1 : threads.count
-        ddplm_adam_parts(parts, p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e)
+        ddplm_adam_parts(parts, p, g, mp, vp, n, gradScale, b1, b2, omb2, stepSize, bc2Sqrt, e, zeroingGradients ? 1 : 0)
     }
 }

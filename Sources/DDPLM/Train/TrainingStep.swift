@@ -166,9 +166,12 @@ public final class TrainingStep {
         let finite = loss.isFinite && norm.isFinite
         if finite {
             let scale = GradClip.coefficient(norm: norm, maxNorm: clip)
-            adam.update(store, range: shard.lo..<shard.hi, step: adamStep, lr: lr, gradScale: scale)
-            if store.replicated > 0 { adam.update(store, range: 0..<store.replicated, step: adamStep, lr: lr, gradScale: scale) }
-            for range in vocabOwned { adam.update(store, range: range, step: adamStep, lr: lr, gradScale: scale) }
+            // this rank's shard, the replicated table (every rank the same) and a vocab split's own rows,
+            // each range's gradient zeroed as Adam reads it (the next step's zeroing skips them)
+            for range in store.updated {
+                adam.update(store, range: range, step: adamStep, lr: lr, gradScale: scale, zeroingGradients: true)
+            }
+            store.updateZeroedGradients = true
             vocabStale = store.vocabSplit != nil
             lap(3)
             if n > 1 {
