@@ -255,6 +255,36 @@ static int ring_step_typed(const void *send, void *recv, long count, MPI_Datatyp
     return wait_all_napping(req, peer, 2, g_timeout, channel != 0);
 }
 
+/* A reduce-scatter step's block travels in pieces of ADD_PIECE floats (256 KB), each added to `dst` while
+   it is still in cache: received whole, the block would go through memory twice more (written into tmp,
+   read back for the sum). Two pieces are in flight: the next one arrives while this one is added, from
+   alternate halves of tmp. The sums are the same floats in the same order as a whole block's. */
+#define ADD_PIECE (1L << 16)
+static int ring_step_add(const float *send, float *dst, long count, float *tmp, int channel) {
+    int right = (g_rank + 1) % g_size, left = (g_rank + g_size - 1) % g_size;
+    int peer[2] = {left, right};
+    MPI_Comm comm = g_channel[channel ? 1 : 0];
+    MPI_Request req[2][2];
+    long pieces = (count + ADD_PIECE - 1) / ADD_PIECE;
+    for (long k = 0; k <= pieces; k++) {
+        if (k < pieces) {   /* post piece k into its half */
+            long lo = k * ADD_PIECE, n = count - lo < ADD_PIECE ? count - lo : ADD_PIECE;
+            MPI_Request *r = req[k % 2];
+            int rc = MPI_Irecv(tmp + (k % 2) * ADD_PIECE, (int)n, MPI_FLOAT, left, TAG_RING, comm, &r[0]);
+            if (rc != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Isend(send + lo, (int)n, MPI_FLOAT, right, TAG_RING, comm, &r[1])) != MPI_SUCCESS) return rc;
+        }
+        if (k > 0) {        /* piece k-1 in: add it */
+            long j = k - 1, lo = j * ADD_PIECE, n = count - lo < ADD_PIECE ? count - lo : ADD_PIECE;
+            int rc = wait_all_napping(req[j % 2], peer, 2, g_timeout, channel != 0);
+            if (rc != MPI_SUCCESS) return rc;
+            const float *in = tmp + (j % 2) * ADD_PIECE;
+            for (long i = 0; i < n; i++) dst[lo + i] += in[i];
+        }
+    }
+    return MPI_SUCCESS;
+}
+
 int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *tmp, int channel) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int rank = g_rank, size = g_size;
@@ -262,10 +292,8 @@ int cmpi_ring_reduce_scatter_float(float *buf, long count, long stride, float *t
         /* send block (rank-s-1), receive block (rank-s-2) and add it: after size-1 steps block `rank` is whole */
         long send_block = ((rank - s - 1) % size + size) % size;
         long recv_block = ((rank - s - 2) % size + size) % size;
-        int rc = ring_step_typed(buf + send_block * stride, tmp, count, MPI_FLOAT, channel);
+        int rc = ring_step_add(buf + send_block * stride, buf + recv_block * stride, count, tmp, channel);
         if (rc != MPI_SUCCESS) return rc;
-        float *dst = buf + recv_block * stride;
-        for (long i = 0; i < count; i++) dst[i] += tmp[i];
     }
     return MPI_SUCCESS;
 }

@@ -4,7 +4,8 @@ import Foundation
 
 /// In-process ranks (`InProcessCommunicator`, what every other distributed test runs on) train the same
 /// bits as real MPI ranks (`mpirun` of the release binary, cmpi.c's ring): a change to the ring's order,
-/// the segments or the padding that only one of the two follows fails here. Needs the release binary
+/// the segments, the pieces of a ring step or the padding that only one of the two follows fails here. At
+/// E = H = 160 each rank's block is several of cmpi.c's 2^16-float pieces and a partial one. Needs the release binary
 /// (`swift build -c release`, as Tests/run.sh builds it first; DDPLM_BIN names another) and `mpirun`;
 /// without them it is skipped with the reason, and under CI (CI=true) that is a failure.
 final class MPIRingEquivalenceTests: XCTestCase {
@@ -26,6 +27,11 @@ final class MPIRingEquivalenceTests: XCTestCase {
             if env["CI"] == "true" { return XCTFail(why) }
             throw XCTSkip(why)
         }
+        // the mpirun ranks run OpenBLAS on one thread (OPENBLAS_NUM_THREADS=1), and so must these: at
+        // these sizes sgemm's bits depend on its thread count
+        let saved = BLASInfo.threads
+        BLASInfo.setThreads(1)
+        defer { BLASInfo.setThreads(saved) }
         let dir = NSTemporaryDirectory() + "ddplm-ring-\(getpid())-\(UUID().uuidString.prefix(8))"
         try AtomicFile.makeDirectory(dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -40,7 +46,7 @@ final class MPIRingEquivalenceTests: XCTestCase {
             p.executableURL = URL(fileURLWithPath: mpirun)
             p.arguments = ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1", "-x", "DDPLM_BLAS_AUTOSELECT=0",
                            bin, "train", "--train", "\(dir)/train.txt", "--valid", "\(dir)/valid.txt", "--test", "\(dir)/test.txt",
-                           "--cell", "lstm", "--layers", "2", "--dropout", "0.2", "--emb", "12", "--hidden", "12", "--batch", "6", "--bptt", "9",
+                           "--cell", "lstm", "--layers", "2", "--dropout", "0.2", "--emb", "160", "--hidden", "160", "--batch", "6", "--bptt", "9",
                            "--lr", "0.01", "--log-every", "1", "--eval-every", "10", "--save-every", "0", "--threads", "1",
                            "--max-steps", "25", "--out", mpi]
             p.environment = env.merging(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "DDPLM_BLAS_AUTOSELECT": "0"]) { $1 }

@@ -36,7 +36,8 @@ int cmpi_bcast_bytes(void *buf, long count, int root);
 /* Ring reduce-scatter, in place: buf holds size*count floats; afterwards block `rank` (buf + rank*count)
    holds the element-wise sum over ranks of that block. size-1 steps, each exchanging one block with the
    ring neighbours and adding it: bandwidth-optimal, and faster than OpenMPI 4.1's
-   MPI_Reduce_scatter_block on its shared-memory transport. tmp holds count floats.
+   MPI_Reduce_scatter_block on its shared-memory transport. Each step's block travels in 256 KB pieces,
+   each added while in cache, two in flight. tmp holds count floats (it uses at most 2^17).
    Block r starts at buf + r*stride (stride >= count): a segment of every rank's block, so a gradient
    can be reduced in segments as they become final, each element summed exactly as the whole ring would.
    channel 0 is MPI_COMM_WORLD; channel 1 its duplicate, for the exchange thread (see
