@@ -13,8 +13,10 @@
    whatever the part count.
    - AMX keeps a 32×32 block of C in four float tiles and runs K through it in one pass (TDPBF16PS).
      512 columns of packed B stay in L2 while each pair of A's row tiles (in L1) runs along them.
-   - AVX512-BF16 keeps an 8×32 block of C in sixteen registers: per pair row, two 16-column vectors of B
-     and, per row, A's pair broadcast, into VDPBF16PS. The same L2 blocking of B.
+   - AVX512-BF16 keeps a block of up to 12×32 of C in 24 registers: per pair row, two 16-column vectors
+     of B and, per row, A's pair broadcast, into VDPBF16PS. M is split into equal blocks of at most 12
+     rows, so a recurrent step's product at a batch of 10 or 12 reads B once, not twice. The same L2
+     blocking of B.
    Tests/bf16 compiles this file on any x86-64 CPU with the intrinsics emulated in C (DDPLM_BF16_EMULATE)
    and checks both kernels against a naive twin. */
 #include "ddplm_bf16_gemm.h"
@@ -271,15 +273,17 @@ AMX static void compute_amx(const uint16_t *ap, const uint16_t *bp, long m, long
 
 /* --- the AVX512-BF16 register kernel ------------------------------------------------------------- */
 
-/* C rows i0 ..< i0 + R (R ≤ 8, all < m) × the 32 columns of column tiles (b0, b1) from column j0:
+#define ROWS_MAX 12 /* 24 accumulators, B's two vectors and a broadcast: 27 of the 32 registers */
+
+/* C rows i0 ..< i0 + R (R ≤ ROWS_MAX, all < m) × the 32 columns of column tiles (b0, b1) from column j0:
    R × 2 float accumulators; per pair row r, A's pair (row i, k = 2r, 2r + 1) broadcast against B's two
    vectors of 16 column pairs. R is a constant at each call (`rows_block`), so the loops unroll into
    registers. */
 PACK static inline __attribute__((always_inline)) void vnni_block(const int R, const uint16_t *ap, long kbs, long i0,
                                                                   const uint16_t *b0, const uint16_t *b1, long n, long j0,
                                                                   float alpha, float beta, float *c, long ldc) {
-    __m512 acc[8][2];
-    const uint16_t *row[8];
+    __m512 acc[ROWS_MAX][2];
+    const uint16_t *row[ROWS_MAX];
     for (int r = 0; r < R; r++) {
         long i = i0 + r;
         row[r] = ap + (i / 16) * kbs * TILE + (i % 16) * 32;
@@ -318,23 +322,24 @@ PACK static void rows_block(long rows, const uint16_t *ap, long kbs, long i0, co
                             long n, long j0, float alpha, float beta, float *c, long ldc) {
     switch (rows) {
 #define ROWS(R) case R: vnni_block(R, ap, kbs, i0, b0, b1, n, j0, alpha, beta, c, ldc); break;
-    ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
+    ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8) ROWS(9) ROWS(10) ROWS(11) ROWS(12)
 #undef ROWS
     }
 }
 
 /* C blocks for column tiles ct0 ..< ct1 (even bounds), all rows: up to ~768 KB of B's column tiles
-   (COLUMN_BLOCK at K = 650, fewer for a longer K) stay in L2 while A's rows (8 at a time, in L1) pass
-   along them. */
+   (COLUMN_BLOCK at K = 650, fewer for a longer K) stay in L2 while A's rows (equal blocks of at most
+   ROWS_MAX, in L1) pass along them. */
 PACK static void compute_avx512(const uint16_t *ap, const uint16_t *bp, long m, long n, long k, long ct0, long ct1,
                                 float alpha, float beta, float *c, long ldc) {
     long kbs = round32(k) / 32;
     long block = 768 / kbs & ~1L;  /* column tiles of kbs KB each */
     block = block < 2 ? 2 : block > COLUMN_BLOCK ? COLUMN_BLOCK : block;
+    long blocks = (m + ROWS_MAX - 1) / ROWS_MAX;
     for (long cb = ct0; cb < ct1; cb += block) {
         long cb_end = cb + block < ct1 ? cb + block : ct1;
-        for (long i0 = 0; i0 < m; i0 += 8) {
-            long rows = m - i0 < 8 ? m - i0 : 8;
+        for (long r = 0; r < blocks; r++) {
+            long i0 = m * r / blocks, rows = m * (r + 1) / blocks - i0;
             for (long ct = cb; ct < cb_end; ct += 2) {
                 const uint16_t *b0 = bp + ct * kbs * TILE;
                 rows_block(rows, ap, kbs, i0, b0, b0 + kbs * TILE, n, ct * 16, alpha, beta, c, ldc);

@@ -1,6 +1,6 @@
 /* bf16_gemm.c's two kernels (AVX512-BF16 registers and AMX tiles), compiled on any CPU with the
    intrinsics emulated (emulated.h), against a naive twin: the Double triple loop on bf16-rounded inputs.
-   - every transpose pair, alpha and beta, and shapes around the edges of the 8-row blocks, the 16-row
+   - every transpose pair, alpha and beta, and shapes around the edges of the 12-row blocks (one, two and three blocks, equal and not), the 16-row
      and 16-column tiles and the 32-k tiles, with columns past N left alone;
    - 1, 2 and 3 parts, and the packed right-hand side, give the same bits;
    - the inputs really are rounded (the float32 product is far away);
@@ -54,8 +54,8 @@ static const char *kernel_name(int kernel) { return kernel == DDPLM_BF16_AMX ? "
 static void check_against_naive(int kernel) {
     ddplm_bf16_select(kernel);
     long shapes[][3] = {{1, 1, 1}, {5, 3, 2}, {8, 32, 32}, {9, 33, 31}, {16, 32, 32}, {17, 33, 33}, {20, 70, 650},
-                        {10, 161, 97}, {14, 40, 33}, {15, 64, 64}, {37, 129, 71}, {64, 31, 100}, {3, 2600, 65},
-                        {6, 600, 2600}};
+                        {10, 161, 97}, {12, 33, 65}, {13, 40, 33}, {14, 40, 33}, {15, 64, 64}, {24, 35, 40},
+                        {25, 64, 31}, {37, 129, 71}, {64, 31, 100}, {3, 2600, 65}, {6, 600, 2600}};
     float coeffs[][2] = {{1, 0}, {1, 1}, {0.5f, 0.3f}};
     char what[200];
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
