@@ -12,9 +12,10 @@ import Foundation
 /// thread goes on computing. `finish` hands over whatever was never reported and waits.
 ///
 /// After Adam, `startAllGather` queues the updated weights' all-gather in ascending segment order and
-/// returns: the next forward waits only for the ranges it is about to read (`awaitParameters`), the
-/// recurrent layers first, the decoder's rows piece by piece. Anything else that reads the weights
-/// goes through `ParameterStore.params`, which waits for the whole all-gather (`settle`).
+/// returns: the next forward waits only for the ranges it is about to read (`awaitParameters`): each
+/// recurrent layer's W_ih, then the rest of that layer, then the decoder's rows piece by piece.
+/// Anything else that reads the weights goes through `ParameterStore.params`, which waits for the whole
+/// all-gather (`settle`).
 ///
 /// Segments start at tensor boundaries (a model's layers become final one by one) and are cut as
 /// `Limits` says (at most an eighth of a block, or `Limits.maximum` floats if that is more, and never more

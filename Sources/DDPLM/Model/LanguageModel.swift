@@ -171,10 +171,13 @@ public final class LanguageModel {
         }
         enterSite(0, emb.ptr, t: t, dropout: dropout)
         for (k, layer) in layers.enumerated() {
-            let o = at.layers[k]
-            schedule?.awaitParameters(o.wih..<o.bhh + config.cell.gates * h)
+            let o = at.layers[k], rows = config.cell.gates * h  // G = gates·H rows in each weight and bias
+            // W_ih first: the input projection's product runs while the all-gather brings W_hh and the biases
+            schedule?.awaitParameters(o.wih..<o.wih + rows * config.inputSize(layer: k))
             layer.forward(t: t, x: siteInputs[k], h0: state.hPtr(k), c0: state.cPtr(k),
-                          wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh)
+                          wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh) {
+                schedule?.awaitParameters(o.whh..<o.bhh + rows)
+            }
             state.hPtr(k).update(from: layer.finalH(t: t), count: batch * h)
             if config.cell == .lstm { state.cPtr(k).update(from: layer.finalC(t: t), count: batch * h) }
             enterSite(k + 1, layer.output, t: t, dropout: dropout)

@@ -50,11 +50,14 @@ final class RecurrentLayer {
     var output: UnsafeMutablePointer<Float> { hs.ptr + batch * hidden }
 
     /// x: [T·b, input]. h0/c0: [b, H] initial state (c0 ignored unless LSTM). Leaves the final state in
-    /// hs/cs row block T.
+    /// hs/cs row block T. The input projection's product reads W_ih alone; `restReady` runs before W_hh
+    /// or a bias is read.
     func forward(t: Int, x: UnsafePointer<Float>, h0: UnsafePointer<Float>, c0: UnsafePointer<Float>,
-                 wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>) {
+                 wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
+                 restReady: () -> Void = {}) {
         let b = batch, h = hidden, g = gates, rows = t * b
-        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr)
+        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr,
+                                      biasReady: restReady)
         hs.ptr.update(from: h0, count: b * h)
         if cell == .lstm { cs.ptr.update(from: c0, count: b * h) }
         recurrent.beginForward(whh: whh, steps: t)

@@ -4,10 +4,13 @@
 /// rows at once. The time loops themselves differ (cells, carried state, packed sequences) and stay
 /// with their layers.
 enum RecurrentWindow {
-    /// xw[rows, G] = x[rows, input] · W_ihᵀ + b_ih.
+    /// xw[rows, G] = x[rows, input] · W_ihᵀ + b_ih. `biasReady` runs between the product and the bias:
+    /// b_ih lies after W_hh in the layout, so an all-gather still bringing the layer's other weights can
+    /// go on during the product, which reads W_ih alone.
     static func projectInputs(rows: Int, input: Int, gates g: Int, x: UnsafePointer<Float>, wih: UnsafePointer<Float>,
-                              bih: UnsafePointer<Float>, into xw: UnsafeMutablePointer<Float>) {
+                              bih: UnsafePointer<Float>, into xw: UnsafeMutablePointer<Float>, biasReady: () -> Void = {}) {
         gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input, beta: 0, c: xw, ldc: g)
+        biasReady()
         for r in 0..<rows {
             let row = xw + r * g
             for k in 0..<g { row[k] += bih[k] }
