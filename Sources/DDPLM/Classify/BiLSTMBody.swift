@@ -74,7 +74,8 @@ final class BiLSTMBody: ClassifierBody {
     /// The concatenated final states, or their dropped-out copy while training.
     private(set) var features: UnsafeMutablePointer<Float>
 
-    /// With `schedule`, each layer awaits its weights first: the layers above still arrive meanwhile.
+    /// With `schedule`, each direction awaits its W_ih, runs its input projection's product, then awaits
+    /// its W_hh and biases: the rest of the layer and the layers above still arrive meanwhile.
     func forward(_ batch: DocumentBatch, dropout: DropoutKey?, schedule: ExchangeSchedule?) {
         let p = store.params(awaitingWith: schedule).ptr, b = batch.columns, t = batch.t, h = hidden
         schedule?.awaitParameters(embeddingSpan)
@@ -83,11 +84,13 @@ final class BiLSTMBody: ClassifierBody {
         for k in 0..<config.layers {
             let x = inputDropout[k].forward(raw, t: t, b: b, width: width, firstColumn: batch.firstColumn, key: dropout)
             layerInputs[k] = x
-            schedule?.awaitParameters(layerSpans[k])
             for (d, dir) in directions[k].enumerated() {
-                let o = offsets[k][d]
+                let o = offsets[k][d], rows = 4 * h
+                schedule?.awaitParameters(o.wih..<o.wih + rows * width)
                 dir.forward(batch, x: x, wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh,
-                            out: outputs[k].ptr + d * h, ldOut: 2 * h)
+                            out: outputs[k].ptr + d * h, ldOut: 2 * h) {
+                    schedule?.awaitParameters(o.whh..<o.bhh + rows)
+                }
             }
             raw = outputs[k].ptr
             width = 2 * h

@@ -55,10 +55,13 @@ final class LSTMDirection {
     }
 
     /// x: [t·b, input]. Writes each step's h into out (row stride ldOut; rows of finished documents get 0).
+    /// The input projection's product reads W_ih alone; `restReady` runs before W_hh or a bias is read.
     func forward(_ batch: DocumentBatch, x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
-                 bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldOut: Int) {
+                 bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldOut: Int,
+                 restReady: () -> Void = {}) {
         let b = batch.columns, t = batch.t, h = hidden, g = 4 * hidden, rows = t * b
-        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr)
+        RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr,
+                                      biasReady: restReady)
         let initial = reverse ? t : 0
         (hs.ptr + initial * b * h).update(repeating: 0, count: b * h)
         (cs.ptr + initial * b * h).update(repeating: 0, count: b * h)
