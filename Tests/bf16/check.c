@@ -1,7 +1,8 @@
 /* bf16_gemm.c's two kernels (AVX512-BF16 registers and AMX tiles), compiled on any CPU with the
    intrinsics emulated (emulated.h), against a naive twin: the Double triple loop on bf16-rounded inputs.
-   - every transpose pair, alpha and beta, and shapes around the edges of the 12-row blocks (one, two and three blocks, equal and not), the 16-row
-     and 16-column tiles and the 32-k tiles, with columns past N left alone;
+   - every transpose pair, alpha and beta, and shapes around the edges of the 12-row blocks (one, two
+     and three blocks, equal and not), the 16-row and 16-column tiles and the 32-k tiles, with columns
+     past N left alone;
    - 1, 2 and 3 parts, and the packed right-hand side, give the same bits;
    - the inputs really are rounded (the float32 product is far away);
    - the two kernels agree to float rounding (they add each pair's products in the opposite order).

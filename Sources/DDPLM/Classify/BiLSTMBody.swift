@@ -85,11 +85,11 @@ final class BiLSTMBody: ClassifierBody {
             let x = inputDropout[k].forward(raw, t: t, b: b, width: width, firstColumn: batch.firstColumn, key: dropout)
             layerInputs[k] = x
             for (d, dir) in directions[k].enumerated() {
-                let o = offsets[k][d], rows = 4 * h
-                schedule?.awaitParameters(o.wih..<o.wih + rows * width)
+                let o = offsets[k][d]
+                schedule?.awaitParameters(o.wih..<o.whh)  // W_ih ends where W_hh starts
                 dir.forward(batch, x: x, wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh,
                             out: outputs[k].ptr + d * h, ldOut: 2 * h) {
-                    schedule?.awaitParameters(o.whh..<o.bhh + rows)
+                    schedule?.awaitParameters(o.whh..<o.bhh + 4 * h)
                 }
             }
             raw = outputs[k].ptr

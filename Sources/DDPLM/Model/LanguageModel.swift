@@ -171,12 +171,13 @@ public final class LanguageModel {
         }
         enterSite(0, emb.ptr, t: t, dropout: dropout)
         for (k, layer) in layers.enumerated() {
-            let o = at.layers[k], rows = config.cell.gates * h  // G = gates·H rows in each weight and bias
-            // W_ih first: the input projection's product runs while the all-gather brings W_hh and the biases
-            schedule?.awaitParameters(o.wih..<o.wih + rows * config.inputSize(layer: k))
+            let o = at.layers[k]
+            // W_ih (it ends where W_hh starts) first: the input projection's product runs while the
+            // all-gather brings W_hh and the biases
+            schedule?.awaitParameters(o.wih..<o.whh)
             layer.forward(t: t, x: siteInputs[k], h0: state.hPtr(k), c0: state.cPtr(k),
                           wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh) {
-                schedule?.awaitParameters(o.whh..<o.bhh + rows)
+                schedule?.awaitParameters(o.whh..<o.bhh + config.cell.gates * h)
             }
             state.hPtr(k).update(from: layer.finalH(t: t), count: batch * h)
             if config.cell == .lstm { state.cPtr(k).update(from: layer.finalC(t: t), count: batch * h) }
