@@ -1,6 +1,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,11 @@ static int g_overlap = 0;
 /* Scratch for the small double all-reduce (gathered on rank 0): size * SMALL doubles, allocated once. */
 #define SMALL 64
 static double *g_small = NULL;
+/* Node-shared memory: the windows stay mapped until cmpi_finalize frees them (MPI_Win_free is collective). */
+#define MAX_SHARED 16
+static MPI_Win g_shared[MAX_SHARED];
+static int g_shared_count = 0;
+
 enum { TAG_RING = 77, TAG_UP = 78, TAG_DOWN = 79, TAG_ROLL = 80 };
 
 /* The roll call. A stopped rank blocks its neighbours, who block theirs: the ranks that time out first
@@ -93,6 +99,7 @@ int cmpi_finalize(void) {
     }
     if (g_roll != MPI_COMM_NULL) MPI_Comm_free(&g_roll);
     if (g_overlap) { MPI_Comm_free(&g_channel[1]); g_overlap = 0; }
+    while (g_shared_count > 0) MPI_Win_free(&g_shared[--g_shared_count]);
     return MPI_Finalize();
 }
 int cmpi_overlap_available(void) { return g_overlap; }
@@ -323,6 +330,35 @@ int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel) 
         int rc = ring_step_typed(buf + send_block * stride, buf + recv_block * stride, count, MPI_FLOAT, channel);
         if (rc != MPI_SUCCESS) return rc;
     }
+    return MPI_SUCCESS;
+}
+
+int cmpi_shared_alloc(long bytes, void **ptr) {
+    *ptr = NULL;
+    if (g_size == 1 || g_nodes != 1 || g_shared_count == MAX_SHARED) return MPI_SUCCESS;
+    /* rank 0 holds the whole segment (one contiguous mapping), 64 bytes more for the alignment */
+    MPI_Aint size = g_rank == 0 ? (MPI_Aint)bytes + 64 : 0, got = 0;
+    int unit = 0, ok = 1, all = 0;
+    char *base = NULL;
+    MPI_Win win = MPI_WIN_NULL;
+    int rc = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_shared_query(win, 0, &got, &unit, &base);
+    if (rc != MPI_SUCCESS || got < (MPI_Aint)bytes + 64 || base == NULL) ok = 0;
+    /* the same offset on every rank: the segment is mapped page-aligned everywhere, rank 0 decides */
+    long pad = ok ? (long)((64 - (uintptr_t)base % 64) % 64) : 0;
+    MPI_Request r;
+    if ((rc = MPI_Ibcast(&pad, 1, MPI_LONG, 0, MPI_COMM_WORLD, &r)) != MPI_SUCCESS) return rc;
+    if ((rc = wait_one(&r, 0, g_timeout)) != MPI_SUCCESS) return rc;
+    if (ok && ((uintptr_t)(base + pad)) % 64 != 0) ok = 0;
+    if ((rc = MPI_Iallreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &r)) != MPI_SUCCESS) return rc;
+    if ((rc = wait_one(&r, -1, g_timeout)) != MPI_SUCCESS) return rc;
+    if (!all) {
+        if (win != MPI_WIN_NULL) MPI_Win_free(&win);
+        return MPI_SUCCESS;
+    }
+    g_shared[g_shared_count++] = win;
+    if (g_rank == 0) memset(base + pad, 0, (size_t)bytes);
+    *ptr = base + pad;
     return MPI_SUCCESS;
 }
 

@@ -103,6 +103,7 @@ struct BenchCommand: ParsableCommand {
             cfg.syncBeforeExchange = syncBeforeExchange
             cfg.gradientWire = gradWire
             cfg.overlap = exchange.overlap.enabled(nodes: c.nodes)
+            cfg.sharedWeights = exchange.sharedWeights
             cfg.vocabParallel = vocabParallel
             if recordCompute != nil {
                 guard c.size == 1 else { throw DDPLMError("--record-compute runs on one rank, at the per-rank batch (not under mpirun)") }
@@ -129,7 +130,7 @@ struct BenchCommand: ParsableCommand {
                 ("vocab", vocab), ("batch", batch), ("bptt", bptt), ("emb", emb), ("hidden", hidden), ("layers", model.layers),
                 ("dropout", Double("\(model.dropout)") ?? 0), ("tie_weights", tieWeights),
                 ("chunk_rows", chunkRows), ("grad_wire", gradWire.rawValue), ("vocab_parallel", timing.vocabBytes > 0),
-                ("nodes", c.nodes), ("overlap", timing.overlapped),
+                ("nodes", c.nodes), ("overlap", timing.overlapped), ("shared_weights", timing.sharedWeights),
                 ("recurrent_gemm", RecurrentGEMM.current == .packed ? "packed-" + RecurrentGEMM.kernelName : "blas"),
                 ("matmul_precision", MatmulPrecision.current.rawValue + " (" + MatmulPrecision.current.kernelName + ")"), ("steps", steps),
                 ("step_ms_median", (timing.medianSeconds * 1e5).rounded() / 100),
@@ -181,6 +182,7 @@ struct BenchCommand: ParsableCommand {
         let m = classifier
         var cfg = ClassifierBenchmark.Config(model: m, batch: globalBatch, minLength: lenMin, maxLength: lenMax, steps: steps, warmup: max(0, warmup))
         cfg.overlap = exchange.overlap.enabled(nodes: c.nodes)
+        cfg.sharedWeights = exchange.sharedWeights
         let timing = try ClassifierBenchmark.timeSteps(cfg, threads: threads, comm: c)
         let rss = try c.allReduceSum([Benchmark.peakRSSMegabytes])
         var fields: [(String, Any)] = [

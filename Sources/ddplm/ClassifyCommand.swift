@@ -56,11 +56,11 @@ struct ClassifyTrainCommand: ParsableCommand {
             let start = try RunStart(runDirectory, runtime: runtime, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
-            note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c, overlap: exchange.overlap))")
+            note("ddplm classify train: \(Runtime.blasLine); \(Runtime.ranksLine(c, exchange))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
             try ClassifierTraining.run(config: config, corpora: corpora,
                                        options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep,
-                                                      overlap: exchange.overlap),
+                                                      exchange: exchange),
                                        overwrite: runDirectory.overwrite, comm: c)
         }
     }

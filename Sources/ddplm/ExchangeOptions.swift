@@ -7,4 +7,8 @@ struct ExchangeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Overlap the gradient exchange with the compute on N ranks: auto, on or off (default: auto, on when the ranks span more than one node).",
                                discussion: "Overlapped, an exchange thread runs the reduce-scatter during the backward and the weights' all-gather during the next forward, hiding the network's time. On one node the MPI copies through shared memory with the same cores that compute, so auto runs the exchange after the compute there; on to overlap anyway (a node with cores to spare), off to measure what the overlap hides."))
     var overlap: ExchangeOverlap = .auto
+
+    @Option(help: ArgumentHelp("Ranks on one node hold one copy of the weights and Adam's moments: auto or off (default: auto, when every rank is on one node and the exchange runs after the compute).",
+                               discussion: "Shared, each rank's optimizer writes its shard where every rank reads it, so the weights' all-gather and a copy per rank of the weights and moments go; the gradients are still summed by the ring, and the weights are the same bits. off keeps a copy per rank. An MPI that cannot allocate the memory gets a copy per rank."))
+    var sharedWeights: NodeSharedWeights = .auto
 }

@@ -97,6 +97,12 @@ final class MPICommunicator: Communicator {
 
     func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }
 
+    func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer? {
+        var p: UnsafeMutableRawPointer?
+        try check(cmpi_shared_alloc(bytes, &p), "MPI_Win_allocate_shared", "allocating node-shared memory")
+        return p
+    }
+
     func abort(code: Int32) -> Never {
         cmpi_abort(code)
         exit(code)

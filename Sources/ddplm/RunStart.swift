@@ -34,11 +34,12 @@ struct RunStart {
         try MatmulPrecision.set(precision)
     }
 
-    func options(checkEvery: Int, debugNanAtStep: Int?, overlap: ExchangeOverlap) -> TrainingLoop.Options {
+    func options(checkEvery: Int, debugNanAtStep: Int?, exchange: ExchangeOptions) -> TrainingLoop.Options {
         var o = TrainingLoop.Options(dir: dir)
         o.resume = resuming
         o.threads = threads
-        o.overlap = overlap
+        o.overlap = exchange.overlap
+        o.sharedWeights = exchange.sharedWeights
         o.checkEvery = checkEvery
         o.injectNaNAtStep = debugNanAtStep.map { $0 - 1 }
         o.secondsSinceProcessStart = RunTimeBudget.secondsSinceProcessStart

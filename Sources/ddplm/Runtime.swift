@@ -68,9 +68,9 @@ enum Runtime {
 
     /// "N ranks", and on N ranks over how many nodes and how the gradient exchange runs (for the start-up
     /// line of a training run).
-    static func ranksLine(_ c: Communicator, overlap: ExchangeOverlap) -> String {
+    static func ranksLine(_ c: Communicator, _ exchange: ExchangeOptions) -> String {
         let available = (c as? MPICommunicator)?.overlapAvailable ?? false
-        return overlap.describe(ranks: c.size, nodes: c.nodes, available: available) ?? "1 rank"
+        return exchange.overlap.describe(ranks: c.size, nodes: c.nodes, available: available, sharedWeights: exchange.sharedWeights) ?? "1 rank"
     }
 
     /// One line about the numeric environment, for start-up logs and bench output.

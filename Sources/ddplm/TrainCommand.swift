@@ -43,11 +43,11 @@ struct TrainCommand: ParsableCommand {
             let start = try RunStart(runDirectory, runtime: runtime, comm: c)
             GracefulStop.install()
             let note = RunStart.note(c)
-            note("ddplm train: \(Runtime.blasLine); \(Runtime.ranksLine(c, overlap: exchange.overlap))")
+            note("ddplm train: \(Runtime.blasLine); \(Runtime.ranksLine(c, exchange))")
             let (config, corpora) = try start.resuming ? resumedRun(start.dir, comm: c) : newRun(comm: c, note: note)
             try LanguageModelTraining.run(config: config, corpora: corpora,
                                         options: start.options(checkEvery: logging.checkEvery, debugNanAtStep: logging.debugNanAtStep,
-                                                      overlap: exchange.overlap),
+                                                      exchange: exchange),
                                         overwrite: runDirectory.overwrite, comm: c)
         }
     }

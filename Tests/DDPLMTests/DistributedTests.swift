@@ -44,13 +44,14 @@ final class DistributedTests: XCTestCase {
         let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % 13) }
 
         /// Losses, norms and final weights of `ranks` ranks (per rank); with the decoder split by
-        /// vocabulary rows, or exchanged.
-        @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
+        /// vocabulary rows, or exchanged; with one copy of the weights (`NodeSharedWeights`) or a copy each.
+        @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false, shared: Bool = false) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
             let split = try BatchSplit(batch: batch, comm: comm)
             let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel)
             let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7, comm: comm)
             model.initialize(seed: 3)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)
+            XCTAssertEqual(try stepper.shareWeights(shared ? .auto : .off), shared)
             let carry = model.makeState()
             var x = [Int32](repeating: 0, count: t * split.columns), y = x
             var losses: [Double] = [], norms: [Double] = []
@@ -78,6 +79,14 @@ final class DistributedTests: XCTestCase {
             for (r, got) in ranks.enumerated() {
                 XCTAssertEqual(got.weights, ranks[0].weights, "rank \(r) of \(n) drifted from rank 0")
                 XCTAssertEqual(got.losses, ranks[0].losses)
+            }
+            // one copy of the weights: each rank's Adam writes its shard and its rows of the table (and
+            // of a vocab split) into it, and the weights are the same bits as with a copy each
+            let shared = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel, shared: true) }
+            for got in shared {
+                XCTAssertTrue(got.weights == ranks[0].weights, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights): node-shared weights differ")
+                XCTAssertEqual(got.losses, ranks[0].losses)
+                XCTAssertEqual(got.norms, ranks[0].norms)
             }
             for s in 0..<steps {
                 XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights), step \(s)")
@@ -112,12 +121,14 @@ final class DistributedTests: XCTestCase {
         return (dir, cfg, corpora)
     }
 
-    @Sendable static func options(_ out: String, resume: Bool = false) -> TrainingLoop.Options {
+    /// `overlap` .on by default: in-process ranks are one node, where auto would share the weights
+    /// (`NodeSharedWeights`) instead of exchanging them.
+    @Sendable static func options(_ out: String, resume: Bool = false, overlap: ExchangeOverlap = .on) -> TrainingLoop.Options {
         var o = TrainingLoop.Options(dir: RunDirectory(out))
         o.progress = { _ in }
         o.stopRequested = { false }
         o.resume = resume
-        o.overlap = .on  // in-process ranks are one node: the overlapped path is the one to exercise
+        o.overlap = overlap
         return o
     }
 
@@ -136,18 +147,27 @@ final class DistributedTests: XCTestCase {
     }
 
     /// The whole loop (validation, LR decay, best model, checkpoints, test) on 2 in-process ranks writes the
-    /// same run as one process.
+    /// same run as one process; with the weights node-shared (overlap auto on one node), the same bits as
+    /// with a copy each.
     func testTwoRankTrainingLoopEqualsOneRank() throws {
         let (dir, config, corpora) = try smallRun()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let options: @Sendable (String) -> TrainingLoop.Options = { Self.options($0) }
-        let one = try LanguageModelTraining.run(config: config, corpora: corpora, options: options(dir + "/one"), comm: SingleProcessCommunicator())
-        for vocabParallel in [false, true] {
+        let one = try LanguageModelTraining.run(config: config, corpora: corpora, options: Self.options(dir + "/one"), comm: SingleProcessCommunicator())
+        for (vocabParallel, overlap) in [(false, ExchangeOverlap.on), (true, .on), (false, .auto), (true, .auto)] {
             var split = config
             split.training.vocabParallel = vocabParallel
-            let out = dir + (vocabParallel ? "/two-vocab-parallel" : "/two"), what = vocabParallel ? "vocab-parallel" : "data-parallel"
+            let name = (vocabParallel ? "/two-vocab-parallel" : "/two"), out = dir + name + (overlap == .auto ? "-shared" : "")
+            let what = (vocabParallel ? "vocab-parallel" : "data-parallel") + (overlap == .auto ? ", node-shared" : "")
             let two = try InProcessCommunicator.run(ranks: 2) { [split] comm in
-                try LanguageModelTraining.run(config: split, corpora: corpora, options: options(out), comm: comm)
+                try LanguageModelTraining.run(config: split, corpora: corpora, options: Self.options(out, overlap: overlap), comm: comm)
+            }
+            if overlap == .auto {
+                XCTAssertEqual(try Self.losses(out, "train"), try Self.losses(dir + name, "train"), what)
+                XCTAssertEqual(try Self.losses(out, "test"), try Self.losses(dir + name, "test"), what)
+                for file in ["model.safetensors", "latest.safetensors"] {
+                    let fa = try SafeTensors.read(path: "\(dir + name)/\(file)"), fb = try SafeTensors.read(path: "\(out)/\(file)")
+                    for e in fa.entries { XCTAssertTrue(try Self.floats(fa, e) == Self.floats(fb, e), "\(what) \(file) \(e.name)") }
+                }
             }
             XCTAssertEqual(two[0].state.step, 40)
             XCTAssertEqual(two[0].state.ranks, 2)
@@ -186,11 +206,13 @@ final class DistributedTests: XCTestCase {
         let first = half
         for (a, b) in [(2, 1), (2, 3), (1, 2)] {
             let out = "\(dir)/\(a)to\(b)"
+            // 2 → 3 with the weights node-shared on both sides (restored, then shared)
+            let overlap: ExchangeOverlap = b == 3 ? .auto : .on
             _ = try InProcessCommunicator.run(ranks: a) { comm in
-                try LanguageModelTraining.run(config: first, corpora: corpora, options: Self.options(out), comm: comm)
+                try LanguageModelTraining.run(config: first, corpora: corpora, options: Self.options(out, overlap: overlap), comm: comm)
             }
             let resumed = try InProcessCommunicator.run(ranks: b) { comm in
-                try LanguageModelTraining.run(config: full, corpora: corpora, options: Self.options(out, resume: true), comm: comm)
+                try LanguageModelTraining.run(config: full, corpora: corpora, options: Self.options(out, resume: true, overlap: overlap), comm: comm)
             }
             XCTAssertEqual(resumed[0].state.step, 30)
             XCTAssertEqual(resumed[0].state.ranks, b)

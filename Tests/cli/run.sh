@@ -36,15 +36,22 @@ if [[ $have_mpi -eq 1 ]]; then
   if out=$(mpi 2 eval --checkpoint "$tmp/np2-lstm-1" --split valid 2>&1) && [[ "$out" == valid:* ]]; then ok "eval under mpirun: $out"; else bad "eval under mpirun: $out"; fi
   # --overlap: on one node auto runs the exchange after the compute, and the start-up line says so; the
   # overlapped exchange (the exchange thread on MPI's second channel) trains the same bits, and a resume
-  # may switch it
+  # may switch it. --shared-weights: on one node auto holds one copy of the weights in node-shared memory
+  # (np2-lstm-1, ov-part); a copy per rank (off, and under --overlap on) trains the same bits
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 40 --overlap on --out "$tmp/ov-on" 2>"$tmp/ov-on.err" || cat "$tmp/ov-on.err"
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 20 --out "$tmp/ov-part" 2>"$tmp/ov-auto.err" || cat "$tmp/ov-auto.err"
   mpi 2 train --resume "$tmp/ov-part" --max-steps 40 --overlap on 2>/dev/null
+  mpi 2 train "${data[@]}" "${small[@]}" --max-steps 40 --shared-weights off --out "$tmp/sw-off" 2>"$tmp/sw-off.err" || cat "$tmp/sw-off.err"
   if identical "$tmp/np2-lstm-1" "$tmp/ov-on" && "$bin" compare "$tmp/np2-lstm-1" "$tmp/ov-on" --tolerance 0 --quiet >/dev/null \
      && identical "$tmp/ov-on" "$tmp/ov-part" && "$bin" compare "$tmp/ov-on/latest.safetensors" "$tmp/ov-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
      && grep -q '2 ranks on 1 node, exchange after the compute' "$tmp/ov-auto.err" && grep -q '2 ranks on 1 node, exchange overlapped with the compute' "$tmp/ov-on.err"; then
     ok "--overlap on 2 ranks: auto runs the exchange after the compute on one node (said at start-up); on trains the same bits, also when a resume switches it"
   else bad "--overlap on 2 ranks"; fi
+  if identical "$tmp/np2-lstm-1" "$tmp/sw-off" && "$bin" compare "$tmp/np2-lstm-1" "$tmp/sw-off" --tolerance 0 --quiet >/dev/null \
+     && "$bin" compare "$tmp/np2-lstm-1/latest.safetensors" "$tmp/sw-off/latest.safetensors" --tolerance 0 --quiet >/dev/null \
+     && grep -q 'one copy of the weights in node-shared memory' "$tmp/ov-auto.err" && ! grep -q 'node-shared' "$tmp/sw-off.err" "$tmp/ov-on.err"; then
+    ok "--shared-weights on 2 ranks: one node holds one copy of the weights and moments (said at start-up); a copy per rank (off) trains the same bits"
+  else bad "--shared-weights on 2 ranks"; fi
   # the opt-in bf16 gradient wire (real MPI ring): trains close to, not exactly like, one process; a fixed
   # setting, so a resume cannot switch it; resuming with it is bit-exact
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 40 --grad-wire bf16 --check-every 10 --out "$tmp/bf16" 2>"$tmp/err" || cat "$tmp/err"

@@ -51,6 +51,11 @@ int cmpi_ring_reduce_scatter_bf16(float *buf, long count, long stride, unsigned 
 /* Ring all-gather, in place: block r is count floats at buf + r*stride; each rank's own block reaches
    everyone. channel as for the reduce-scatter. */
 int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel);
+/* Collective: `bytes` bytes of memory that every rank maps (MPI_Win_allocate_shared, one segment held
+   by rank 0), zeroed, 64-byte aligned, the same offsets on every rank, kept until cmpi_finalize. *ptr
+   is NULL (and the call succeeds) on one rank, when the ranks span more than one node, or when the MPI
+   could not allocate it on some rank: then every rank gets NULL. */
+int cmpi_shared_alloc(long bytes, void **ptr);
 int cmpi_barrier(void);
 void cmpi_abort(int code);
 void cmpi_error_string(int code, char *buf, int buflen);

@@ -14,6 +14,8 @@ public enum ClassifierBenchmark {
         var seed: UInt64 = 1
         /// Overlap the exchange with the compute on N ranks (the CLI passes `ExchangeOverlap`'s choice, as training does).
         public var overlap = true
+        /// One copy of the weights for the ranks of one node (`NodeSharedWeights`).
+        public var sharedWeights = NodeSharedWeights.auto
         public init(model: ClassifierConfig, batch: Int, minLength: Int, maxLength: Int, steps: Int, warmup: Int) {
             self.model = model
             self.batch = batch
@@ -47,6 +49,7 @@ public enum ClassifierBenchmark {
         model.initialize(seed: c.seed)
         let batch = DocumentBatch(maxColumns: columns, maxT: model.maxT)
         let stepper = TrainingStep(store: store, threads: threads, comm: comm, clip: 5, overlap: c.overlap)
+        try stepper.shareWeights(c.sharedWeights)
         var times: [Double] = [], tokens = 0
         times.reserveCapacity(total)
         for s in 0..<total {

@@ -37,12 +37,19 @@ public protocol Communicator: ExchangeChannel {
     /// MPI_THREAD_MULTIPLE): the exchange then runs after the compute.
     func makeExchangeChannel() -> ExchangeChannel?
     func barrier() throws
+    /// Memory that every rank of the job maps: `bytes` bytes, zeroed, 64-byte aligned, at the same
+    /// offsets on every rank, kept for the life of the process (`NodeSharedWeights`). A collective. nil
+    /// on one rank, when the ranks span more than one node, or when some rank cannot have it (then nil
+    /// on every rank).
+    func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer?
     /// Ends the whole job with `code` (MPI_Abort under mpirun, exit otherwise).
     func abort(code: Int32) -> Never
 }
 
 public extension Communicator {
     var isRoot: Bool { rank == 0 }
+
+    func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer? { nil }
 
     /// In place: `buffer` holds size·countPerRank floats; afterwards this rank's block (starting at
     /// rank·countPerRank) holds that block's sum over ranks. Other blocks are left undefined.

@@ -23,13 +23,17 @@ public enum ExchangeOverlap: String, CaseIterable, Sendable {
 
     /// How the exchange of `ranks` ranks on `nodes` nodes runs and why (the start-up line of a training
     /// run); nil on one rank. `available`: the communicator offers a second channel (MPI_THREAD_MULTIPLE).
-    public func describe(ranks: Int, nodes: Int, available: Bool) -> String? {
+    /// `sharedWeights`: whether the ranks of one node may hold one copy of the weights (`NodeSharedWeights`).
+    public func describe(ranks: Int, nodes: Int, available: Bool, sharedWeights: NodeSharedWeights = .off) -> String? {
         guard ranks > 1 else { return nil }
         let spread = "\(ranks) ranks on \(nodes) node\(nodes == 1 ? "" : "s")"
-        if !available { return spread + ", exchange after the compute (MPI offers no MPI_THREAD_MULTIPLE)" }
-        if enabled(nodes: nodes) {
+        let overlapped = available && enabled(nodes: nodes)
+        let shared = sharedWeights.enabled(ranks: ranks, nodes: nodes, overlapped: overlapped)
+            ? ", one copy of the weights in node-shared memory (--shared-weights off for a copy per rank)" : ""
+        if !available { return spread + ", exchange after the compute (MPI offers no MPI_THREAD_MULTIPLE)" + shared }
+        if overlapped {
             return spread + ", exchange overlapped with the compute (exchange thread" + (self == .on ? ", --overlap on)" : ")")
         }
-        return spread + ", exchange after the compute " + (self == .off ? "(--overlap off)" : "(one node: its copies would take the compute's cores; --overlap on to overlap)")
+        return spread + ", exchange after the compute " + (self == .off ? "(--overlap off)" : "(one node: its copies would take the compute's cores; --overlap on to overlap)") + shared
     }
 }

@@ -18,13 +18,19 @@ final class InProcessCommunicator: Communicator {
         private var arrived = 0
         private var generation = 0
 
+        /// `allocateNodeShared`'s memory, freed with the group.
+        var shared: [UnsafeMutableRawPointer] = []
+
         init(size: Int) {
             self.size = size
             slots = .allocate(capacity: size)
             slots.initialize(repeating: nil, count: size)
         }
 
-        deinit { slots.deallocate() }
+        deinit {
+            slots.deallocate()
+            for p in shared { p.deallocate() }
+        }
 
         func barrier() {
             cond.lock()
@@ -168,6 +174,22 @@ final class InProcessCommunicator: Communicator {
     }
 
     func barrier() throws { group.barrier() }
+
+    /// Threads share memory: rank 0 allocates, every rank gets its pointer (on more than one rank).
+    func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer? {
+        guard size > 1 else { return nil }
+        if rank == 0 {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: max(bytes, 1))
+            group.shared.append(p)
+            publish(p)
+        } else {
+            publish(UnsafeMutableRawPointer(bitPattern: 1)!)
+        }
+        let p = group.slots[0]!
+        group.barrier()  // everyone has read rank 0's slot
+        return p
+    }
 
     func abort(code: Int32) -> Never { fatalError("in-process rank \(rank) aborted the job with code \(code)") }
 }

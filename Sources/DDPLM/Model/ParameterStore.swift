@@ -4,23 +4,30 @@
 /// they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates parameters
 /// [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks from `shard.base`. With a
 /// `vocabSplit`, the decoder after `shardedEnd` is not sharded but split by rows (`vocabOwned`).
+/// With `NodeSharedWeights` (`useNodeShared`), the parameters and moments are one copy that every rank
+/// of the node maps, and each rank updates its own rows of the replicated table there (and its vocab
+/// split rows, which every rank then reads without a gather).
 final class ParameterStore {
     let layout: ParameterLayout
     /// This rank's optimizer shard (the whole buffer on one rank).
     let shard: OptimizerShard
     let ranks: Int
-    /// Floats at the start that every rank updates whole, so they need no all-gather: on N ranks, the
-    /// layout's sparse-row embedding table, whose gradient rows are exchanged sparsely (only rows some
-    /// rank touched). 0 on one rank, or without such a table.
+    /// Floats at the start that every rank updates whole (or, node-shared, its rows of), so they need no
+    /// all-gather: on N ranks, the layout's sparse-row embedding table, whose gradient rows are exchanged
+    /// sparsely (only rows some rank touched). 0 on one rank, or without such a table.
     let replicated: Int
     /// The replicated table's rows whose gradient holds anything (nil when `replicated` is 0): its
     /// backward marks them, and `zeroGradients` zeroes only them.
     let touched: TouchedRows?
-    /// What this rank's optimizer updates: its shard, the replicated table, its rows of a vocab split.
-    let updated: [Range<Int>]
-    /// The rest of the gradient buffer (the other ranks' shards, padding): all that `zeroGradients` has
-    /// to zero after an update that zeroed `updated` as it read it.
-    private let notUpdated: [Range<Int>]
+    /// What this rank's optimizer updates: its shard, the replicated table (node-shared: its rows of
+    /// it), its rows of a vocab split.
+    private(set) var updated: [Range<Int>]
+    /// The rest of the gradient buffer after the replicated table (the other ranks' shards, padding):
+    /// all that `zeroGradients` has to zero, besides the table's touched rows, after an update that
+    /// zeroed `updated` as it read it.
+    private var notUpdated: [Range<Int>]
+    /// The parameters and moments are the node's one copy (`useNodeShared`).
+    private(set) var nodeShared = false
     /// Set by `TrainingStep` when Adam has just zeroed the gradients of `updated`; cleared by
     /// `zeroGradients`.
     var updateZeroedGradients = false
@@ -35,13 +42,13 @@ final class ParameterStore {
     /// gets `params`, which waits for the whole all-gather.
     func params(awaitingWith schedule: ExchangeSchedule?) -> FloatBuffer { schedule == nil ? params : paramsInFlight }
     /// The parameter buffer as it is, while the all-gather may still be writing other ranks' blocks.
-    let paramsInFlight: FloatBuffer
+    private(set) var paramsInFlight: FloatBuffer
     /// The all-gather that may still be writing into the parameters (an overlapped `TrainingStep`).
     weak var settling: ParameterSettling?
     let grads: FloatBuffer
     /// Adam's first and second moments (exp_avg, exp_avg_sq).
-    let m: FloatBuffer
-    let v: FloatBuffer
+    private(set) var m: FloatBuffer
+    private(set) var v: FloatBuffer
 
     /// The decoder split by vocabulary rows (`--vocab-parallel`, N ranks): rank r updates its own rows
     /// (`vocabOwned`), outside the sharded region, and nobody else holds their current weights until
@@ -86,17 +93,42 @@ final class ParameterStore {
         let n = max(layout.count, shard.base + shard.padded)
         paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
-        updated = ([shard.lo..<shard.hi, 0..<replicated] + ParameterStore.vocabOwned(rank: rank, shard: shard, shardedEnd: shardedEnd, split: vocabSplit))
-            .filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
-        var gaps: [Range<Int>] = [], at = 0
+        (updated, notUpdated) = ParameterStore.ranges([shard.lo..<shard.hi, 0..<replicated]
+            + ParameterStore.vocabOwned(rank: rank, shard: shard, shardedEnd: shardedEnd, split: vocabSplit), replicated: replicated, count: n)
+        m = FloatBuffer(count: n)
+        v = FloatBuffer(count: n)
+    }
+
+    /// `updated` sorted, and the gaps between its ranges after the replicated table.
+    private static func ranges(_ updates: [Range<Int>], replicated: Int, count n: Int) -> ([Range<Int>], [Range<Int>]) {
+        let updated = updates.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var gaps: [Range<Int>] = [], at = replicated
         for range in updated {
             if range.lowerBound > at { gaps.append(at..<range.lowerBound) }
             at = max(at, range.upperBound)
         }
         if at < n { gaps.append(at..<n) }
-        notUpdated = gaps
-        m = FloatBuffer(count: n)
-        v = FloatBuffer(count: n)
+        return (updated, gaps)
+    }
+
+    /// Floats of each of the three buffers `useNodeShared` places in node-shared memory (the buffers'
+    /// length, rounded up to keep each 64-byte aligned).
+    var nodeSharedStride: Int { (paramsInFlight.count + 15) / 16 * 16 }
+
+    /// Makes the parameters and moments the node's one copy, at `memory` (3 · `nodeSharedStride` floats
+    /// that every rank maps; `TrainingStep.shareWeights` fills it). This rank then updates rows
+    /// r·R/N … (r+1)·R/N − 1 of the replicated table's R rows instead of all of them.
+    func useNodeShared(_ memory: UnsafeMutableRawPointer, rank: Int) {
+        precondition(!nodeShared && settling == nil)
+        let n = paramsInFlight.count, stride = nodeSharedStride
+        paramsInFlight = FloatBuffer(wrapping: memory, count: n)
+        m = FloatBuffer(wrapping: memory + stride * 4, count: n)
+        v = FloatBuffer(wrapping: memory + 2 * stride * 4, count: n)
+        let width = layout.sparseRows?.width ?? 0, rows = width > 0 ? replicated / width : 0
+        let tableRows = (rank * rows / ranks)..<((rank + 1) * rows / ranks)
+        (updated, notUpdated) = ParameterStore.ranges([shard.lo..<shard.hi, tableRows.lowerBound * width..<tableRows.upperBound * width]
+            + vocabOwned(rank: rank), replicated: replicated, count: n)
+        nodeShared = true
     }
 
     /// The ranges rank r updates itself outside the sharded region: its rows of the vocab split's
@@ -123,7 +155,8 @@ final class ParameterStore {
     func zeroGradients() {
         if updateZeroedGradients {
             updateZeroedGradients = false
-            touched?.clear()
+            // node-shared, the table's rows outside this rank's hold the exchanged sums still
+            if let touched, let table = layout.sparseRows, nodeShared { touched.zero(grads.ptr, width: table.width) } else { touched?.clear() }
             for range in notUpdated { (grads.ptr + range.lowerBound).update(repeating: 0, count: range.count) }
             return
         }

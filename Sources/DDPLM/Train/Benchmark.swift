@@ -20,6 +20,8 @@ public enum Benchmark {
         public var gradientWire = GradientWire.fp32
         /// Overlap the exchange with the compute (the CLI passes `ExchangeOverlap`'s choice, as training does).
         public var overlap = true
+        /// One copy of the weights for the ranks of one node (`NodeSharedWeights`).
+        public var sharedWeights = NodeSharedWeights.auto
         /// Split the decoder by vocabulary rows (`VocabParallelDecoder`, tied also `VocabParallelEmbedding`; N ranks).
         public var vocabParallel = false
         /// One rank: record the timed steps' compute for a replay on this many ranks (`Timing.trace`).
@@ -74,6 +76,8 @@ public enum Benchmark {
         public var trace: ComputeTrace?
         /// The exchange ran during the compute (asked for, N ranks, and a second channel).
         public var overlapped = false
+        /// The ranks held one copy of the weights (`NodeSharedWeights`).
+        public var sharedWeights = false
     }
 
     /// Median step time on this rank (all ranks take part; the step contains the exchange).
@@ -93,6 +97,7 @@ public enum Benchmark {
         clock?.barrierFirst = c.syncBeforeExchange
         var vocabSeconds = 0.0, vocabBarriers = 0.0
         model.initialize(seed: c.seed)
+        let shared = try stepper.shareWeights(c.sharedWeights)
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
         defer { x.deallocate(); y.deallocate() }
@@ -150,6 +155,7 @@ public enum Benchmark {
                       parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
         timing.overlapped = stepper.overlapped != nil
+        timing.sharedWeights = shared
         timing.vocabCollectiveSeconds = vocabSeconds / Double(max(1, c.steps))
         timing.vocabBytes = model.vocabBytesPerStep(rows: b * c.bptt)
         timing.trace = traces.sorted { $0.seconds < $1.seconds }.dropFirst(traces.count / 2).first

@@ -14,6 +14,8 @@ public final class TrainingLoop {
         public var threads = ComputeThreads.one
         /// Whether the exchange runs during the compute (`auto`: when the ranks span several nodes).
         public var overlap = ExchangeOverlap.auto
+        /// Whether ranks on one node hold one copy of the weights (`auto`: when they can).
+        public var sharedWeights = NodeSharedWeights.auto
         /// Verify every K steps that all ranks hold bit-identical weights (0 = off).
         public var checkEvery = 0
         /// Progress lines (rank 0 only).
@@ -103,6 +105,7 @@ public final class TrainingLoop {
             task.initializeWeights()
         }
         try comm.verifySame(store.weightsHash, what: "the initial weights")
+        try stepper.shareWeights(options.sharedWeights)
     }
 
     func run() throws -> Summary {
@@ -216,7 +219,7 @@ public final class TrainingLoop {
         var testLoss: Double?, testAccuracy: Double?
         if stop != .signal && haveBest && task.hasTestSplit {
             let testStart = Date()
-            store.params.ptr.update(from: bestParams.ptr, count: store.count)
+            try stepper.setWeights(bestParams)
             let e = try task.evaluate(.test)
             testLoss = e.loss
             testAccuracy = e.accuracy

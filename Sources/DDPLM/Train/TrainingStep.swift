@@ -26,6 +26,10 @@ import Dispatch
 /// updates the whole table itself, so it needs no all-gather either. At the lecture's config that is
 /// half the bytes of the exchange.
 ///
+/// On one node (`NodeSharedWeights`, `shareWeights`), the ranks hold one copy of the weights and
+/// moments in memory they all map: each rank's Adam writes its shard (and its rows of the replicated
+/// table) there, and a barrier takes the all-gather's place.
+///
 /// A decoder split by vocabulary rows (`ParameterStore.vocabSplit`, `--vocab-parallel`) is not sharded
 /// either: each rank's model computes its own rows' whole gradient (`VocabParallelDecoder`), and the
 /// rank updates those rows itself. Their weights reach the other ranks only when something reads the
@@ -172,10 +176,16 @@ public final class TrainingStep {
                 adam.update(store, range: range, step: adamStep, lr: lr, gradScale: scale, zeroingGradients: true)
             }
             store.updateZeroedGradients = true
-            vocabStale = store.vocabSplit != nil
+            vocabStale = store.vocabSplit != nil && !store.nodeShared
             lap(3)
             if n > 1 {
-                if let overlapped { overlapped.startAllGather() } else { try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk) }
+                if store.nodeShared {
+                    try comm.barrier()  // every rank's update is in place before anyone reads it
+                } else if let overlapped {
+                    overlapped.startAllGather()
+                } else {
+                    try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk)
+                }
             }
             lap(4)
         }
@@ -199,6 +209,35 @@ public final class TrainingStep {
         vocabStale = false
     }
 
+    /// Makes the weights and moments the node's one copy when `mode` allows it (`NodeSharedWeights`) and
+    /// the communicator can allocate the memory: rank 0's weights and moments go there, and every rank
+    /// reads and updates that copy from now on. A collective, once the weights are set (initialised or
+    /// restored, and proved equal on every rank). Returns whether they are shared.
+    @discardableResult
+    func shareWeights(_ mode: NodeSharedWeights) throws -> Bool {
+        guard !store.nodeShared else { return true }
+        guard mode.enabled(ranks: comm.size, nodes: comm.nodes, overlapped: overlapped != nil),
+              let memory = try comm.allocateNodeShared(bytes: 3 * store.nodeSharedStride * 4) else { return false }
+        if comm.isRoot {
+            let stride = store.nodeSharedStride, n = store.paramsInFlight.count
+            for (i, buffer) in [store.params, store.m, store.v].enumerated() {
+                (memory + i * stride * 4).assumingMemoryBound(to: Float.self).update(from: buffer.ptr, count: n)
+            }
+        }
+        try comm.barrier()  // rank 0's copy is in place
+        store.useNodeShared(memory, rank: comm.rank)
+        return true
+    }
+
+    /// Sets the weights to `weights` (the best model, for the test) on every rank: node-shared, once,
+    /// by rank 0, between barriers (no rank still reads the old ones, none reads before they are set).
+    func setWeights(_ weights: FloatBuffer) throws {
+        guard store.nodeShared else { return store.params.ptr.update(from: weights.ptr, count: store.count) }
+        try comm.barrier()
+        if comm.isRoot { store.params.ptr.update(from: weights.ptr, count: store.count) }
+        try comm.barrier()
+    }
+
     /// Waits for the overlapped all-gather still in flight, if any (it must end before MPI does).
     func settle() throws { try overlapped?.settle() }
 
@@ -216,6 +255,7 @@ public final class TrainingStep {
     func gatherOptimizerState() throws {
         guard comm.size > 1 else { return }
         try gatherWeights()
+        if store.nodeShared { return }  // one copy, complete since the step's barrier
         try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
         try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
         try broadcastVocabRows(store.m)  // (nothing without a vocab split)
