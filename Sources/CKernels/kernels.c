@@ -168,6 +168,21 @@ DISPATCH void ddplm_add_bf16(float *restrict y, const unsigned short *restrict x
     }
 }
 
+DISPATCH void ddplm_sum_ordered(float *dst, const float *const *src, int n, long count) {
+    /* a tile at a time, summed in cache: dst may be src[n-1] (each element is read before it is written) */
+    float acc[1024];
+    for (long lo = 0; lo < count; lo += 1024) {
+        long m = count - lo < 1024 ? count - lo : 1024;
+        const float *s0 = src[0] + lo;
+        for (long i = 0; i < m; i++) acc[i] = s0[i];
+        for (int j = 1; j < n; j++) {
+            const float *s = src[j] + lo;
+            for (long i = 0; i < m; i++) acc[i] += s[i];
+        }
+        for (long i = 0; i < m; i++) dst[lo + i] = acc[i];
+    }
+}
+
 DISPATCH double ddplm_sumsq(const float *x, long n) {
     double total = 0;
     long i = 0;

@@ -79,6 +79,28 @@ void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, lon
     ddplm_parallel(parts, adam_part, &j);
 }
 
+/* --- ordered sums over ranks: contiguous 16-aligned slices ----------------------------------------- */
+
+struct sum_job {
+    long parts, count;
+    float *dst;
+    const float *const *src;
+    int n;
+};
+
+static void sum_part(void *ctx, long k) {
+    const struct sum_job *j = ctx;
+    long a = j->count * k / j->parts & ~15L, b = k == j->parts - 1 ? j->count : j->count * (k + 1) / j->parts & ~15L;
+    const float *src[64];
+    for (int r = 0; r < j->n; r++) src[r] = j->src[r] + a;
+    if (b > a) ddplm_sum_ordered(j->dst + a, src, j->n, b - a);
+}
+
+void ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count) {
+    struct sum_job j = {parts, count, dst, src, n};
+    ddplm_parallel(parts, sum_part, &j);
+}
+
 /* --- softmax rows: rows·w/parts ..< rows·(w+1)/parts, each part its own bias-gradient row ------------- */
 
 struct rows_job {

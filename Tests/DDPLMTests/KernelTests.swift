@@ -23,6 +23,27 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The node-shared gradients' reduce-scatter: each element summed left to right over the sources, the
+    /// result written over the last one, whatever the tile edges and the parts.
+    func testOrderedSumMatchesNaive() {
+        var rng = SplitMix64(seed: 9)
+        for (n, count, parts) in [(1, 5, 1), (2, 1024, 1), (3, 2049, 1), (4, 70_001, 3), (5, 16, 2)] {
+            let sources = (0..<n).map { _ in FloatBuffer(count: count) }
+            for b in sources { for i in 0..<count { b[i] = (rng.nextFloat() - 0.5) * Float(1 << (i % 7)) } }
+            var expected = [Float](repeating: 0, count: count)
+            for i in 0..<count {
+                var acc = sources[0][i]
+                for j in 1..<max(n, 1) where j < n { acc += sources[j][i] }
+                expected[i] = acc
+            }
+            let pointers = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: n)
+            defer { pointers.deallocate() }
+            for j in 0..<n { pointers[j] = UnsafePointer(sources[j].ptr) }
+            ddplm_sum_ordered_parts(parts, sources[n - 1].ptr, pointers, Int32(n), count)
+            XCTAssertTrue(sources[n - 1].array == expected, "\(n) sources, \(count) floats, \(parts) parts")
+        }
+    }
+
     func testExpSigmoidTanhMatchLibm() {
         // 1000 points over the useful range, plus lengths that exercise the vector tail.
         for n in [1, 15, 16, 17, 1000] {

@@ -58,6 +58,7 @@ void ddplm_pack_b_parts(long threads, int trans, long k, long n, const float *b,
 void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, long n, float gscale,
                       float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps,
                       int zero_grad);
+void ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count);
 void ddplm_softmax_xent_rows(long parts, long rows, float *logits, long v, const float *bias, const int *targets,
                              float scale, float *partial, double *losses);
 void ddplm_vocab_stats_rows(long parts, long rows, float *logits, long v, const float *bias, const float *targets,
@@ -68,6 +69,9 @@ void ddplm_vocab_grad_rows(long parts, long rows, float *logits, long v, const f
 
 #ifndef DDPLM_KERNELS_OPT_H
 #define DDPLM_KERNELS_OPT_H
+/* dst[i] = ((src[0][i] + src[1][i]) + ...) + src[n-1][i], in that order, for i < count; dst may be
+   src[n-1] (node-shared gradients: a rank sums its block over the ranks in the ring's order). */
+void ddplm_sum_ordered(float *dst, const float *const *src, int n, long count);
 /* Sum of squares of n floats, accumulated in double. */
 double ddplm_sumsq(const float *x, long n);
 

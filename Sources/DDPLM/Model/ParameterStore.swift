@@ -1,3 +1,5 @@
+import CKernels
+
 /// The single owner of a model's numeric state: the parameters, their gradients and Adam's two moments,
 /// four flat buffers in `layout` order. After the `replicated` prefix (an untied embedding table on N
 /// ranks, updated whole by every rank), all four are padded with zeros to `shard.padded` floats, so
@@ -28,6 +30,9 @@ final class ParameterStore {
     private var notUpdated: [Range<Int>]
     /// The parameters and moments are the node's one copy (`useNodeShared`).
     private(set) var nodeShared = false
+    /// With node-shared gradients: this rank's block (its shard) in every rank's gradient buffer, in the
+    /// order it is summed (ranks r+1, r+2, …, r: the ring's); nil otherwise.
+    private var summedGradients: UnsafeMutablePointer<UnsafePointer<Float>?>?
     /// Set by `TrainingStep` when Adam has just zeroed the gradients of `updated`; cleared by
     /// `zeroGradients`.
     var updateZeroedGradients = false
@@ -45,7 +50,7 @@ final class ParameterStore {
     private(set) var paramsInFlight: FloatBuffer
     /// The all-gather that may still be writing into the parameters (an overlapped `TrainingStep`).
     weak var settling: ParameterSettling?
-    let grads: FloatBuffer
+    private(set) var grads: FloatBuffer
     /// Adam's first and second moments (exp_avg, exp_avg_sq).
     private(set) var m: FloatBuffer
     private(set) var v: FloatBuffer
@@ -117,13 +122,25 @@ final class ParameterStore {
 
     /// Makes the parameters and moments the node's one copy, at `memory` (3 · `nodeSharedStride` floats
     /// that every rank maps; `TrainingStep.shareWeights` fills it). This rank then updates rows
-    /// r·R/N … (r+1)·R/N − 1 of the replicated table's R rows instead of all of them.
-    func useNodeShared(_ memory: UnsafeMutableRawPointer, rank: Int) {
+    /// r·R/N … (r+1)·R/N − 1 of the replicated table's R rows instead of all of them. `gradients`:
+    /// `ranks` · `nodeSharedStride` floats every rank maps, rank r's gradient at r · `nodeSharedStride`
+    /// (`sumSharedGradients`); nil keeps the gradient here.
+    func useNodeShared(_ memory: UnsafeMutableRawPointer, gradients: UnsafeMutableRawPointer?, rank: Int) {
         precondition(!nodeShared && settling == nil)
         let n = paramsInFlight.count, stride = nodeSharedStride
         paramsInFlight = FloatBuffer(wrapping: memory, count: n)
         m = FloatBuffer(wrapping: memory + stride * 4, count: n)
         v = FloatBuffer(wrapping: memory + 2 * stride * 4, count: n)
+        if let gradients {
+            let mine = FloatBuffer(wrapping: gradients + rank * stride * 4, count: n)
+            mine.copy(from: grads)
+            grads = mine
+            let order = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: ranks)
+            for k in 0..<ranks {
+                order[k] = UnsafePointer((gradients + (rank + 1 + k) % ranks * stride * 4).assumingMemoryBound(to: Float.self) + shard.lo)
+            }
+            summedGradients = order
+        }
         let width = layout.sparseRows?.width ?? 0, rows = width > 0 ? replicated / width : 0
         let tableRows = (rank * rows / ranks)..<((rank + 1) * rows / ranks)
         (updated, notUpdated) = ParameterStore.ranges([shard.lo..<shard.hi, tableRows.lowerBound * width..<tableRows.upperBound * width]
@@ -164,6 +181,20 @@ final class ParameterStore {
         touched.zero(grads.ptr, width: table.width)
         (grads.ptr + replicated).update(repeating: 0, count: grads.count - replicated)
     }
+
+    /// Whether the gradients are node-shared (`sumSharedGradients` is the reduce-scatter).
+    var sharedGradients: Bool { summedGradients != nil }
+
+    /// The reduce-scatter of node-shared gradients, once every rank's is final: this rank's block (its
+    /// shard, `shard.chunk` floats) becomes the sum over ranks in the ring's order, read straight from
+    /// every rank's buffer. Other blocks are left as they are.
+    func sumSharedGradients(parts: Int) {
+        guard let sources = summedGradients else { preconditionFailure("the gradients are not node-shared") }
+        let chunk = shard.chunk
+        ddplm_sum_ordered_parts(chunk < 1 << 16 ? 1 : parts, grads.ptr + shard.lo, sources, Int32(ranks), chunk)
+    }
+
+    deinit { summedGradients?.deallocate() }
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }

@@ -130,9 +130,10 @@ public final class TrainingStep {
     /// gradients to (nil without overlap).
     func run(lr: Double, adamStep: Int, signalled: Bool = false, timeUp: Bool = false, poison: Bool = false,
              compute: (ExchangeSchedule?) throws -> Double) throws -> Result {
-        let g = store.grads.ptr, n = comm.size, shard = store.shard
+        let n = comm.size, shard = store.shard
         phaseClock = DispatchTime.now().uptimeNanoseconds
         store.zeroGradients()
+        let g = store.grads.ptr
         if poison { g[0] = .nan; store.touched?.mark(0) }
         overlapped?.begin()
         control[0] = try compute(overlapped)
@@ -151,6 +152,9 @@ public final class TrainingStep {
                 phaseBuffer[8] += waited
                 phaseBuffer[0] -= waited
                 overlapped.waitedNanoseconds = 0
+            } else if store.sharedGradients {
+                try comm.barrier()  // every rank's gradient is final
+                store.sumSharedGradients(parts: adam.threads.count)
             } else {
                 try wire.reduceScatter(comm, g + shard.base, countPerRank: shard.chunk, stride: shard.chunk)
             }
@@ -218,6 +222,8 @@ public final class TrainingStep {
         guard !store.nodeShared else { return true }
         guard mode.enabled(ranks: comm.size, nodes: comm.nodes, overlapped: overlapped != nil),
               let memory = try comm.allocateNodeShared(bytes: 3 * store.nodeSharedStride * 4) else { return false }
+        let gradients = NodeSharedWeights.sumsGradients(wire: wire, ranks: comm.size)
+            ? try comm.allocateNodeShared(bytes: comm.size * store.nodeSharedStride * 4) : nil
         if comm.isRoot {
             let stride = store.nodeSharedStride, n = store.paramsInFlight.count
             for (i, buffer) in [store.params, store.m, store.v].enumerated() {
@@ -225,7 +231,7 @@ public final class TrainingStep {
             }
         }
         try comm.barrier()  // rank 0's copy is in place
-        store.useNodeShared(memory, rank: comm.rank)
+        store.useNodeShared(memory, gradients: gradients, rank: comm.rank)
         return true
     }
 
