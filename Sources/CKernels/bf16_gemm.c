@@ -382,6 +382,7 @@ static uint16_t *workspace(uint16_t **p, long *cap, long elements) {
 
 struct bf16_job {
     long parts, m, n, k, lda, ldb, ldc;
+    long block0, blocks;  /* B's 32-column blocks the packing covers: block0 ..< block0 + blocks */
     int transA, transB;
     const float *a, *b;
     uint16_t *ap, *bp;
@@ -404,8 +405,8 @@ static void pack_part(void *ctx, long w) {
         pack_a(j->transA, j->m, j->k, j->a, j->lda, j->ap, lo, hi);
     }
     if (j->b) {
-        share(round32(j->n) / 32, j->parts, w, &lo, &hi);
-        pack_b(j->transB, j->k, j->n, j->b, j->ldb, j->bp, lo, hi);
+        share(j->blocks, j->parts, w, &lo, &hi);
+        pack_b(j->transB, j->k, j->n, j->b, j->ldb, j->bp, lo + 2 * j->block0, hi + 2 * j->block0);
     }
 }
 
@@ -440,7 +441,7 @@ void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long 
     if (k <= 0) { scale_only(m, n, beta, c, ldc); return; }
     struct bf16_job j = {.parts = part_count(threads, n), .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
                          .ldc = ldc, .transA = transA, .transB = transB, .a = a, .b = b, .alpha = alpha,
-                         .beta = beta, .c = c};
+                         .beta = beta, .c = c, .blocks = round32(n) / 32};
     j.ap = workspace(&ws.a, &ws.a_cap, round32(m) * round32(k));
     j.bp = workspace(&ws.b, &ws.b_cap, ddplm_bf16_packed_size(k, n));
     j.packed = j.bp;
@@ -452,7 +453,17 @@ void ddplm_bf16_pack_b_parts(long threads, int trans, long k, long n, const floa
                              unsigned short *packed) {
     if (n <= 0 || k <= 0) return;
     struct bf16_job j = {.parts = part_count(threads, n), .n = n, .k = k, .ldb = ldb, .transB = trans, .b = b,
-                         .bp = packed};
+                         .bp = packed, .blocks = round32(n) / 32};
+    run(j.parts, pack_part, &j);
+}
+
+void ddplm_bf16_pack_b_blocks(long threads, int trans, long k, long n, const float *b, long ldb,
+                              unsigned short *packed, long block0, long block1) {
+    long blocks = round32(n) / 32;
+    if (block1 > blocks) block1 = blocks;
+    if (n <= 0 || k <= 0 || block0 >= block1) return;
+    struct bf16_job j = {.parts = threads < 1 ? 1 : threads < block1 - block0 ? threads : block1 - block0, .n = n, .k = k,
+                         .ldb = ldb, .transB = trans, .b = b, .bp = packed, .block0 = block0, .blocks = block1 - block0};
     run(j.parts, pack_part, &j);
 }
 
@@ -477,4 +488,6 @@ void ddplm_bf16_pack_b_parts(long threads, int trans, long k, long n, const floa
                              unsigned short *packed) { abort(); }
 void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const float *a, long lda,
                                   const unsigned short *packed, float beta, float *c, long ldc) { abort(); }
+void ddplm_bf16_pack_b_blocks(long threads, int trans, long k, long n, const float *b, long ldb,
+                              unsigned short *packed, long block0, long block1) { abort(); }
 #endif

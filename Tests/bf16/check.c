@@ -86,7 +86,8 @@ static void check_against_naive(int kernel) {
             }
 }
 
-/* 1, 2 and 3 parts and the packed right-hand side: the same bits as one part's ddplm_gemm_bf16. */
+/* 1, 2 and 3 parts and the packed right-hand side, packed whole or as 1–3 ranks' shares of its column
+   blocks (ddplm_bf16_pack_b_blocks, each with 1–2 threads): the same bits as one part's ddplm_gemm_bf16. */
 static void check_parts_and_packed(int kernel) {
     ddplm_bf16_select(kernel);
     long m = 21, n = 161, k = 97;
@@ -96,9 +97,16 @@ static void check_parts_and_packed(int kernel) {
     char what[200];
     ddplm_gemm_bf16(1, 0, 1, m, n, k, 1, a, k, b, k, 0, first, n);
     for (long parts = 1; parts <= 3; parts++)
-        for (int packed_path = 0; packed_path < 2; packed_path++) {
-            if (packed_path) {
+        for (int packed_path = 0; packed_path < 3; packed_path++) {
+            if (packed_path == 1) {
                 ddplm_bf16_pack_b_parts(parts, 1, k, n, b, k, packed);
+                ddplm_gemm_bf16_packed_parts(parts, m, n, k, a, k, packed, 0, c, n);
+            } else if (packed_path == 2) {
+                /* `parts` ranks, each its share of the blocks; poisoned first so a block nobody packs shows */
+                memset(packed, 0xff, ddplm_bf16_packed_size(k, n) * sizeof(uint16_t));
+                long blocks = (n + 31) / 32;
+                for (long r = 0; r < parts; r++)
+                    ddplm_bf16_pack_b_blocks(1 + r % 2, 1, k, n, b, k, packed, blocks * r / parts, blocks * (r + 1) / parts);
                 ddplm_gemm_bf16_packed_parts(parts, m, n, k, a, k, packed, 0, c, n);
             } else {
                 ddplm_gemm_bf16(parts, 0, 1, m, n, k, 1, a, k, b, k, 0, c, n);
@@ -106,7 +114,7 @@ static void check_parts_and_packed(int kernel) {
             checks++;
             if (memcmp(first, c, m * n * sizeof(float)) != 0) {
                 snprintf(what, sizeof what, "%s: %ld parts%s differ from one part's bits", kernel_name(kernel), parts,
-                         packed_path ? " (packed)" : "");
+                         packed_path == 1 ? " (packed)" : packed_path == 2 ? " (packed in ranks' blocks)" : "");
                 fail(what);
             }
         }

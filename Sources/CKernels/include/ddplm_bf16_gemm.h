@@ -34,6 +34,10 @@ void ddplm_gemm_bf16(long threads, int transA, int transB, long m, long n, long 
 long ddplm_bf16_packed_size(long k, long n);
 void ddplm_bf16_pack_b_parts(long threads, int trans, long k, long n, const float *b, long ldb,
                              unsigned short *packed);
+/* Packs B's 32-column blocks block0 ..< block1 only (of round32(n)/32), into the same places
+   ddplm_bf16_pack_b_parts puts them: ranks that share the packed matrix each pack their blocks. */
+void ddplm_bf16_pack_b_blocks(long threads, int trans, long k, long n, const float *b, long ldb,
+                              unsigned short *packed, long block0, long block1);
 void ddplm_gemm_bf16_packed_parts(long threads, long m, long n, long k, const float *a, long lda,
                                   const unsigned short *packed, float beta, float *c, long ldc);
 #endif

@@ -42,11 +42,11 @@ final class Decoder {
     /// Sum over rows of CE(h_r W_decᵀ + b, y_r). With `grad`, also accumulates `scale`·gradients into
     /// dW/db and writes dH (= scale · dCE/dh) for every row. With `ready`, the first chunk's logits GEMM
     /// runs in pieces as W's rows arrive, and the last chunk's dW GEMM in `rowOrder` pieces, each reported
-    /// final as it is done, before that chunk's dH.
+    /// final as it is done, before that chunk's dH. `packs`: W's tiles, packed already (`WeightPacks`).
     func lossAndGradient(rows n: Int, h: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scale: Float,
                          grad: (dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>)?,
-                         ready: Readiness? = nil) -> Double {
+                         ready: Readiness? = nil, packs: WeightPacks.Entry? = nil) -> Double {
         let v = vocab, hd = hidden
         var total = 0.0
         var r0 = 0
@@ -62,6 +62,8 @@ final class Decoder {
                          beta: 0, c: logits.ptr + rows.lowerBound, ldc: v)
                 }
                 ready.listener.awaitParameters(ready.biasOffset..<ready.biasOffset + v)
+            } else if let packs {
+                packs.transposed.multiply(threads: threads.count, m: rc, a: hc, lda: hd, beta: 0, c: logits.ptr, ldc: v)
             } else {
                 gemm(transA: false, transB: true, m: rc, n: v, k: hd, a: hc, lda: hd, b: w, ldb: hd,
                      beta: 0, c: logits.ptr, ldc: v)
@@ -83,8 +85,12 @@ final class Decoder {
                     gemm(transA: true, transB: false, m: v, n: hd, k: rc, a: logits.ptr, lda: v, b: hc, ldb: hd,
                          beta: 1, c: grad.dw, ldc: hd)
                 }
-                gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
-                     beta: 0, c: grad.dh + r0 * hd, ldc: hd)
+                if let packs {
+                    packs.straight.multiply(threads: threads.count, m: rc, a: logits.ptr, lda: v, beta: 0, c: grad.dh + r0 * hd, ldc: hd)
+                } else {
+                    gemm(transA: false, transB: false, m: rc, n: hd, k: v, a: logits.ptr, lda: v, b: w, ldb: hd,
+                         beta: 0, c: grad.dh + r0 * hd, ldc: hd)
+                }
             }
             r0 += rc
         }

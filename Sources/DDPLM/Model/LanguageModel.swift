@@ -45,6 +45,9 @@ public final class LanguageModel {
     private var decoderRowOrder: (listener: ObjectIdentifier, rows: [Range<Int>])?
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
+    /// The weights' bf16 tiles in node-shared memory (`sharePacks`): each layer's W_ih and W_hh, and the
+    /// decoder's W (nil with a vocab split, whose decoder multiplies its own rows).
+    private var packs: (all: WeightPacks, layers: [(wih: WeightPacks.Entry, whh: WeightPacks.Entry)], decoder: WeightPacks.Entry?)?
 
     /// PyTorch word_language_model's `state_dict`: encoder.weight, rnn.{weight_ih, weight_hh, bias_ih,
     /// bias_hh}_l{k}, decoder.weight (an alias of encoder.weight when tied), decoder.bias.
@@ -140,6 +143,24 @@ public final class LanguageModel {
         }
     }
 
+    /// Once the weights are node-shared (`ParameterStore.nodeShared`) and the products are bf16
+    /// (`MatmulPrecision.medium`): the ranks pack the weights' tiles together, into node-shared memory,
+    /// once per training step (`WeightPacks`). A collective; false when nothing is shared.
+    @discardableResult
+    func sharePacks(comm: Communicator) throws -> Bool {
+        guard packs == nil, store.nodeShared, MatmulPrecision.current == .medium else { return packs != nil }
+        let g = config.cell.gates * config.hidden
+        var weights: [(offset: Int, rows: Int, cols: Int)] = []
+        for (k, o) in at.layers.enumerated() {
+            weights += [(o.wih, g, config.inputSize(layer: k)), (o.whh, g, config.hidden)]
+        }
+        if vocabParallel == nil { weights.append((at.decoderWeight, config.vocabSize, config.hidden)) }
+        guard let all = try WeightPacks(weights: weights, comm: comm) else { return false }
+        packs = (all, at.layers.map { (all.entry(at: $0.wih), all.entry(at: $0.whh)) },
+                 vocabParallel == nil ? all.entry(at: at.decoderWeight) : nil)
+        return true
+    }
+
     // MARK: forward / backward
 
     /// Dropout at `site` on `raw` (when training with dropout), recorded as that site's input.
@@ -156,10 +177,11 @@ public final class LanguageModel {
     }
 
     /// Embedding and recurrent layers over one window; returns the decoder input [T·b, H] and moves
-    /// `state` to the window's end. With `schedule`, each layer first awaits its weights. Throws only with
-    /// a tied vocab split (its lookups are collectives).
+    /// `state` to the window's end. With `schedule`, each layer first awaits its weights. `packed`: the
+    /// layers multiply by the shared tiles (refreshed for this step). Throws only with a tied vocab split
+    /// (its lookups are collectives).
     func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?,
-                 schedule: ExchangeSchedule? = nil) throws -> UnsafeMutablePointer<Float> {
+                 schedule: ExchangeSchedule? = nil, packed: Bool = false) throws -> UnsafeMutablePointer<Float> {
         precondition(t >= 1 && t <= maxT && state.batch == batch)
         let p = store.params(awaitingWith: schedule).ptr, h = config.hidden
         droppedOut = dropout != nil && config.dropout > 0
@@ -176,7 +198,7 @@ public final class LanguageModel {
             // all-gather brings W_hh and the biases
             schedule?.awaitParameters(o.wih..<o.whh)
             layer.forward(t: t, x: siteInputs[k], h0: state.hPtr(k), c0: state.cPtr(k),
-                          wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh) {
+                          wih: p + o.wih, whh: p + o.whh, bih: p + o.bih, bhh: p + o.bhh, packs: packed ? packs?.layers[k] : nil) {
                 schedule?.awaitParameters(o.whh..<o.bhh + config.cell.gates * h)
             }
             state.hPtr(k).update(from: layer.finalH(t: t), count: batch * h)
@@ -188,8 +210,8 @@ public final class LanguageModel {
 
     /// The mirror of `forward`: from dTop (the gradient at the decoder input, in `dA`) back through each
     /// site's dropout and layer to the embedding table. Accumulates into `grads`, and tells `ready` as
-    /// each layer's gradients become final. Throws only with a tied vocab split.
-    func backward(x: UnsafePointer<Int32>, t: Int, ready: ExchangeSchedule? = nil) throws {
+    /// each layer's gradients become final. `packed` as for `forward`. Throws only with a tied vocab split.
+    func backward(x: UnsafePointer<Int32>, t: Int, ready: ExchangeSchedule? = nil, packed: Bool = false) throws {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         var dOut = dA.ptr, dIn = dB.ptr
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
@@ -197,7 +219,8 @@ public final class LanguageModel {
             let o = at.layers[k]
             // each weight's gradient goes to the exchange as soon as it is complete, before the layer's dX
             layers[k].backward(t: t, x: siteInputs[k], dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
-                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh) { gradient, count in
+                               dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh,
+                               packs: packed ? packs?.layers[k] : nil) { gradient, count in
                 ready?.gradientsFinal(gradient - g..<gradient - g + count)
             }
             if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
@@ -228,11 +251,14 @@ public final class LanguageModel {
     /// (that mean's gradient ÷ the store's rank count: summed over the ranks, the batch's).
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
-    /// Throws only with a vocab-parallel decoder (its collectives).
+    /// With node-shared packs (`sharePacks`), every rank first packs its share of the weights' tiles (a
+    /// collective). Throws only with a vocab-parallel decoder or shared packs (their collectives).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                    dropout: DropoutKey?, ready: ExchangeSchedule? = nil) throws -> Double {
         let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
-        let top = try forward(x: x, t: t, state: state, dropout: dropout, schedule: ready)
+        let packed = packs != nil && ready == nil
+        if packed { try packs!.all.refresh(p, threads: threads.count) }
+        let top = try forward(x: x, t: t, state: state, dropout: dropout, schedule: ready, packed: packed)
         let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
         // the gradient of the global batch's mean loss: every rank scales by the same 1/(N·rows), so a
         // token's gradient is the same float on N ranks as in one process (also after a bf16 rounding)
@@ -246,9 +272,9 @@ public final class LanguageModel {
             for range in vocabParallel.split.spans { ready?.gradientsFinal(range) }
         } else {
             loss = decoder.lossAndGradient(rows: rows, h: top, targets: y, w: dec.w, bias: dec.b, scale: gradScale, grad: dGrad,
-                                           ready: decoderReadiness(ready))
+                                           ready: decoderReadiness(ready), packs: packed ? packs?.decoder : nil)
         }
-        try backward(x: x, t: t, ready: ready)
+        try backward(x: x, t: t, ready: ready, packed: packed)
         return loss / Double(rows)
     }
 

@@ -51,16 +51,16 @@ final class RecurrentLayer {
 
     /// x: [T·b, input]. h0/c0: [b, H] initial state (c0 ignored unless LSTM). Leaves the final state in
     /// hs/cs row block T. The input projection's product reads W_ih alone; `restReady` runs before W_hh
-    /// or a bias is read.
+    /// or a bias is read. `packs`: W_ih's and W_hh's tiles, packed already (`WeightPacks`).
     func forward(t: Int, x: UnsafePointer<Float>, h0: UnsafePointer<Float>, c0: UnsafePointer<Float>,
                  wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
-                 restReady: () -> Void = {}) {
+                 packs: (wih: WeightPacks.Entry, whh: WeightPacks.Entry)? = nil, restReady: () -> Void = {}) {
         let b = batch, h = hidden, g = gates, rows = t * b
         RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr,
-                                      biasReady: restReady)
+                                      packs: packs?.wih, threads: recurrent.threads, biasReady: restReady)
         hs.ptr.update(from: h0, count: b * h)
         if cell == .lstm { cs.ptr.update(from: c0, count: b * h) }
-        recurrent.beginForward(whh: whh, steps: t)
+        recurrent.beginForward(whh: whh, steps: t, packs: packs?.whh)
         for s in 0..<t {
             let hPrev = hs.ptr + s * b * h
             recurrent.forward(m: b, h: hPrev, into: hh.ptr)
@@ -89,13 +89,14 @@ final class RecurrentLayer {
                   wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                   dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                   dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
+                  packs: (wih: WeightPacks.Entry, whh: WeightPacks.Entry)? = nil,
                   final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
         let b = batch, h = hidden, g = gates, rows = t * b
         let dGih = xw.ptr
         let dGh = cell == .gru ? dGhh.ptr : dGih
         dh.zero()
         dc.zero()
-        recurrent.beginBackward(whh: whh, steps: t)
+        recurrent.beginBackward(whh: whh, steps: t, packs: packs?.whh)
         for s in stride(from: t - 1, through: 0, by: -1) {
             let dtot = dOut + s * b * h
             for i in 0..<(b * h) { dtot[i] += dh.ptr[i] }
@@ -114,6 +115,7 @@ final class RecurrentLayer {
             if s > 0 { recurrent.backward(m: b, dG: dGh + s * b * g, beta: cell == .gru ? 1 : 0, into: dh.ptr) }
         }
         RecurrentWindow.gradients(rows: rows, input: input, hidden: h, gates: g, dGih: dGih, dGhh: dGh, hPrev: hs.ptr, x: x,
-                                  wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX, final: final)
+                                  wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX, packs: packs?.wih,
+                                  threads: recurrent.threads, final: final)
     }
 }

@@ -6,10 +6,15 @@
 enum RecurrentWindow {
     /// xw[rows, G] = x[rows, input] · W_ihᵀ + b_ih. `biasReady` runs between the product and the bias:
     /// b_ih lies after W_hh in the layout, so an all-gather still bringing the layer's other weights can
-    /// go on during the product, which reads W_ih alone.
+    /// go on during the product, which reads W_ih alone. `packs`: W_ih's tiles, packed already (`WeightPacks`).
     static func projectInputs(rows: Int, input: Int, gates g: Int, x: UnsafePointer<Float>, wih: UnsafePointer<Float>,
-                              bih: UnsafePointer<Float>, into xw: UnsafeMutablePointer<Float>, biasReady: () -> Void = {}) {
-        gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input, beta: 0, c: xw, ldc: g)
+                              bih: UnsafePointer<Float>, into xw: UnsafeMutablePointer<Float>, packs: WeightPacks.Entry? = nil,
+                              threads: Int = 1, biasReady: () -> Void = {}) {
+        if let packs {
+            packs.transposed.multiply(threads: threads, m: rows, a: x, lda: input, beta: 0, c: xw, ldc: g)
+        } else {
+            gemm(transA: false, transB: true, m: rows, n: g, k: input, a: x, lda: input, b: wih, ldb: input, beta: 0, c: xw, ldc: g)
+        }
         biasReady()
         for r in 0..<rows {
             let row = xw + r * g
@@ -19,14 +24,14 @@ enum RecurrentWindow {
 
     /// Accumulates dW_hh += dGhhᵀ · hPrev, dW_ih += dGihᵀ · x, db_ih += Σ dGih rows, db_hh += Σ dGhh rows
     /// (dGhh is dGih itself for cells whose two gate gradients are the same), then writes (beta 0) or adds
-    /// (beta 1) dX = dGih · W_ih when asked for. `final(gradient, count)` is told as each weight or bias
+    /// (beta 1) dX = dGih · W_ih when asked for (with `packs`, W_ih's tiles packed already, on `threads`). `final(gradient, count)` is told as each weight or bias
     /// gradient is complete, so that its exchange can start during the rest (the dX product, and the
     /// layers below): the last layer's weight gradients would otherwise wait for the end of the backward.
     static func gradients(rows: Int, input: Int, hidden h: Int, gates g: Int,
                           dGih: UnsafePointer<Float>, dGhh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>, x: UnsafePointer<Float>,
                           wih: UnsafePointer<Float>, dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                           dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
-                          dX: UnsafeMutablePointer<Float>?, dXBeta: Float = 0,
+                          dX: UnsafeMutablePointer<Float>?, dXBeta: Float = 0, packs: WeightPacks.Entry? = nil, threads: Int = 1,
                           final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
         gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGhh, lda: g, b: hPrev, ldb: h, beta: 1, c: dwhh, ldc: h)
         final(dwhh, g * h)
@@ -38,7 +43,9 @@ enum RecurrentWindow {
         }
         final(dbih, g)
         final(dbhh, g)
-        if let dX {
+        if let dX, let packs {
+            packs.straight.multiply(threads: threads, m: rows, a: dGih, lda: g, beta: dXBeta, c: dX, ldc: input)
+        } else if let dX {
             gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input, beta: dXBeta, c: dX, ldc: input)
         }
     }

@@ -98,6 +98,7 @@ public enum Benchmark {
         var vocabSeconds = 0.0, vocabBarriers = 0.0
         model.initialize(seed: c.seed)
         let shared = try stepper.shareWeights(c.sharedWeights)
+        if shared { try model.sharePacks(comm: comm) }
         let carry = model.makeState()
         let x = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt), y = UnsafeMutablePointer<Int32>.allocate(capacity: b * c.bptt)
         defer { x.deallocate(); y.deallocate() }

@@ -57,6 +57,8 @@ final class LanguageModelTask: TrainingTask {
 
     func initializeWeights() { model.initialize(seed: config.training.seed) }
 
+    func weightsShared(comm: Communicator) throws { try model.sharePacks(comm: comm) }
+
     func computeGradients(batch index: Int, epoch: Int, step: Int, ready: ExchangeSchedule?) throws -> Double {
         let t = train.fill(window: index, firstColumn: split.firstColumn, columns: split.columns, x: x, y: y)
         let key = DropoutKey(seed: config.training.seed, step: UInt64(step), firstColumn: split.firstColumn)

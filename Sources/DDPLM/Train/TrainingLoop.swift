@@ -105,7 +105,7 @@ public final class TrainingLoop {
             task.initializeWeights()
         }
         try comm.verifySame(store.weightsHash, what: "the initial weights")
-        try stepper.shareWeights(options.sharedWeights)
+        if try stepper.shareWeights(options.sharedWeights) { try task.weightsShared(comm: comm) }
     }
 
     func run() throws -> Summary {

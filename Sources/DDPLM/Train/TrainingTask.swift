@@ -34,6 +34,13 @@ protocol TrainingTask: AnyObject {
     func carriedStateTensors() throws -> [SafeTensors.Tensor]
     /// Restores this rank's carried state from a latest checkpoint written with any rank count.
     func restoreCarriedState(from file: SafeTensors, name: String) throws
+    /// The weights have just become node-shared (`TrainingStep.shareWeights`): what the model shares
+    /// with them (the language model's bf16 tiles, `WeightPacks`). A collective.
+    func weightsShared(comm: Communicator) throws
+}
+
+extension TrainingTask {
+    func weightsShared(comm: Communicator) throws {}
 }
 
 /// What an evaluation of a split measured.

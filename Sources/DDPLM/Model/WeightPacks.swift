@@ -1,0 +1,82 @@
+import CKernels
+
+/// A weight's bf16 tiles, packed as the right-hand side of a product (`ddplm_bf16_pack_b_parts`'s layout):
+/// B is K×N. `multiply` is `gemm` with that B under `MatmulPrecision.medium`, the same arithmetic (the bf16
+/// GEMM packs its B the same way before the same kernel), without packing it again.
+struct PackedWeight {
+    let k: Int
+    let n: Int
+    let tiles: UnsafePointer<UInt16>
+
+    /// C[m×N] = A[m×K]·B + beta·C, split over `threads`.
+    func multiply(threads: Int, m: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        ddplm_gemm_bf16_packed_parts(threads, m, n, k, a, lda, tiles, beta, c, ldc)
+    }
+}
+
+/// The bf16 tiles of a model's weight matrices, for the ranks of one node that share their weights
+/// (`NodeSharedWeights`) and multiply in bf16 (`MatmulPrecision.medium`). Every product with a weight packs
+/// that weight into tiles first: a rank with its own copy packs every weight itself, twice (W for one
+/// product, Wᵀ for the other), at every step. Here the tiles live in node-shared memory too, and at the
+/// start of each training step every rank packs its share of every weight's column blocks (`refresh`),
+/// so the node packs each weight once per step instead of once per rank. The tiles are the ones the
+/// products would have packed, so the results are the same bits.
+///
+/// A training step's forward and backward use them (`LanguageModel.trainStep`, after `refresh`);
+/// evaluation and generation run between updates on any subset of ranks, and pack as they go.
+final class WeightPacks {
+    /// One weight W [rows, cols] (row-major, at `offset` in the parameters), packed twice: `transposed`
+    /// (B = Wᵀ, K = cols, N = rows: x·Wᵀ) and `straight` (B = W, K = rows, N = cols: d·W).
+    struct Entry {
+        let offset: Int
+        let rows: Int
+        let cols: Int
+        let transposed: PackedWeight
+        let straight: PackedWeight
+    }
+
+    let entries: [Entry]
+    private let comm: Communicator
+
+    /// The tiles of the weights [rows, cols] at `offsets`, in node-shared memory: nil when the
+    /// communicator has none (a collective).
+    init?(weights: [(offset: Int, rows: Int, cols: Int)], comm: Communicator) throws {
+        var sizes: [(Int, Int)] = [], total = 0
+        for w in weights {
+            let t = ddplm_bf16_packed_size(w.cols, w.rows), s = ddplm_bf16_packed_size(w.rows, w.cols)
+            sizes.append((total, total + t))
+            total += (t + s + 31) / 32 * 32  // each matrix's tiles start on a 64-byte line
+        }
+        guard let memory = try comm.allocateNodeShared(bytes: max(total, 1) * 2) else { return nil }
+        let base = memory.bindMemory(to: UInt16.self, capacity: max(total, 1))
+        entries = zip(weights, sizes).map { w, at in
+            Entry(offset: w.offset, rows: w.rows, cols: w.cols,
+                  transposed: PackedWeight(k: w.cols, n: w.rows, tiles: base + at.0),
+                  straight: PackedWeight(k: w.rows, n: w.cols, tiles: base + (at.1 + 31) / 32 * 32))
+        }
+        self.comm = comm
+    }
+
+    /// Packs this rank's share of every weight's column blocks from `params` (rank r of N: blocks
+    /// r·B/N ..< (r+1)·B/N of each matrix's B), on `threads`, then waits for every rank's (a barrier).
+    /// A collective, once the weights are final for the step: every rank's earlier products with the
+    /// tiles are over (the step's exchange came between).
+    func refresh(_ params: UnsafePointer<Float>, threads: Int) throws {
+        let r = comm.rank, n = comm.size
+        for e in entries {
+            let w = params + e.offset
+            for (b, trans) in [(e.transposed, 1), (e.straight, 0)] as [(PackedWeight, Int32)] {
+                let blocks = (b.n + 31) / 32
+                ddplm_bf16_pack_b_blocks(threads, trans, b.k, b.n, w, e.cols, UnsafeMutablePointer(mutating: b.tiles),
+                                         blocks * r / n, blocks * (r + 1) / n)
+            }
+        }
+        try comm.barrier()
+    }
+
+    /// The packs of the weight at `offset`.
+    func entry(at offset: Int) -> Entry {
+        guard let e = entries.first(where: { $0.offset == offset }) else { preconditionFailure("no packed weight at \(offset)") }
+        return e
+    }
+}
