@@ -57,6 +57,7 @@ public final class TrainingLoop {
     let bestParams: FloatBuffer
     var haveBest = false
     private var prepared = false
+    private var sharingDecided = false
     /// When this invocation's training began (training seconds = state.elapsed + time since).
     private var began = Date()
     /// Where this invocation's wall time went.
@@ -105,7 +106,6 @@ public final class TrainingLoop {
             task.initializeWeights()
         }
         try comm.verifySame(store.weightsHash, what: "the initial weights")
-        if try stepper.shareWeights(options.sharedWeights) { try task.weightsShared(comm: comm) }
     }
 
     func run() throws -> Summary {
@@ -117,6 +117,12 @@ public final class TrainingLoop {
 
     private func runLoop() throws -> Summary {
         try prepare()
+        // once every rank's weights are final (a task may add to them after `prepare`: a classifier's
+        // pretrained vectors), the ranks of one node may make them one copy
+        if !sharingDecided {
+            sharingDecided = true
+            if try stepper.shareWeights(options.sharedWeights) { try task.weightsShared(comm: comm) }
+        }
         try startReporting()
         budget = RunTimeBudget(startup: options.secondsSinceProcessStart?())
         began = Date()
