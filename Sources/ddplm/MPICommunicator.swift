@@ -95,7 +95,7 @@ final class MPICommunicator: Communicator {
         overlapAvailable ? MPIRing(channel: 1, rank: rank, hangTimeout: hangTimeout) : nil
     }
 
-    func barrier() throws { try check(cmpi_barrier(), "MPI_Ibarrier", "a barrier") }
+    func barrier() throws { try check(cmpi_barrier(), "the barrier's MPI_Isend/MPI_Irecv", "a barrier") }
 
     func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer? {
         var p: UnsafeMutableRawPointer?

@@ -56,6 +56,7 @@ int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel);
    is NULL (and the call succeeds) on one rank, when the ranks span more than one node, or when the MPI
    could not allocate it on some rank: then every rank gets NULL. */
 int cmpi_shared_alloc(long bytes, void **ptr);
+/* Gathered on rank 0 and released by it (empty messages): rank 0 knows which ranks have not arrived. */
 int cmpi_barrier(void);
 void cmpi_abort(int code);
 void cmpi_error_string(int code, char *buf, int buflen);

@@ -63,13 +63,14 @@ final class WeightPacks {
     /// tiles are over (the step's exchange came between).
     func refresh(_ params: UnsafePointer<Float>, threads: Int) throws {
         let r = comm.rank, n = comm.size
+        func pack(_ b: PackedWeight, _ w: UnsafePointer<Float>, ldb: Int, transposed: Int32) {
+            let blocks = (b.n + 31) / 32
+            ddplm_bf16_pack_b_blocks(threads, transposed, b.k, b.n, w, ldb, UnsafeMutablePointer(mutating: b.tiles),
+                                     blocks * r / n, blocks * (r + 1) / n)
+        }
         for e in entries {
-            let w = params + e.offset
-            for (b, trans) in [(e.transposed, 1), (e.straight, 0)] as [(PackedWeight, Int32)] {
-                let blocks = (b.n + 31) / 32
-                ddplm_bf16_pack_b_blocks(threads, trans, b.k, b.n, w, e.cols, UnsafeMutablePointer(mutating: b.tiles),
-                                         blocks * r / n, blocks * (r + 1) / n)
-            }
+            pack(e.transposed, params + e.offset, ldb: e.cols, transposed: 1)
+            pack(e.straight, params + e.offset, ldb: e.cols, transposed: 0)
         }
         try comm.barrier()
     }
