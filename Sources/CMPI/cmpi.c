@@ -350,6 +350,8 @@ int cmpi_shared_alloc(long bytes, void **ptr) {
     if ((rc = MPI_Ibcast(&pad, 1, MPI_LONG, 0, MPI_COMM_WORLD, &r)) != MPI_SUCCESS) return rc;
     if ((rc = wait_one(&r, 0, g_timeout)) != MPI_SUCCESS) return rc;
     if (ok && ((uintptr_t)(base + pad)) % 64 != 0) ok = 0;
+    /* zeroed before the vote: no rank may return and write into the memory while rank 0 still zeroes it */
+    if (ok && g_rank == 0) memset(base + pad, 0, (size_t)bytes);
     if ((rc = MPI_Iallreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &r)) != MPI_SUCCESS) return rc;
     if ((rc = wait_one(&r, -1, g_timeout)) != MPI_SUCCESS) return rc;
     if (!all) {
@@ -357,7 +359,6 @@ int cmpi_shared_alloc(long bytes, void **ptr) {
         return MPI_SUCCESS;
     }
     g_shared[g_shared_count++] = win;
-    if (g_rank == 0) memset(base + pad, 0, (size_t)bytes);
     *ptr = base + pad;
     return MPI_SUCCESS;
 }
