@@ -205,8 +205,37 @@ static int wait_one(MPI_Request *req, int peer, double timeout) { return wait_al
 /* MPI counts are int: large buffers go in INT_MAX/2-element pieces. */
 static const long PIECE = INT_MAX / 2;
 
+/* Through rank 0: every other rank sends `count` doubles of `buf` up (rank r's land in g_small at
+   r·SMALL), rank 0 adds them to its `buf` in rank order and sends that back down, into every
+   rank's `buf`. Rank 0 therefore knows exactly which ranks have not arrived. With count 0 it is a
+   barrier. Point to point only: nothing is allocated (a non-blocking collective's schedule is). */
+static int through_root(double *buf, long count, int up, int down) {
+    MPI_Request req[g_size];
+    int peer[g_size];
+    int rc;
+    if (g_rank == 0) {
+        for (int r = 1; r < g_size; r++) {
+            peer[r - 1] = r;
+            if ((rc = MPI_Irecv(g_small + (long)r * SMALL, (int)count, MPI_DOUBLE, r, up, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
+        }
+        if ((rc = wait_all(req, peer, g_size - 1, g_timeout)) != MPI_SUCCESS) return rc;
+        for (int r = 1; r < g_size; r++)
+            for (long i = 0; i < count; i++) buf[i] += g_small[(long)r * SMALL + i];
+        for (int r = 1; r < g_size; r++) {
+            if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, r, down, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
+        }
+        return wait_all(req, peer, g_size - 1, g_timeout);
+    }
+    peer[0] = 0; peer[1] = 0;
+    if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, 0, up, MPI_COMM_WORLD, &req[0])) != MPI_SUCCESS) return rc;
+    if ((rc = MPI_Irecv(g_small, (int)count, MPI_DOUBLE, 0, down, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
+    if ((rc = wait_all(req, peer, 2, g_timeout)) != MPI_SUCCESS) return rc;
+    if (count > 0) memcpy(buf, g_small, (size_t)count * sizeof(double));
+    return MPI_SUCCESS;
+}
+
 /* Small sums (loss and stop flags, norms, evaluation totals, fingerprints): gathered on rank 0, summed
-   in rank order, sent back. Rank 0 therefore knows exactly which ranks have not arrived. */
+   in rank order, sent back. */
 int cmpi_allreduce_sum_double(double *buf, long count) {
     if (g_size == 1) return MPI_SUCCESS;
     if (count > SMALL) {
@@ -214,28 +243,7 @@ int cmpi_allreduce_sum_double(double *buf, long count) {
         int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &r);
         return rc == MPI_SUCCESS ? wait_one(&r, -1, g_timeout) : rc;
     }
-    MPI_Request req[g_size];
-    int peer[g_size];
-    int rc;
-    if (g_rank == 0) {
-        for (int r = 1; r < g_size; r++) {
-            peer[r - 1] = r;
-            if ((rc = MPI_Irecv(g_small + (long)r * SMALL, (int)count, MPI_DOUBLE, r, TAG_UP, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
-        }
-        if ((rc = wait_all(req, peer, g_size - 1, g_timeout)) != MPI_SUCCESS) return rc;
-        for (int r = 1; r < g_size; r++)
-            for (long i = 0; i < count; i++) buf[i] += g_small[(long)r * SMALL + i];
-        for (int r = 1; r < g_size; r++) {
-            if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, r, TAG_DOWN, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
-        }
-        return wait_all(req, peer, g_size - 1, g_timeout);
-    }
-    peer[0] = 0; peer[1] = 0;
-    if ((rc = MPI_Isend(buf, (int)count, MPI_DOUBLE, 0, TAG_UP, MPI_COMM_WORLD, &req[0])) != MPI_SUCCESS) return rc;
-    if ((rc = MPI_Irecv(g_small, (int)count, MPI_DOUBLE, 0, TAG_DOWN, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
-    if ((rc = wait_all(req, peer, 2, g_timeout)) != MPI_SUCCESS) return rc;
-    memcpy(buf, g_small, (size_t)count * sizeof(double));
-    return MPI_SUCCESS;
+    return through_root(buf, count, TAG_UP, TAG_DOWN);
 }
 
 int cmpi_bcast_bytes(void *buf, long count, int root) {
@@ -363,29 +371,11 @@ int cmpi_shared_alloc(long bytes, void **ptr) {
     return MPI_SUCCESS;
 }
 
-/* Every rank tells rank 0 it has arrived, and rank 0 releases them all: empty messages, so rank 0 knows
-   which ranks have not arrived (the watchdog names them), and nothing is allocated (MPI_Ibarrier's
-   schedule is, at every call). */
+/* Every rank tells rank 0 it has arrived, and rank 0 releases them all (empty messages, through_root):
+   rank 0 knows which ranks have not arrived, and nothing is allocated (MPI_Ibarrier's schedule is, at
+   every call). */
 int cmpi_barrier(void) {
-    if (g_size == 1) return MPI_SUCCESS;
-    MPI_Request req[g_size];
-    int peer[g_size];
-    int rc;
-    if (g_rank == 0) {
-        for (int r = 1; r < g_size; r++) {
-            peer[r - 1] = r;
-            if ((rc = MPI_Irecv(NULL, 0, MPI_BYTE, r, TAG_ARRIVED, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
-        }
-        if ((rc = wait_all(req, peer, g_size - 1, g_timeout)) != MPI_SUCCESS) return rc;
-        for (int r = 1; r < g_size; r++) {
-            if ((rc = MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_RELEASE, MPI_COMM_WORLD, &req[r - 1])) != MPI_SUCCESS) return rc;
-        }
-        return wait_all(req, peer, g_size - 1, g_timeout);
-    }
-    peer[0] = 0; peer[1] = 0;
-    if ((rc = MPI_Isend(NULL, 0, MPI_BYTE, 0, TAG_ARRIVED, MPI_COMM_WORLD, &req[0])) != MPI_SUCCESS) return rc;
-    if ((rc = MPI_Irecv(NULL, 0, MPI_BYTE, 0, TAG_RELEASE, MPI_COMM_WORLD, &req[1])) != MPI_SUCCESS) return rc;
-    return wait_all(req, peer, 2, g_timeout);
+    return g_size == 1 ? MPI_SUCCESS : through_root(NULL, 0, TAG_ARRIVED, TAG_RELEASE);
 }
 
 void cmpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
