@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <mpi.h>
 #include "cmpi.h"
@@ -341,20 +342,37 @@ int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel) 
     return MPI_SUCCESS;
 }
 
-int cmpi_shared_alloc(long bytes, void **ptr) {
+/* The directory that backs a shared window's file: OpenMPI's shmem_mmap_backing_file_base_dir when set,
+   else /dev/shm (OpenMPI's default; MPICH maps its shared memory there too). */
+static const char *shared_dir(void) {
+    const char *d = getenv("OMPI_MCA_shmem_mmap_backing_file_base_dir");
+    return d && *d ? d : "/dev/shm";
+}
+
+int cmpi_shared_alloc(long bytes, void **ptr, long *available) {
     *ptr = NULL;
+    *available = -1;
     if (g_size == 1 || g_nodes != 1 || g_shared_count == MAX_SHARED) return MPI_SUCCESS;
+    /* Room first, on every rank: OpenMPI 4.1 leaves the other ranks waiting inside MPI_Win_allocate_shared
+       when rank 0 cannot create the segment (a container's 64 MB /dev/shm), and a file backed short of
+       space ends in SIGBUS when touched. CMPI_SHARED_HEADROOM is left for the MPI's own shared memory. */
+    struct statvfs st;
+    double room = statvfs(shared_dir(), &st) == 0 ? (double)st.f_bavail * (double)st.f_frsize : 0;
+    int fits = room >= (double)bytes + CMPI_SHARED_HEADROOM, everywhere = 0;
+    MPI_Request r;
+    int rc = MPI_Iallreduce(&fits, &everywhere, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &r);
+    if (rc != MPI_SUCCESS || (rc = wait_one(&r, -1, g_timeout)) != MPI_SUCCESS) return rc;
+    if (!everywhere) { *available = (long)room; return MPI_SUCCESS; }
     /* rank 0 holds the whole segment (one contiguous mapping), 64 bytes more for the alignment */
     MPI_Aint size = g_rank == 0 ? (MPI_Aint)bytes + 64 : 0, got = 0;
     int unit = 0, ok = 1, all = 0;
     char *base = NULL;
     MPI_Win win = MPI_WIN_NULL;
-    int rc = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
+    rc = MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
     if (rc == MPI_SUCCESS) rc = MPI_Win_shared_query(win, 0, &got, &unit, &base);
     if (rc != MPI_SUCCESS || got < (MPI_Aint)bytes + 64 || base == NULL) ok = 0;
     /* the same offset on every rank: the segment is mapped page-aligned everywhere, rank 0 decides */
     long pad = ok ? (long)((64 - (uintptr_t)base % 64) % 64) : 0;
-    MPI_Request r;
     if ((rc = MPI_Ibcast(&pad, 1, MPI_LONG, 0, MPI_COMM_WORLD, &r)) != MPI_SUCCESS) return rc;
     if ((rc = wait_one(&r, 0, g_timeout)) != MPI_SUCCESS) return rc;
     if (ok && ((uintptr_t)(base + pad)) % 64 != 0) ok = 0;

@@ -97,11 +97,19 @@ final class MPICommunicator: Communicator {
 
     func barrier() throws { try check(cmpi_barrier(), "the barrier's MPI_Isend/MPI_Irecv", "a barrier") }
 
+    /// nil also when the shared memory's file system has no room for `bytes` (a container's 64 MB /dev/shm):
+    /// then rank 0 says so, once.
     func allocateNodeShared(bytes: Int) throws -> UnsafeMutableRawPointer? {
         var p: UnsafeMutableRawPointer?
-        try check(cmpi_shared_alloc(bytes, &p), "MPI_Win_allocate_shared", "allocating node-shared memory")
+        var available = -1
+        try check(cmpi_shared_alloc(bytes, &p, &available), "MPI_Win_allocate_shared", "allocating node-shared memory")
+        if p == nil, available >= 0, rank == 0, !warnedNoRoom {
+            warnedNoRoom = true
+            Runtime.note("node-shared memory has \(Format.fixed(Double(available) / 1e6, 1)) MB free where \(Format.fixed(Double(bytes + Int(CMPI_SHARED_HEADROOM)) / 1e6, 1)) MB are needed (/dev/shm; a container's is often 64 MB, docker run --shm-size): what does not fit stays a copy per rank (--shared-weights)")
+        }
         return p
     }
+    private var warnedNoRoom = false
 
     func abort(code: Int32) -> Never {
         cmpi_abort(code)

@@ -54,8 +54,12 @@ int cmpi_ring_allgather_float(float *buf, long count, long stride, int channel);
 /* Collective: `bytes` bytes of memory that every rank maps (MPI_Win_allocate_shared, one segment held
    by rank 0), zeroed, 64-byte aligned, the same offsets on every rank, kept until cmpi_finalize. *ptr
    is NULL (and the call succeeds) on one rank, when the ranks span more than one node, or when the MPI
-   could not allocate it on some rank: then every rank gets NULL. */
-int cmpi_shared_alloc(long bytes, void **ptr);
+   could not allocate it on some rank: then every rank gets NULL. *available is then, when the reason was
+   room, the bytes free where the window would be backed (/dev/shm, or OpenMPI's
+   shmem_mmap_backing_file_base_dir) on this rank; else -1. */
+int cmpi_shared_alloc(long bytes, void **ptr, long *available);
+/* The room cmpi_shared_alloc leaves free besides its bytes (the MPI's own shared memory). */
+#define CMPI_SHARED_HEADROOM (32L << 20)
 /* Gathered on rank 0 and released by it (empty messages): rank 0 knows which ranks have not arrived. */
 int cmpi_barrier(void);
 void cmpi_abort(int code);
