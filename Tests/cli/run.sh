@@ -48,7 +48,7 @@ if [[ $have_mpi -eq 1 ]]; then
     ok "--overlap on 2 ranks: auto runs the exchange after the compute on one node (said at start-up); on trains the same bits, also when a resume switches it"
   else bad "--overlap on 2 ranks"; fi
   # a /dev/shm too small for the weights (a container's 64 MB): one note, a copy per rank, no hang
-  if unshare -m true 2>/dev/null; then
+  if unshare -m bash -c 'mount -t tmpfs -o size=64m tmpfs /dev/shm' 2>/dev/null; then
     small_shm=$(unshare -m bash -c 'mount -t tmpfs -o size=64m tmpfs /dev/shm && "$@"' _ timeout 120 mpirun -np 2 --oversubscribe --bind-to none \
       -x OPENBLAS_NUM_THREADS=1 "$bin" train "${data[@]}" "${small[@]}" --hidden 1024 --max-steps 5 --out "$tmp/sw-small" 2>&1; echo "exit $?")
     if [[ "$small_shm" == *"exit 0" && $(grep -c "node-shared memory has .* MB free where .* MB are needed" <<< "$small_shm") -eq 1 ]] \
@@ -56,7 +56,7 @@ if [[ $have_mpi -eq 1 ]]; then
       ok "--shared-weights with a 64 MB /dev/shm: one note, each rank keeps a copy, training ends normally"
     else bad "--shared-weights with a 64 MB /dev/shm: $(tail -3 <<< "$small_shm")"; fi
   else
-    skip "--shared-weights with a small /dev/shm: unshare -m is not permitted here"
+    skip "--shared-weights with a small /dev/shm: mounting one in a mount namespace (unshare -m) is not permitted here"
   fi
   if identical "$tmp/np2-lstm-1" "$tmp/sw-off" && "$bin" compare "$tmp/np2-lstm-1" "$tmp/sw-off" --tolerance 0 --quiet >/dev/null \
      && "$bin" compare "$tmp/np2-lstm-1/latest.safetensors" "$tmp/sw-off/latest.safetensors" --tolerance 0 --quiet >/dev/null \
