@@ -66,9 +66,16 @@ struct adam_job {
     int zero;
 };
 
+/* Part k of `parts` over n elements: [*a, *b), starting on a multiple of 16, the last part to n. */
+static void slice16(long n, long parts, long k, long *a, long *b) {
+    *a = n * k / parts & ~15L;
+    *b = k == parts - 1 ? n : n * (k + 1) / parts & ~15L;
+}
+
 static void adam_part(void *ctx, long k) {
     const struct adam_job *j = ctx;
-    long a = j->n * k / j->parts & ~15L, b = k == j->parts - 1 ? j->n : j->n * (k + 1) / j->parts & ~15L;
+    long a, b;
+    slice16(j->n, j->parts, k, &a, &b);
     ddplm_adam(j->p + a, j->g + a, j->m + a, j->v + a, b - a, j->gscale, j->omb1, j->b2, j->omb2, j->step, j->bc2, j->eps, j->zero);
 }
 
@@ -90,8 +97,9 @@ struct sum_job {
 
 static void sum_part(void *ctx, long k) {
     const struct sum_job *j = ctx;
-    long a = j->count * k / j->parts & ~15L, b = k == j->parts - 1 ? j->count : j->count * (k + 1) / j->parts & ~15L;
-    const float *src[64];
+    long a, b;
+    slice16(j->count, j->parts, k, &a, &b);
+    const float *src[64];  /* NodeSharedWeights.maxSummedRanks */
     for (int r = 0; r < j->n; r++) src[r] = j->src[r] + a;
     if (b > a) ddplm_sum_ordered(j->dst + a, src, j->n, b - a);
 }

@@ -29,10 +29,10 @@ final class WeightPacks {
     /// (B = Wᵀ, K = cols, N = rows: x·Wᵀ) and `straight` (B = W, K = rows, N = cols: d·W).
     struct Entry {
         let offset: Int
-        let rows: Int
-        let cols: Int
         let transposed: PackedWeight
         let straight: PackedWeight
+        /// W's row stride.
+        var cols: Int { transposed.k }
     }
 
     let entries: [Entry]
@@ -41,18 +41,15 @@ final class WeightPacks {
     /// The tiles of the weights [rows, cols] at `offsets`, in node-shared memory: nil when the
     /// communicator has none (a collective).
     init?(weights: [(offset: Int, rows: Int, cols: Int)], comm: Communicator) throws {
-        var sizes: [(Int, Int)] = [], total = 0
-        for w in weights {
-            let t = ddplm_bf16_packed_size(w.cols, w.rows), s = ddplm_bf16_packed_size(w.rows, w.cols)
-            sizes.append((total, total + t))
-            total += (t + s + 31) / 32 * 32  // each matrix's tiles start on a 64-byte line
-        }
+        // a packed matrix is whole 32 × 32 tiles (2 KB), so each one starts on a cache line
+        let size = { (w: (offset: Int, rows: Int, cols: Int)) in ddplm_bf16_packed_size(w.cols, w.rows) }
+        let total = weights.reduce(0) { $0 + 2 * size($1) }
         guard let memory = try comm.allocateNodeShared(bytes: max(total, 1) * 2) else { return nil }
-        let base = memory.bindMemory(to: UInt16.self, capacity: max(total, 1))
-        entries = zip(weights, sizes).map { w, at in
-            Entry(offset: w.offset, rows: w.rows, cols: w.cols,
-                  transposed: PackedWeight(k: w.cols, n: w.rows, tiles: base + at.0),
-                  straight: PackedWeight(k: w.rows, n: w.cols, tiles: base + (at.1 + 31) / 32 * 32))
+        var at = memory.bindMemory(to: UInt16.self, capacity: max(total, 1))
+        entries = weights.map { w in
+            defer { at += 2 * size(w) }
+            return Entry(offset: w.offset, transposed: PackedWeight(k: w.cols, n: w.rows, tiles: at),
+                         straight: PackedWeight(k: w.rows, n: w.cols, tiles: at + size(w)))
         }
         self.comm = comm
     }
