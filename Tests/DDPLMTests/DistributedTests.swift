@@ -46,10 +46,12 @@ final class DistributedTests: XCTestCase {
         let ys = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % UInt64(min(13, cfg.vocabSize))) }
 
         /// Losses, norms and final weights of `ranks` ranks (per rank); with the decoder split by
-        /// vocabulary rows, or exchanged; with one copy of the weights (`NodeSharedWeights`) or a copy each.
-        @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false, shared: Bool = false) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
+        /// vocabulary rows, or exchanged; with one copy of the weights (`NodeSharedWeights`) or a copy each;
+        /// with the standard optimizer piece (one round at these sizes) or `piece` floats (many rounds).
+        @Sendable func train(_ comm: Communicator, vocabParallel: Bool = false, shared: Bool = false, piece: Int? = nil) throws -> (losses: [Double], norms: [Double], weights: [Float]) {
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel)
+            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel, piece: piece)
+            if let piece { XCTAssertGreaterThan(store.shard.rounds.count, 4, "piece \(piece)") }
             let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 7, comm: comm)
             model.initialize(seed: 3)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)
@@ -77,15 +79,15 @@ final class DistributedTests: XCTestCase {
 
         let one = try train(SingleProcessCommunicator())
         XCTAssertGreaterThan(one.norms[0], 0.1, "the clip must be active for this test to cover it")
-        for (n, vocabParallel) in [(2, false), (3, false), (4, false), (2, true), (3, true), (4, true)] {
-            let ranks = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel) }
+        for (n, vocabParallel) in [(2, false), (3, false), (4, false), (2, true), (3, true), (4, true)] { for piece in [nil, 16] as [Int?] {
+            let ranks = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel, piece: piece) }
             for (r, got) in ranks.enumerated() {
                 XCTAssertTrue(got.weights == ranks[0].weights, "rank \(r) of \(n) drifted from rank 0")
                 XCTAssertEqual(got.losses, ranks[0].losses)
             }
             // one copy of the weights: each rank's Adam writes its shard and its rows of the table (and
             // of a vocab split) into it, and the weights are the same bits as with a copy each
-            let shared = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel, shared: true) }
+            let shared = try InProcessCommunicator.run(ranks: n) { try train($0, vocabParallel: vocabParallel, shared: true, piece: piece) }
             for got in shared {
                 XCTAssertTrue(got.weights == ranks[0].weights, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights): node-shared weights differ")
                 XCTAssertEqual(got.losses, ranks[0].losses)
@@ -97,8 +99,8 @@ final class DistributedTests: XCTestCase {
                 XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
             }
             let worst = zip(ranks[0].weights, one.weights).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights): weights differ from one rank by \(worst)")
-        }
+            XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights), piece \(String(describing: piece)): weights differ from one rank by \(worst)")
+        } }
     }
 
     /// With bf16 products, node-shared weights come with node-shared tiles (`WeightPacks`): each rank packs

@@ -65,21 +65,43 @@ final class OptimTests: XCTestCase {
         }
     }
 
-    /// Optimizer shards tile [0, P) exactly, in equal 16-aligned blocks, for any rank count.
+    /// Optimizer shards tile [0, P) exactly, for any rank count and piece: rounds back to back from
+    /// `base`, each N equal 16-aligned pieces (every round's but the last's `piece` floats), each rank
+    /// owning its piece of every round. A small region is one round (contiguous blocks), a large one
+    /// about `targetRounds`.
     func testOptimizerShardsTileTheParameters() {
         for p in [1, 15, 16, 17, 1000, 10_131_202] {
             for n in 1...5 {
-                var next = 0
-                for r in 0..<n {
-                    let s = OptimizerShard(parameters: p, ranks: n, rank: r)
-                    XCTAssertEqual(s.chunk % 16, 0)
-                    XCTAssertEqual(s.padded, s.chunk * n)
-                    XCTAssertGreaterThanOrEqual(s.padded, p)
-                    XCTAssertEqual(s.lo, next, "P=\(p) N=\(n) r=\(r)")
-                    XCTAssertLessThanOrEqual(s.hi - s.lo, s.chunk)
-                    next = s.hi
+                for piece in [nil, 16, 48] as [Int?] where piece == nil || p <= 100_000 {
+                    var owner = [Int](repeating: -1, count: p)
+                    for r in 0..<n {
+                        let s = OptimizerShard(parameters: p, ranks: n, rank: r, base: 5, piece: piece)
+                        var at = 5
+                        for (j, round) in s.rounds.enumerated() {
+                            XCTAssertEqual(round.start, at)
+                            XCTAssertEqual(round.chunk % 16, 0)
+                            if j < s.rounds.count - 1 { XCTAssertEqual(round.chunk, s.piece) } else { XCTAssertLessThanOrEqual(round.chunk, s.piece) }
+                            at += n * round.chunk
+                        }
+                        XCTAssertEqual(at - 5, s.padded)
+                        XCTAssertGreaterThanOrEqual(s.padded, p)
+                        XCTAssertLessThan(s.padded - p, n * s.rounds.last!.chunk, "P=\(p) N=\(n): a whole padded round")
+                        XCTAssertEqual(s.owned.count, s.rounds.filter { $0.piece(r).lowerBound < 5 + p }.count)
+                        let starts = Set(s.rounds.map { $0.piece(r).lowerBound })
+                        var twice = 0
+                        for range in s.owned {
+                            XCTAssertTrue(starts.contains(range.lowerBound))
+                            for i in range { if owner[i - 5] != -1 { twice += 1 }; owner[i - 5] = r }
+                        }
+                        XCTAssertEqual(twice, 0, "P=\(p) N=\(n): floats owned twice")
+                        XCTAssertEqual(s.count, s.owned.reduce(0) { $0 + $1.count })
+                    }
+                    XCTAssertFalse(owner.contains(-1), "P=\(p) N=\(n) piece \(String(describing: piece))")
                 }
-                XCTAssertEqual(next, p)
+                let standard = OptimizerShard(parameters: p, ranks: n, rank: 0)
+                let share = ((p + n - 1) / n + 15) & ~15
+                if n == 1 || share <= OptimizerShard.minimumPiece { XCTAssertEqual(standard.rounds.count, 1, "P=\(p) N=\(n)") }
+                else { XCTAssertEqual(standard.rounds.count, OptimizerShard.targetRounds, accuracy: 1, "P=\(p) N=\(n)") }
             }
         }
     }
@@ -98,8 +120,10 @@ final class OptimTests: XCTestCase {
                 let s = store(n, ranks: ranks, rank: r)
                 for i in 0..<n { s.grads[i] = whole.grads[i]; s.params[i] = Float(i % 100) / 100 }
                 XCTAssertGreaterThanOrEqual(s.params.count, s.shard.padded)
-                Adam(threads: ComputeThreads(threads)).update(s, range: s.shard.lo..<s.shard.hi, step: 1, lr: 0.01, gradScale: 0.5)
-                for i in s.shard.lo..<s.shard.hi { sharded[i] = s.params[i] }
+                for range in s.shard.owned {
+                    Adam(threads: ComputeThreads(threads)).update(s, range: range, step: 1, lr: 0.01, gradScale: 0.5)
+                    for i in range { sharded[i] = s.params[i] }
+                }
             }
             XCTAssertEqual(Array(whole.params.array[0..<n]), Array(sharded[0..<n]), "n=\(n) threads=\(threads)")
         }

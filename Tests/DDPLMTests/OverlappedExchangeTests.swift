@@ -25,6 +25,7 @@ final class OverlappedExchangeTests: XCTestCase {
         for (ranks, rows, width, offset) in [(2, 37, 5, 11), (3, 50, 7, 0), (4, 9, 13, 3)] {
             let parameters = offset + rows * width + 17
             let shard = OptimizerShard(parameters: parameters, ranks: ranks, rank: 0)
+            XCTAssertEqual(shard.rounds.count, 1)
             let grads = FloatBuffer(count: shard.padded), params = FloatBuffer(count: shard.padded)
             let x = OverlappedExchange(grads: grads, params: params, shard: shard, ranks: ranks, rank: 0, parameters: parameters,
                                        cuts: [0, offset, offset + rows * width],
@@ -33,19 +34,38 @@ final class OverlappedExchangeTests: XCTestCase {
             XCTAssertEqual(order.flatMap { Array($0) }.sorted(), Array(0..<rows))
             XCTAssertGreaterThan(order.count, 2)
             // the first piece lies in the last segment: its rows end where the tensor or a block ends
-            XCTAssertTrue(order[0].upperBound == rows || (offset + order[0].upperBound * width) >= shard.chunk, "\(order)")
+            XCTAssertTrue(order[0].upperBound == rows || (offset + order[0].upperBound * width) >= shard.rounds[0].chunk, "\(order)")
+        }
+    }
+
+    /// Segments tile each round's pieces, in ascending order of the region, and every segment lies in
+    /// one round (its parts are the same offsets of the round's N pieces).
+    func testSegmentsTileEveryRound() {
+        let limits = OverlappedExchange.Limits(minimum: 8, maximum: 40, perBlock: 4)
+        for (p, ranks, piece, base) in [(1000, 3, 48, 0), (777, 2, 16, 13), (5000, 4, 160, 7), (100, 2, 64, 0)] {
+            let shard = OptimizerShard(parameters: p, ranks: ranks, rank: 0, base: base, piece: piece)
+            let plan = OverlappedExchange.plan(shard: shard, ranks: ranks, cuts: [base, base + 100, base + 333], limits: limits)
+            var covered = [Int](repeating: 0, count: shard.padded)
+            for (k, segment) in plan.enumerated() {
+                if k > 0 { XCTAssertGreaterThan(segment.start, plan[k - 1].start) }
+                XCTAssertTrue(shard.rounds.contains { $0.chunk == segment.stride && $0.start <= segment.start
+                    && segment.start + segment.length <= $0.start + $0.chunk }, "segment \(segment) of \(shard.rounds)")
+                for r in 0..<ranks { for i in segment.span(r) { covered[i - base] += 1 } }
+            }
+            XCTAssertEqual(covered, [Int](repeating: 1, count: shard.padded), "P=\(p) N=\(ranks) piece \(piece)")
         }
     }
 
     /// Trains `steps` steps on `ranks` in-process ranks, the model reporting final gradients to the
     /// overlapped exchange (or no overlap), and returns every rank's losses and weights.
     func train(_ cfg: ModelConfig, ranks: Int, overlap: Bool, verify: Bool = false, wire: GradientWire = .fp32,
-               vocabParallel: Bool = false) throws -> [([Double], [Float])] {
+               vocabParallel: Bool = false, piece: Int? = nil) throws -> [([Double], [Float])] {
         let batch = 6 * ranks, t = 4, steps = 3, v = cfg.vocabSize
         return try InProcessCommunicator.run(ranks: ranks) { comm -> ([Double], [Float]) in
             let split = try BatchSplit(batch: batch, comm: comm)
-            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel)
+            let store = LanguageModel.store(cfg, ranks: comm.size, rank: comm.rank, vocabParallel: vocabParallel, piece: piece)
             XCTAssertEqual(store.vocabSplit != nil, vocabParallel)
+            if let piece { XCTAssertGreaterThan(store.shard.rounds.count, 3, "piece \(piece)") }
             let model = LanguageModel(config: cfg, store: store, batch: split.columns, maxT: t, chunkRows: 5, comm: comm)
             model.initialize(seed: 9)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.5, wire: wire, overlap: overlap,
@@ -91,11 +111,12 @@ final class OverlappedExchangeTests: XCTestCase {
         for cfg in configs {
             for ranks in [2, 3] {
                 let plain = try train(cfg, ranks: ranks, overlap: false, vocabParallel: true)
-                for verify in [true, false] {
-                    let got = try train(cfg, ranks: ranks, overlap: true, verify: verify, vocabParallel: true)
+                for (verify, piece) in [(true, nil), (false, nil), (true, 16)] as [(Bool, Int?)] {
+                    let reference = piece == nil ? plain : try train(cfg, ranks: ranks, overlap: false, vocabParallel: true, piece: piece)
+                    let got = try train(cfg, ranks: ranks, overlap: true, verify: verify, vocabParallel: true, piece: piece)
                     for r in 0..<ranks {
-                        XCTAssertEqual(got[r].0, plain[r].0, "\(cfg.cell) \(ranks) ranks, verify \(verify): losses")
-                        XCTAssertEqual(got[r].1, plain[0].1, "\(cfg.cell) \(ranks) ranks, verify \(verify): rank \(r)'s weights")
+                        XCTAssertEqual(got[r].0, reference[r].0, "\(cfg.cell) \(ranks) ranks, verify \(verify), piece \(String(describing: piece)): losses")
+                        XCTAssertEqual(got[r].1, reference[0].1, "\(cfg.cell) \(ranks) ranks, verify \(verify), piece \(String(describing: piece)): rank \(r)'s weights")
                     }
                 }
                 // and close to the data-parallel decoder (only the summation order differs)
@@ -120,23 +141,27 @@ final class OverlappedExchangeTests: XCTestCase {
         for cfg in configs {
             for ranks in [2, 3] {
                 let plain = try train(cfg, ranks: ranks, overlap: false)
-                for (verify, wire) in [(true, GradientWire.fp32), (false, .fp32)] {
-                    let got = try train(cfg, ranks: ranks, overlap: true, verify: verify, wire: wire)
+                let rounds = try train(cfg, ranks: ranks, overlap: false, piece: 16)  // the region in many rounds
+                for (verify, piece) in [(true, nil), (false, nil), (true, 16), (false, 16)] as [(Bool, Int?)] {
+                    let reference = piece == nil ? plain : rounds
+                    let got = try train(cfg, ranks: ranks, overlap: true, verify: verify, piece: piece)
                     for r in 0..<ranks {
-                        XCTAssertEqual(got[r].0, plain[r].0, "\(cfg.cell) \(ranks) ranks, verify \(verify): losses")
-                        XCTAssertEqual(got[r].1, plain[0].1, "\(cfg.cell) \(ranks) ranks, verify \(verify): rank \(r)'s weights")
+                        XCTAssertEqual(got[r].0, reference[r].0, "\(cfg.cell) \(ranks) ranks, verify \(verify), piece \(String(describing: piece)): losses")
+                        XCTAssertEqual(got[r].1, reference[0].1, "\(cfg.cell) \(ranks) ranks, verify \(verify), piece \(String(describing: piece)): rank \(r)'s weights")
                     }
                 }
-                let bfPlain = try train(cfg, ranks: ranks, overlap: false, wire: .bf16)
-                let bf = try train(cfg, ranks: ranks, overlap: true, wire: .bf16)
-                for r in 0..<ranks { XCTAssertEqual(bf[r].1, bfPlain[0].1, "\(cfg.cell) \(ranks) ranks, bf16 wire: rank \(r)") }
+                for piece in [nil, 16] as [Int?] {
+                    let bfPlain = try train(cfg, ranks: ranks, overlap: false, wire: .bf16, piece: piece)
+                    let bf = try train(cfg, ranks: ranks, overlap: true, wire: .bf16, piece: piece)
+                    for r in 0..<ranks { XCTAssertEqual(bf[r].1, bfPlain[0].1, "\(cfg.cell) \(ranks) ranks, bf16 wire, piece \(String(describing: piece)): rank \(r)") }
+                }
             }
         }
     }
 
     /// A classifier's steps on `ranks` in-process ranks (documents of random lengths), with or without
     /// the overlapped exchange; every rank's weights after `steps` steps.
-    func trainClassifier(_ kind: ClassifierKind, ranks: Int, overlap: Bool, verify: Bool = false) throws -> [[Float]] {
+    func trainClassifier(_ kind: ClassifierKind, ranks: Int, overlap: Bool, verify: Bool = false, piece: Int? = nil) throws -> [[Float]] {
         var m = ClassifierConfig(kind: kind, vocabSize: 23, classes: 3)
         m.embedding = 5
         m.hidden = 4
@@ -154,7 +179,7 @@ final class OverlappedExchangeTests: XCTestCase {
         let plan = DocumentBatcher(docs: docs, batch: globalBatch, seed: 4).plan(epoch: 0)
         let config = m, documents = docs
         return try InProcessCommunicator.run(ranks: ranks) { comm -> [Float] in
-            let store = ParameterStore(layout: TextClassifier.layout(config), ranks: comm.size, rank: comm.rank)
+            let store = ParameterStore(layout: TextClassifier.layout(config), ranks: comm.size, rank: comm.rank, piece: piece)
             let model = TextClassifier(config: config, store: store, maxColumns: 4, maxT: 8)
             model.initialize(seed: 6)
             let batch = DocumentBatch(maxColumns: 4, maxT: model.maxT)
@@ -184,10 +209,12 @@ final class OverlappedExchangeTests: XCTestCase {
     func testClassifiersGiveTheSameBitsWithOverlap() throws {
         for kind in ClassifierKind.allCases {
             for ranks in [2, 3] {
-                let plain = try trainClassifier(kind, ranks: ranks, overlap: false)
-                for verify in [true, false] {
-                    let got = try trainClassifier(kind, ranks: ranks, overlap: true, verify: verify)
-                    for r in 0..<ranks { XCTAssertEqual(got[r], plain[0], "\(kind) \(ranks) ranks, verify \(verify): rank \(r)'s weights") }
+                for piece in [nil, 16] as [Int?] {
+                    let plain = try trainClassifier(kind, ranks: ranks, overlap: false, piece: piece)
+                    for verify in [true, false] {
+                        let got = try trainClassifier(kind, ranks: ranks, overlap: true, verify: verify, piece: piece)
+                        for r in 0..<ranks { XCTAssertEqual(got[r], plain[0], "\(kind) \(ranks) ranks, verify \(verify), piece \(String(describing: piece)): rank \(r)'s weights") }
+                    }
                 }
             }
         }

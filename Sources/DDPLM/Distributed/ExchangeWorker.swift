@@ -11,8 +11,7 @@ final class ExchangeWorker: @unchecked Sendable {
     /// The store's buffers, held so that a job still running after the exchange is gone writes into
     /// live memory.
     private let buffers: [FloatBuffer]
-    let bounds: [Int]
-    let stride: Int
+    let plan: [OverlappedExchange.Segment]
     let wire: GradientWire
     let channel: ExchangeChannel
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -28,16 +27,14 @@ final class ExchangeWorker: @unchecked Sendable {
     private var reduceError: Error?
     private var gatherError: Error?
 
-    init(grads: FloatBuffer, params: FloatBuffer, base: Int, bounds: [Int], stride: Int, wire: GradientWire,
-         channel: ExchangeChannel) {
-        self.grads = grads.ptr + base
-        self.params = params.ptr + base
+    init(grads: FloatBuffer, params: FloatBuffer, plan: [OverlappedExchange.Segment], wire: GradientWire, channel: ExchangeChannel) {
+        self.grads = grads.ptr
+        self.params = params.ptr
         buffers = [grads, params]
-        self.bounds = bounds
-        self.stride = stride
+        self.plan = plan
         self.wire = wire
         self.channel = channel
-        let s = bounds.count - 1
+        let s = plan.count
         capacity = 2 * s + 1
         queue = .allocate(capacity: capacity)
         started = .allocate(capacity: s)
@@ -59,7 +56,7 @@ final class ExchangeWorker: @unchecked Sendable {
         queue.deallocate(); started.deallocate(); ended.deallocate()
     }
 
-    private var segments: Int { bounds.count - 1 }
+    private var segments: Int { plan.count }
 
     /// A new step's reduce-scatter (the previous one is complete).
     func resetReduce() {
@@ -167,9 +164,9 @@ final class ExchangeWorker: @unchecked Sendable {
     private func run(_ job: Job) throws {
         switch job {
         case .reduce(let k):
-            try wire.reduceScatter(channel, grads + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
+            try wire.reduceScatter(channel, grads + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
         case .gather(let k):
-            try channel.allGather(params + bounds[k], countPerRank: bounds[k + 1] - bounds[k], stride: stride)
+            try channel.allGather(params + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
         }
     }
 }

@@ -3,33 +3,33 @@ import Foundation
 /// The exchange of `TrainingStep` overlapped with the compute: the gradient reduce-scatter with the
 /// backward pass, and the weight all-gather with the next step's forward.
 ///
-/// The sharded region (`OptimizerShard`: N blocks of `chunk` floats from `base`) is cut into segments
-/// at the same relative offsets [a, b) of every block. A segment's reduce-scatter is the ring over those
-/// N sub-blocks: each element is summed exactly as the whole-block ring sums it, so the weights are
-/// bit-identical with and without overlap. The model reports gradient ranges as they become final
+/// The sharded region (`OptimizerShard`: rounds of N pieces, rank r owning the r-th of each) is cut into
+/// segments at the same relative offsets [a, b) of every piece of a round (`Segment`). A segment's
+/// reduce-scatter is the ring over those N parts: each element is summed exactly as the whole round's
+/// ring sums it, so the weights are bit-identical with and without overlap. The model reports gradient ranges as they become final
 /// (`ExchangeSchedule`); when every float of a segment is final, the segment goes to the exchange
 /// thread, which runs its ring on a second channel (`Communicator.makeExchangeChannel`) while the main
 /// thread goes on computing. `finish` hands over whatever was never reported and waits.
 ///
 /// After Adam, `startAllGather` queues the updated weights' all-gather in ascending segment order and
 /// returns: the next forward waits only for the ranges it is about to read (`awaitParameters`): each
-/// recurrent layer's W_ih, then the rest of that layer, then the decoder's rows piece by piece.
+/// recurrent layer's W_ih, then the rest of that layer, then the decoder's rows piece by piece. The
+/// rounds make both ends work: the last layers' rounds are whole (and reduced) while the first layers
+/// are still in the backward, and the first layers' rounds arrive first in the next forward.
 /// Anything else that reads the weights goes through `ParameterStore.params`, which waits for the whole
 /// all-gather (`settle`).
 ///
 /// Segments start at tensor boundaries (a model's layers become final one by one) and are cut as
-/// `Limits` says (at most an eighth of a block, or `Limits.maximum` floats if that is more, and never more
+/// `Limits` says (at most an eighth of a piece, or `Limits.maximum` floats if that is more, and never more
 /// than `maxExchangeSegmentBytes`), so the decoder's weight gradient, finished in `rowOrder`, streams out
 /// while its last rows and the recurrent layers' backward are computed. Allocates nothing per step.
 final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
-    let base: Int
-    let chunk: Int
     let ranks: Int
-    /// Segment boundaries, relative to a block's start: 0 = bounds[0] < … < bounds[S] = chunk.
-    let bounds: [Int]
+    /// The segments, in ascending order of the region (`plan`).
+    let plan: [Segment]
     /// Tests: do not exchange during the compute; at `finish`, check that every segment handed over
     /// early still holds what it held then (a model that reports a range too early fails here). And
-    /// gather weights only when awaited, other ranks' blocks NaN until then (a model that reads a range
+    /// gather weights only when awaited, other ranks' pieces NaN until then (a model that reads a range
     /// before awaiting it computes NaN).
     var verifyFinality = false
     let rank: Int
@@ -45,31 +45,25 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     private var computeEnd: UInt64 = 0
     private var firstHanded: UInt64 = 0
 
-    var segments: Int { bounds.count - 1 }
-
-    /// Flat offsets of segment `k` in rank `r`'s block.
-    private func span(_ k: Int, block r: Int) -> Range<Int> {
-        base + r * chunk + bounds[k]..<base + r * chunk + bounds[k + 1]
-    }
+    var segments: Int { plan.count }
 
     /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
     /// the padded region is zeros, final from the start); `cuts`: flat offsets of tensor boundaries.
     init(grads: FloatBuffer, params: FloatBuffer, shard: OptimizerShard, ranks: Int, rank: Int,
          parameters: Int, cuts: [Int], wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
-        base = shard.base
         self.rank = rank
-        chunk = shard.chunk
         self.ranks = ranks
         self.parameters = parameters
-        bounds = OverlappedExchange.plan(base: shard.base, chunk: shard.chunk, ranks: ranks, cuts: cuts, limits: limits)
-        let s = bounds.count - 1
+        let plan = OverlappedExchange.plan(shard: shard, ranks: ranks, cuts: cuts, limits: limits)
+        self.plan = plan
+        let s = plan.count
         gatherQueued = s
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
-        worker = ExchangeWorker(grads: grads, params: params, base: shard.base, bounds: bounds, stride: shard.chunk, wire: wire, channel: channel)
-        initialPending = (0..<s).map { k in
-            (0..<ranks).reduce(0) { sum, r in sum + max(0, min(span(k, block: r).upperBound, parameters) - span(k, block: r).lowerBound) }
+        worker = ExchangeWorker(grads: grads, params: params, plan: plan, wire: wire, channel: channel)
+        initialPending = plan.map { segment in
+            (0..<ranks).reduce(0) { sum, r in sum + max(0, min(segment.span(r).upperBound, parameters) - segment.span(r).lowerBound) }
         }
     }
 
@@ -94,17 +88,12 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         for k in 0..<segments where pending[k] == 0 { hand(k) }
     }
 
-    /// The segments holding any of `range` (flat offsets) in some block: the last of them, or -1.
+    /// The segments holding any of `range` (flat offsets) in some piece: the last of them, or -1.
     private func lastSegment(touching range: Range<Int>) -> Int {
-        var last = -1
-        for r in 0..<ranks {
-            let lo = max(range.lowerBound - base - r * chunk, 0), hi = min(range.upperBound - base - r * chunk, chunk)
-            guard hi > lo else { continue }
-            var k = segments - 1
-            while bounds[k] >= hi { k -= 1 }
-            last = max(last, k)
+        for k in stride(from: segments - 1, through: 0, by: -1) where plan[k].start < range.upperBound {
+            for r in 0..<ranks where plan[k].span(r).overlaps(range) { return k }
         }
-        return last
+        return -1
     }
 
     func awaitParameters(_ range: Range<Int>) {
@@ -128,13 +117,15 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     /// Nanoseconds the caller spent blocked on weights not yet arrived (reset by the reader).
     var waitedNanoseconds: UInt64 = 0
 
-    /// Queues the all-gather of the weights Adam just updated (this rank's block), segment by segment in
+    /// Queues the all-gather of the weights Adam just updated (this rank's pieces), segment by segment in
     /// ascending order, and returns.
     func startAllGather() {
         worker.resetGather()
         gatherQueued = 0
         if verifyFinality {
-            for r in 0..<ranks where r != rank { (worker.params + r * chunk).update(repeating: .nan, count: chunk) }
+            for segment in plan {
+                for r in 0..<ranks where r != rank { (worker.params + segment.span(r).lowerBound).update(repeating: .nan, count: segment.length) }
+            }
             return
         }
         queueGathers(upTo: segments)
@@ -149,9 +140,10 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     }
 
     func gradientsFinal(_ range: Range<Int>) {
-        for k in 0..<segments where !handed[k] {
+        for k in 0..<segments where !handed[k] && plan[k].start < range.upperBound {
             for r in 0..<ranks {
-                let n = min(span(k, block: r).upperBound, range.upperBound, parameters) - max(span(k, block: r).lowerBound, range.lowerBound)
+                let span = plan[k].span(r)
+                let n = min(span.upperBound, range.upperBound, parameters) - max(span.lowerBound, range.lowerBound)
                 if n > 0 { pending[k] -= n }
             }
             precondition(pending[k] >= 0, "gradient range \(range) reported final twice")
@@ -160,14 +152,12 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     }
 
     func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
-        OverlappedExchange.rowOrder(offset: offset, rows: rows, width: width, base: base, chunk: chunk, ranks: ranks, bounds: bounds)
+        OverlappedExchange.rowOrder(offset: offset, rows: rows, width: width, ranks: ranks, plan: plan)
     }
 
-    /// `rowOrder` for a segment plan (`bounds` of `ranks` blocks of `chunk` floats from `base`): the rows
-    /// of the last segments first, so that whole segments become final soonest.
-    static func rowOrder(offset: Int, rows: Int, width: Int, base: Int, chunk: Int, ranks: Int, bounds: [Int]) -> [Range<Int>] {
-        func span(_ k: Int, block r: Int) -> Range<Int> { base + r * chunk + bounds[k]..<base + r * chunk + bounds[k + 1] }
-        let segments = bounds.count - 1
+    /// `rowOrder` for a segment plan on `ranks` ranks: the rows of the last segments first, so that whole
+    /// segments become final soonest.
+    static func rowOrder(offset: Int, rows: Int, width: Int, ranks: Int, plan: [Segment]) -> [Range<Int>] {
         var order: [Range<Int>] = []
         var assigned = [Bool](repeating: false, count: rows)  // a row across a segment or block edge goes first time
         /// Appends the runs of rows in lo..<hi not yet ordered.
@@ -180,9 +170,9 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
                 if i > first { order.append(first..<i) }
             }
         }
-        for k in stride(from: segments - 1, through: 0, by: -1) {
+        for segment in plan.reversed() {
             for r in 0..<ranks {
-                let a = max(span(k, block: r).lowerBound, offset) - offset, b = min(span(k, block: r).upperBound, offset + rows * width) - offset
+                let a = max(segment.span(r).lowerBound, offset) - offset, b = min(segment.span(r).upperBound, offset + rows * width) - offset
                 if b > a { claim(a / width, (b + width - 1) / width) }
             }
         }
@@ -200,7 +190,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     private func fingerprint(_ k: Int) -> UInt64 {
         var h = FNV1a64()
         for r in 0..<ranks {
-            h.add(UnsafeRawBufferPointer(start: worker.grads + r * chunk + bounds[k], count: (bounds[k + 1] - bounds[k]) * 4))
+            h.add(UnsafeRawBufferPointer(start: worker.grads + plan[k].span(r).lowerBound, count: plan[k].length * 4))
         }
         return h.value
     }

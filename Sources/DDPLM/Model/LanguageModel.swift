@@ -68,13 +68,13 @@ public final class LanguageModel {
 
     /// Rank `rank`'s store for `ranks` ranks; with `vocabParallel`, the decoder split by vocabulary rows
     /// (`--vocab-parallel`; tied, the embedding table with it), except on one rank or with fewer rows than
-    /// ranks.
-    static func store(_ c: ModelConfig, ranks: Int, rank: Int, vocabParallel: Bool = false) -> ParameterStore {
+    /// ranks. `piece`: the optimizer shard's piece (tests; `ParameterStore`).
+    static func store(_ c: ModelConfig, ranks: Int, rank: Int, vocabParallel: Bool = false, piece: Int? = nil) -> ParameterStore {
         let l = layout(c)
         let split = vocabParallel && ranks > 1 && c.vocabSize >= ranks
             ? VocabSplit(weight: l.offset("decoder.weight"), bias: l.offset("decoder.bias"), rows: c.vocabSize, width: c.hidden, ranks: ranks)
             : nil
-        return ParameterStore(layout: l, ranks: ranks, rank: rank, vocabSplit: split)
+        return ParameterStore(layout: l, ranks: ranks, rank: rank, vocabSplit: split, piece: piece)
     }
 
     /// `store` must have been built from `LanguageModel.layout(config)` (for any rank count); without

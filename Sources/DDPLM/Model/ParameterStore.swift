@@ -3,8 +3,8 @@ import CKernels
 /// The single owner of a model's numeric state: the parameters, their gradients and Adam's two moments,
 /// four flat buffers in `layout` order. After the `replicated` prefix (an untied embedding table on N
 /// ranks, updated whole by every rank), all four are padded with zeros to `shard.padded` floats, so
-/// they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates parameters
-/// [shard.lo, shard.hi) and the exchange moves whole `shard.chunk` blocks from `shard.base`. With a
+/// they split into `ranks` equal optimizer shards (ZeRO-1): this rank updates its pieces of the shard's
+/// rounds (`shard.owned`), and the exchange moves each round's pieces in a ring of its own. With a
 /// `vocabSplit`, the decoder after `shardedEnd` is not sharded but split by rows (`vocabOwned`).
 /// With `NodeSharedWeights` (`useNodeShared`), the parameters and moments are one copy that every rank
 /// of the node maps, and each rank updates its own rows of the replicated table there (and its vocab
@@ -30,9 +30,11 @@ final class ParameterStore {
     private var notUpdated: [Range<Int>]
     /// The parameters and moments are the node's one copy (`useNodeShared`).
     private(set) var nodeShared = false
-    /// With node-shared gradients: this rank's block (its shard) in every rank's gradient buffer, in the
-    /// order it is summed (ranks r+1, r+2, …, r: the ring's); nil otherwise.
+    /// With node-shared gradients: every rank's gradient buffer, in the order this rank's pieces are
+    /// summed (ranks r+1, r+2, …, r: the ring's); nil otherwise.
     private var summedGradients: UnsafeMutablePointer<UnsafePointer<Float>?>?
+    /// `summedGradients`, each advanced to the piece being summed.
+    private var pieceSources: UnsafeMutablePointer<UnsafePointer<Float>?>?
     /// Set by `TrainingStep` when Adam has just zeroed the gradients of `updated`; cleared by
     /// `zeroGradients`.
     var updateZeroedGradients = false
@@ -69,7 +71,8 @@ final class ParameterStore {
     /// Where what every rank holds a copy of starts: 0, or past a tied split weight at the front.
     let replicaStart: Int
 
-    init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0, vocabSplit: VocabSplit? = nil) {
+    /// `piece`: the optimizer shard's piece (`OptimizerShard`; tests), `OptimizerShard.standardPiece` unless given.
+    init(layout: ParameterLayout, ranks: Int = 1, rank: Int = 0, vocabSplit: VocabSplit? = nil, piece: Int? = nil) {
         precondition(ranks >= 1 && rank >= 0 && rank < ranks)
         self.layout = layout
         self.ranks = ranks
@@ -83,14 +86,14 @@ final class ParameterStore {
                          && (split.weightAtFront ? split.weight == 0 && replicated == 0 : split.weight > replicated),
                          "a vocab split ends the layout (the weight at its front when tied), on N > 1 ranks")
             let base = replicated + front, end = split.weightAtFront ? split.bias : split.weight
-            let upToSplit = OptimizerShard(parameters: end - base, ranks: ranks, rank: rank, base: base)
+            let upToSplit = OptimizerShard(parameters: end - base, ranks: ranks, rank: rank, base: base, piece: piece)
             let sharded = min(upToSplit.padded, layout.count - base)
-            shard = OptimizerShard(parameters: sharded, ranks: ranks, rank: rank, base: base)
-            precondition(shard.chunk == upToSplit.chunk)
+            shard = OptimizerShard(parameters: sharded, ranks: ranks, rank: rank, base: base, piece: upToSplit.piece)
+            precondition(shard.rounds == upToSplit.rounds)
             shardedEnd = base + sharded
             replicaStart = front
         } else {
-            shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated)
+            shard = OptimizerShard(parameters: layout.count - replicated, ranks: ranks, rank: rank, base: replicated, piece: piece)
             shardedEnd = layout.count
             replicaStart = 0
         }
@@ -98,7 +101,7 @@ final class ParameterStore {
         let n = max(layout.count, shard.base + shard.padded)
         paramsInFlight = FloatBuffer(count: n)
         grads = FloatBuffer(count: n)
-        (updated, notUpdated) = ParameterStore.ranges([shard.lo..<shard.hi, 0..<replicated]
+        (updated, notUpdated) = ParameterStore.ranges(shard.owned + [0..<replicated]
             + ParameterStore.vocabOwned(rank: rank, shard: shard, shardedEnd: shardedEnd, split: vocabSplit), replicated: replicated, count: n)
         m = FloatBuffer(count: n)
         v = FloatBuffer(count: n)
@@ -137,13 +140,14 @@ final class ParameterStore {
             grads = mine
             let order = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: ranks)
             for k in 0..<ranks {
-                order[k] = UnsafePointer((gradients + (rank + 1 + k) % ranks * stride * 4).assumingMemoryBound(to: Float.self) + shard.lo)
+                order[k] = UnsafePointer((gradients + (rank + 1 + k) % ranks * stride * 4).assumingMemoryBound(to: Float.self))
             }
             summedGradients = order
+            pieceSources = .allocate(capacity: ranks)
         }
         let width = layout.sparseRows?.width ?? 0, rows = width > 0 ? replicated / width : 0
         let tableRows = (rank * rows / ranks)..<((rank + 1) * rows / ranks)
-        (updated, notUpdated) = ParameterStore.ranges([shard.lo..<shard.hi, tableRows.lowerBound * width..<tableRows.upperBound * width]
+        (updated, notUpdated) = ParameterStore.ranges(shard.owned + [tableRows.lowerBound * width..<tableRows.upperBound * width]
             + vocabOwned(rank: rank), replicated: replicated, count: n)
         nodeShared = true
     }
@@ -185,16 +189,18 @@ final class ParameterStore {
     /// Whether the gradients are node-shared (`sumSharedGradients` is the reduce-scatter).
     var sharedGradients: Bool { summedGradients != nil }
 
-    /// The reduce-scatter of node-shared gradients, once every rank's is final: this rank's block (its
-    /// shard, `shard.chunk` floats) becomes the sum over ranks in the ring's order, read straight from
-    /// every rank's buffer. Other blocks are left as they are.
+    /// The reduce-scatter of node-shared gradients, once every rank's is final: each of this rank's
+    /// pieces (`shard.owned`) becomes the sum over ranks in the ring's order, read straight from every
+    /// rank's buffer. Other pieces are left as they are.
     func sumSharedGradients(parts: Int) {
-        guard let sources = summedGradients else { preconditionFailure("the gradients are not node-shared") }
-        let chunk = shard.chunk
-        ddplm_sum_ordered_parts(chunk < 1 << 16 ? 1 : parts, grads.ptr + shard.lo, sources, Int32(ranks), chunk)
+        guard let buffers = summedGradients, let sources = pieceSources else { preconditionFailure("the gradients are not node-shared") }
+        for piece in shard.owned {
+            for k in 0..<ranks { sources[k] = buffers[k]! + piece.lowerBound }
+            ddplm_sum_ordered_parts(piece.count < 1 << 16 ? 1 : parts, grads.ptr + piece.lowerBound, sources, Int32(ranks), piece.count)
+        }
     }
 
-    deinit { summedGradients?.deallocate() }
+    deinit { summedGradients?.deallocate(); pieceSources?.deallocate() }
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }

@@ -153,7 +153,7 @@ public enum Benchmark {
         phases[5] += vocabBarriers
         var timing = Timing(medianSeconds: median(times), phases: phases.map { $0 / Double(max(1, c.steps)) },
                       exchangeMedianSeconds: median(exchanges), computeMedianSeconds: median(computes),
-                      parameters: store.count, shardFloats: store.shard.chunk, sparseRows: stepper.sparse?.lastRows ?? 0,
+                      parameters: store.count, shardFloats: store.shard.perRank, sparseRows: stepper.sparse?.lastRows ?? 0,
                       sparsePackedFloats: stepper.sparse?.lastPackedFloats ?? 0, markFloats: stepper.sparse?.markFloats ?? 0)
         timing.overlapped = stepper.overlapped != nil
         timing.sharedWeights = shared

@@ -89,18 +89,13 @@ public struct ComputeTrace: Codable, Sendable {
 /// would ask for (`OverlappedExchange.rowOrder` of their segment plan).
 final class ComputeRecorder: ExchangeSchedule {
     private(set) var trace: ComputeTrace
-    private let base: Int
-    private let chunk: Int
-    private let bounds: [Int]
+    private let plan: [OverlappedExchange.Segment]
     private var last: UInt64 = 0
 
     /// `plan`: a store of the same model for the ranks the trace is for.
     init(plan: ParameterStore) {
         trace = ComputeTrace(ranks: plan.ranks, parameters: plan.count)
-        base = plan.shard.base
-        chunk = plan.shard.chunk
-        bounds = OverlappedExchange.plan(base: plan.shard.base, chunk: plan.shard.chunk, ranks: plan.ranks,
-                                         cuts: plan.layout.stored.map { $0.offset })
+        self.plan = OverlappedExchange.plan(shard: plan.shard, ranks: plan.ranks, cuts: plan.layout.stored.map { $0.offset })
     }
 
     func begin() {
@@ -123,7 +118,7 @@ final class ComputeRecorder: ExchangeSchedule {
     }
 
     func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
-        OverlappedExchange.rowOrder(offset: offset, rows: rows, width: width, base: base, chunk: chunk, ranks: trace.ranks, bounds: bounds)
+        OverlappedExchange.rowOrder(offset: offset, rows: rows, width: width, ranks: trace.ranks, plan: plan)
     }
 
     func end(loss: Double) {

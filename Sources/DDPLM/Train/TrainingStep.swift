@@ -156,13 +156,15 @@ public final class TrainingStep {
                 try comm.barrier()  // every rank's gradient is final
                 store.sumSharedGradients(parts: adam.threads.count)
             } else {
-                try wire.reduceScatter(comm, g + shard.base, countPerRank: shard.chunk, stride: shard.chunk)
+                for round in shard.rounds {
+                    try wire.reduceScatter(comm, g + round.start, countPerRank: round.chunk, stride: round.chunk)
+                }
             }
         }
         lap(1)
         // each rank's shard, and the replicated table once (rank 0's; every rank holds the same): its
         // summed union rows, packed, the rest of the table being exactly zero
-        control[3] = GradClip.sumOfSquares(g + shard.lo, count: shard.count)
+        control[3] = shard.owned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
             + (comm.rank == 0 ? sparse?.unionSumOfSquares() ?? 0 : 0)
             + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
         // loss, stop votes and the norm's sum of squares in one round trip (each summed in rank order)
@@ -188,7 +190,7 @@ public final class TrainingStep {
                 } else if let overlapped {
                     overlapped.startAllGather()
                 } else {
-                    try comm.allGather(store.params.ptr + shard.base, countPerRank: shard.chunk)
+                    try allGatherShards(store.params)
                 }
             }
             lap(4)
@@ -247,6 +249,11 @@ public final class TrainingStep {
     /// Waits for the overlapped all-gather still in flight, if any (it must end before MPI does).
     func settle() throws { try overlapped?.settle() }
 
+    /// Every rank's pieces of the sharded region of `buffer` to every rank, round by round.
+    private func allGatherShards(_ buffer: FloatBuffer) throws {
+        for round in store.shard.rounds { try comm.allGather(buffer.ptr + round.start, countPerRank: round.chunk) }
+    }
+
     /// Each rank's rows of a vocab-split decoder in `buffer`, from their owner to every rank.
     private func broadcastVocabRows(_ buffer: FloatBuffer) throws {
         for r in 0..<comm.size {
@@ -262,8 +269,8 @@ public final class TrainingStep {
         guard comm.size > 1 else { return }
         try gatherWeights()
         if store.nodeShared { return }  // one copy, complete since the step's barrier
-        try comm.allGather(store.m.ptr + store.shard.base, countPerRank: store.shard.chunk)
-        try comm.allGather(store.v.ptr + store.shard.base, countPerRank: store.shard.chunk)
+        try allGatherShards(store.m)
+        try allGatherShards(store.v)
         try broadcastVocabRows(store.m)  // (nothing without a vocab split)
         try broadcastVocabRows(store.v)
     }
