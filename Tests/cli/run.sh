@@ -184,7 +184,7 @@ if [[ $have_mpi -eq 1 ]]; then
   set +e; timeout 30 tail --pid="$pid" -f /dev/null; wait "$pid"; rc=$?; set -e
   secs=$(echo "$(date +%s.%N) - $t0" | bc)
   kill -CONT "$r1" 2>/dev/null || true
-  if [[ $rc -ne 0 ]] && (( $(echo "$secs < 10" | bc) )) && ! ls -a "$tmp/twice" | grep -q '\.tmp\.' && "$bin" info "$tmp/twice" | grep -q "latest.safetensors ok"; then
+  if [[ $rc -ne 0 ]] && (( $(echo "$secs < 10" | bc) )) && ! ls -a "$tmp/twice" | grep '\.tmp\.' >/dev/null && "$bin" info "$tmp/twice" | grep "latest.safetensors ok" >/dev/null; then
     ok "a second signal 1.3 s after the first exits at once (job ended ${secs%.*}s later, exit $rc); the run directory is whole"
   else bad "second signal later: exit $rc after $secs s"; tail -3 "$tmp/twice.log"; fi
 
@@ -250,7 +250,7 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$tmp/small" && mount -t tmpfs -o size=1m tm
   before=$(sha256sum "$tmp/small/latest.safetensors" | cut -c1-64)
   expect_error "disk full while checkpointing" "No space left on device" "$bin" train --resume "$tmp/small" --max-steps 70 --save-every 1
   after=$(sha256sum "$tmp/small/latest.safetensors" | cut -c1-64)
-  if [[ "$before" == "$after" ]] && ! ls -a "$tmp/small" | grep -q '\.tmp\.'; then ok "disk full: the previous latest.safetensors is untouched and no temp file is left"
+  if [[ "$before" == "$after" ]] && ! ls -a "$tmp/small" | grep '\.tmp\.' >/dev/null; then ok "disk full: the previous latest.safetensors is untouched and no temp file is left"
   else bad "disk full corrupted or littered the run directory"; fi
   umount "$tmp/small"
 else
@@ -311,7 +311,7 @@ if [[ $have_mpi -eq 1 ]]; then
     set +e; wait "$pid"; rc=$?; set -e
     secs=$(echo "$(date +%s.%N) - $t0" | bc)
     line=$(grep -m1 "no progress for" "$tmp/hang$victim.log" || true)
-    if [[ $rc -ne 0 ]] && (( $(echo "$secs < 15" | bc) )) && grep -q "waiting for rank $victim (" <<< "$line" && "$bin" info "$tmp/hang$victim" | grep -q "latest.safetensors ok"; then
+    if [[ $rc -ne 0 ]] && (( $(echo "$secs < 15" | bc) )) && grep -q "waiting for rank $victim (" <<< "$line" && "$bin" info "$tmp/hang$victim" | grep "latest.safetensors ok" >/dev/null; then
       ok "kill -STOP of rank $victim: job ended after ${secs%.*}s (exit $rc): ${line:0:130}"
     else bad "hang watchdog, rank $victim stopped: exit $rc after $secs s: $line"; tail -3 "$tmp/hang$victim.log"; fi
   done
@@ -354,7 +354,7 @@ fi
 #     same; a resume keeps the precision the run recorded (bit-exact); a resume on the other kernel says
 #     so; 3 ranks follow one process; `info RUN` names it. A CPU without AVX512-BF16 refuses it in one line
 #     (DDPLM_AVX512BF16=0 makes this one behave so).
-if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
+if "$bin" info | grep '^matmul_precision: highest (medium: available' >/dev/null; then
   mp=(--cell lstm --layers 2 --dropout 0.2)
   "$bin" train "${data[@]}" "${small[@]}" "${mp[@]}" --max-steps 40 --out "$tmp/mp-hi" 2>/dev/null
   "$bin" train "${data[@]}" "${small[@]}" "${mp[@]}" --max-steps 40 --matmul-precision medium --out "$tmp/mp-md" 2>"$tmp/mp.log"
@@ -365,7 +365,7 @@ if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
   "$bin" train "${data[@]}" "${small[@]}" "${mp[@]}" --max-steps 15 --matmul-precision medium --out "$tmp/mp-part" 2>/dev/null
   "$bin" train --resume "$tmp/mp-part" --max-steps 40 2>/dev/null
   if identical "$tmp/mp-md" "$tmp/mp-part" && "$bin" compare "$tmp/mp-md/latest.safetensors" "$tmp/mp-part/latest.safetensors" --tolerance 0 --quiet >/dev/null \
-     && "$bin" info "$tmp/mp-part" | grep -q "matmul precision medium"; then
+     && "$bin" info "$tmp/mp-part" | grep "matmul precision medium" >/dev/null; then
     ok "--matmul-precision medium: resumed without the flag, the run keeps it (bit-identical; info names it)"
   else bad "--matmul-precision medium resume"; fi
   # eval reads the run in its own precision: the run's logged test loss, to the last digit; on a machine
@@ -383,10 +383,10 @@ if "$bin" info | grep -q '^matmul_precision: highest (medium: available'; then
     ok "--matmul-precision medium: eval reproduces the run's test loss ($got); without AVX512-BF16 eval notes highest, resume needs --matmul-precision highest (then says so)"
   else bad "--matmul-precision medium eval/resume without AVX512-BF16: want $want got $got; $noamx; $refused (exit $rc); $told"; fi
   # trained on AMX and resumed where there is none (DDPLM_AMX=0: AVX512-BF16 only): medium, with a note
-  if "$bin" info | grep -q '^matmul_precision: .*available, bf16-amx'; then
+  if "$bin" info | grep '^matmul_precision: .*available, bf16-amx' >/dev/null; then
     moved=$(DDPLM_AMX=0 "$bin" train --resume "$tmp/mp-part" --max-steps 45 2>&1)
     if [[ "$moved" == *"ran on bf16-amx and continue on bf16-avx512"*"finished (max-steps) at step 45"* ]] \
-       && "$bin" info "$tmp/mp-part" | grep -q "matmul precision medium"; then
+       && "$bin" info "$tmp/mp-part" | grep "matmul precision medium" >/dev/null; then
       ok "--matmul-precision medium: a run trained on AMX continues on AVX512-BF16 in medium, with a note"
     else bad "--matmul-precision medium resumed on the other kernel: $moved"; fi
   else
@@ -421,7 +421,7 @@ fi
 # what a CPU without AVX512-BF16 does
 set +e; out=$(DDPLM_AVX512BF16=0 "$bin" train "${data[@]}" "${small[@]}" --max-steps 2 --matmul-precision medium --out "$tmp/mp-no" 2>&1); rc=$?; set -e
 if [[ $rc -ne 0 && $(wc -l <<< "$out") -eq 1 && "$out" == *AVX512-BF16* && ! -e "$tmp/mp-no/model.safetensors" ]] \
-   && DDPLM_AVX512BF16=0 "$bin" info | grep -q '^matmul_precision: highest (medium: not on this machine'; then
+   && DDPLM_AVX512BF16=0 "$bin" info | grep '^matmul_precision: highest (medium: not on this machine' >/dev/null; then
   ok "--matmul-precision medium without AVX512-BF16: one line, exit $rc; info says so"
 else bad "--matmul-precision medium without AVX512-BF16: exit $rc, $out"; fi
 

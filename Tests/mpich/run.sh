@@ -29,7 +29,7 @@ MPICC=mpicc.mpich swift build -c release --scratch-path .build-mpich >"$tmp/buil
 bin=$(realpath .build-mpich/release/ddplm)
 mpich() { local n=$1; shift; timeout "${MPI_TIMEOUT:-120}" mpiexec.mpich -n "$n" -genv OPENBLAS_NUM_THREADS 1 -genv DDPLM_BLAS_AUTOSELECT 0 "$bin" "$@"; }
 
-if ldd "$bin" | grep -q 'libmpich' && ! ldd "$bin" | grep -q 'libmpi\.so' && "$bin" info | grep -q '^mpi_library: MPICH'; then
+if ldd "$bin" | grep 'libmpich' >/dev/null && ! ldd "$bin" | grep 'libmpi\.so' >/dev/null && "$bin" info | grep '^mpi_library: MPICH' >/dev/null; then
   ok "the MPICH build links libmpich only, and info says: $("$bin" info | grep '^mpi_library')"
 else bad "the MPICH build: $(ldd "$bin" | grep -i mpi | tr '\n' ' ') / $("$bin" info | grep '^mpi_library' || true)"; fi
 
@@ -43,7 +43,7 @@ for n in 2 4; do
   else bad "mpiexec.mpich -n $n against 1 process"; fi
 done
 
-if [[ $have_mpi -eq 1 && -x "$openmpi_bin" ]] && ldd "$openmpi_bin" | grep -q 'libmpi\.so'; then
+if [[ $have_mpi -eq 1 && -x "$openmpi_bin" ]] && ldd "$openmpi_bin" | grep 'libmpi\.so' >/dev/null; then
   bin_saved=$bin; bin=$openmpi_bin
   mpi 2 train "${data[@]}" "${small[@]}" --max-steps 40 --out "$tmp/ompi2" 2>/dev/null
   bin=$bin_saved

@@ -141,7 +141,7 @@ if [[ $resume_auto -eq 1 ]]; then
   steps=$(grep '"type":"train"' "$tmp/st/metrics.jsonl" 2>/dev/null | sed 's/.*"step":\([0-9]*\).*/\1/' | awk '$1 <= last { bad = 1 } { last = $1 } END { print (bad ? -1 : last) }') || true   # increasing: no step twice
   if [[ "$first|$restarts|$slurm_job_state $slurm_job_exit" == "COMPLETED 0:0|0|COMPLETED 0:0" && -n "$stopped" ]] \
      && grep -q "resumed from .* at step $stopped " <<< "$(job_out st "$job2")" && [[ ${steps:-0} -gt $stopped ]] \
-     && grep -v '"type":"time"' "$tmp/st/metrics.jsonl" | tail -n 1 | grep -q '"type":"test"'; then
+     && grep -v '"type":"time"' "$tmp/st/metrics.jsonl" | tail -n 1 | grep '"type":"test"' >/dev/null; then
     ok "scancel --signal=USR1 on a batch job: stopped at step $stopped, exit 0, not requeued; the identical sbatch resumed it and finished at step $steps [$(secs "$t0")s]"
   else bad "graceful stop and identical resubmission: jobs $job ($first, restarts ${restarts:-?}, stopped at ${stopped:-?}), $job2 (${slurm_job_state:-} ${slurm_job_exit:-}), steps ${steps:-?}"
     job_out st "$job2" | grep -v '^step\|^valid' | tail -n 6 || true; fi
@@ -180,7 +180,7 @@ if [[ $resume_auto -eq 1 ]]; then
   restarts=$(scontrol -o show job "$job" 2>/dev/null | sed -n 's/.* Restarts=\([0-9]*\).*/\1/p') || true
   if [[ "$slurm_job_state $slurm_job_exit" == "COMPLETED 0:0" && "$restarts" == 1 ]] && grep -q "requeueing job $job" <<< "$out" \
      && grep -q "stopped by signal" <<< "$out" && grep -q "resumed from" <<< "$out" && grep -q "finished (max-minutes)" <<< "$out" \
-     && grep -v '"type":"time"' "$tmp/rq/metrics.jsonl" | tail -n 1 | grep -q '"type":"test"'; then
+     && grep -v '"type":"time"' "$tmp/rq/metrics.jsonl" | tail -n 1 | grep '"type":"test"' >/dev/null; then
     ok "USR1 to the batch shell: forwarded to the ranks, latest saved, job requeued and resumed to completion [$(secs "$t0")s]"
   else bad "USR1 to the batch shell: job $job ${slurm_job_state:-} ${slurm_job_exit:-}, restarts ${restarts:-?}"; grep -v '^step\|^valid' <<< "$out" | tail -n 8 || true; fi
 else bad "USR1 to the batch shell is forwarded and the job requeued: $no_auto"; fi
@@ -204,7 +204,7 @@ t1=$(date +%s%N)
 set +e; wait "$pid"; rc=$?; set -e
 line=$(grep -m1 "no progress for" "$tmp/hang.err" || true)
 [[ -n "$victim" ]] && kill -CONT "$victim" 2>/dev/null || true
-if [[ -n "$victim" && $rc -ne 0 && "$line" == *"waiting for rank 1 "* ]] && (( $(secs "$t1" | cut -d. -f1) < 20 )) && "$bin" info "$tmp/hang" | grep -q "latest.safetensors ok"; then
+if [[ -n "$victim" && $rc -ne 0 && "$line" == *"waiting for rank 1 "* ]] && (( $(secs "$t1" | cut -d. -f1) < 20 )) && "$bin" info "$tmp/hang" | grep "latest.safetensors ok" >/dev/null; then
   ok "kill -STOP of rank 1 under srun: the step ended after $(secs "$t1")s (exit $rc): ${line:0:110}"
 else bad "hang under srun: victim ${victim:-none}, exit $rc, $line"; tail -n 4 "$tmp/hang.err" || true; fi
 

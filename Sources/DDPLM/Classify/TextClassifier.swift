@@ -102,8 +102,9 @@ final class TextClassifier {
         Linear.backward(dOut: dLogits.ptr, x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
                         weight: p + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
         ready?.gradientsFinal(fcSpan)
-        body.backward(batch, dFeatures: dFeatures.ptr, ready: ready)
+        // the table's rows are marked before the body reports the table final (its exchange may start then)
         if let touched = store.touched { DocumentEmbedding.mark(batch, into: touched) }
+        body.backward(batch, dFeatures: dFeatures.ptr, ready: ready)
         return r
     }
 

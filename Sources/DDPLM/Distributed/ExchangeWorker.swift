@@ -2,9 +2,10 @@ import Foundation
 
 /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
 /// the exchange's deinit can stop it. Jobs run in the order queued (a FIFO): a step's reduce-scatter
-/// segments always follow the previous step's all-gather.
+/// segments always follow the previous step's all-gather. `.rows` is the sparse exchange of the
+/// replicated embedding table (`SparseRowExchange`), part of the step's reduce.
 final class ExchangeWorker: @unchecked Sendable {
-    enum Job { case reduce(Int), gather(Int) }
+    enum Job { case reduce(Int), gather(Int), rows }
 
     let grads: UnsafeMutablePointer<Float>
     let params: UnsafeMutablePointer<Float>
@@ -12,6 +13,7 @@ final class ExchangeWorker: @unchecked Sendable {
     /// live memory.
     private let buffers: [FloatBuffer]
     let plan: [OverlappedExchange.Segment]
+    let rows: SparseRowExchange?
     let wire: GradientWire
     let channel: ExchangeChannel
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -23,19 +25,23 @@ final class ExchangeWorker: @unchecked Sendable {
     private let ended: UnsafeMutablePointer<UInt64>
     private var queued = 0, taken = 0
     private var reduced = 0, gathered = 0
+    /// The `.rows` job was queued this step and has not ended.
+    private var rowsPending = false
     private var stopping = false
     private var reduceError: Error?
     private var gatherError: Error?
 
-    init(grads: FloatBuffer, params: FloatBuffer, plan: [OverlappedExchange.Segment], wire: GradientWire, channel: ExchangeChannel) {
+    init(grads: FloatBuffer, params: FloatBuffer, plan: [OverlappedExchange.Segment], rows: SparseRowExchange?,
+         wire: GradientWire, channel: ExchangeChannel) {
         self.grads = grads.ptr
         self.params = params.ptr
         buffers = [grads, params]
         self.plan = plan
+        self.rows = rows
         self.wire = wire
         self.channel = channel
         let s = plan.count
-        capacity = 2 * s + 1
+        capacity = 2 * s + 2
         queue = .allocate(capacity: capacity)
         started = .allocate(capacity: s)
         ended = .allocate(capacity: s)
@@ -62,6 +68,7 @@ final class ExchangeWorker: @unchecked Sendable {
     func resetReduce() {
         pthread_mutex_lock(mutex)
         reduced = 0; reduceError = nil
+        rowsPending = false
         for k in 0..<segments { started[k] = 0; ended[k] = 0 }
         pthread_mutex_unlock(mutex)
     }
@@ -78,13 +85,14 @@ final class ExchangeWorker: @unchecked Sendable {
         precondition(queued - taken < capacity, "exchange queue overflow")
         queue[queued % capacity] = job
         queued += 1
+        if case .rows = job { rowsPending = true }
         pthread_cond_signal(work)
         pthread_mutex_unlock(mutex)
     }
 
     func awaitReduced() throws {
         pthread_mutex_lock(mutex)
-        while reduced < segments { pthread_cond_wait(progress, mutex) }
+        while reduced < segments || rowsPending { pthread_cond_wait(progress, mutex) }
         let error = reduceError
         pthread_mutex_unlock(mutex)
         if let error { throw error }
@@ -135,7 +143,7 @@ final class ExchangeWorker: @unchecked Sendable {
             // after a failure the rest of that exchange is skipped (the step throws)
             let skip: Bool
             switch job {
-            case .reduce: skip = reduceError != nil
+            case .reduce, .rows: skip = reduceError != nil
             case .gather: skip = gatherError != nil
             }
             pthread_mutex_unlock(mutex)
@@ -155,6 +163,9 @@ final class ExchangeWorker: @unchecked Sendable {
             case .gather:
                 if gatherError == nil, let error { gatherError = error }
                 gathered += 1
+            case .rows:
+                if reduceError == nil, let error { reduceError = error }
+                rowsPending = false
             }
             pthread_cond_broadcast(progress)
         }
@@ -167,6 +178,8 @@ final class ExchangeWorker: @unchecked Sendable {
             try wire.reduceScatter(channel, grads + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
         case .gather(let k):
             try channel.allGather(params + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
+        case .rows:
+            try rows?.sum(grads, channel: channel)
         }
     }
 }

@@ -19,6 +19,11 @@ import Foundation
 /// Anything else that reads the weights goes through `ParameterStore.params`, which waits for the whole
 /// all-gather (`settle`).
 ///
+/// The replicated embedding table before the sharded region is summed by its touched rows
+/// (`SparseRowExchange`): when the model reports the table final, that exchange goes to the exchange
+/// thread too, in the FIFO between the segments, so that it runs while the first layer's weight
+/// gradients are computed.
+///
 /// Segments start at tensor boundaries (a model's layers become final one by one) and are cut as
 /// `Limits` says (at most an eighth of a piece, or `Limits.maximum` floats if that is more, and never more
 /// than `maxExchangeSegmentBytes`), so the decoder's weight gradient, finished in `rowOrder`, streams out
@@ -37,6 +42,11 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
 
     private let worker: ExchangeWorker
     private let parameters: Int
+    /// The sparse exchange of the table in [0, `replicated`), if any, and whether it was handed this step.
+    private let rows: SparseRowExchange?
+    private let replicated: Int
+    private var rowsHanded = false
+    private var rowsFingerprint: UInt64 = 0
     /// Floats of each segment that are parameters (padding is zeros, final from the start).
     private var initialPending: [Int] = []
     private let pending: UnsafeMutablePointer<Int>
@@ -50,8 +60,11 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     /// `grads`: the store's gradient buffer; `parameters`: floats that are real parameters (the rest of
     /// the padded region is zeros, final from the start); `cuts`: flat offsets of tensor boundaries.
     init(grads: FloatBuffer, params: FloatBuffer, shard: OptimizerShard, ranks: Int, rank: Int,
-         parameters: Int, cuts: [Int], wire: GradientWire, channel: ExchangeChannel, limits: Limits = .standard) {
+         parameters: Int, cuts: [Int], wire: GradientWire, channel: ExchangeChannel, rows: SparseRowExchange? = nil,
+         limits: Limits = .standard) {
         self.rank = rank
+        self.rows = rows
+        replicated = shard.base
         self.ranks = ranks
         self.parameters = parameters
         let plan = OverlappedExchange.plan(shard: shard, ranks: ranks, cuts: cuts, limits: limits)
@@ -61,7 +74,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         pending = .allocate(capacity: s)
         handed = .allocate(capacity: s)
         fingerprints = .allocate(capacity: s)
-        worker = ExchangeWorker(grads: grads, params: params, plan: plan, wire: wire, channel: channel)
+        worker = ExchangeWorker(grads: grads, params: params, plan: plan, rows: rows, wire: wire, channel: channel)
         initialPending = plan.map { segment in
             (0..<ranks).reduce(0) { sum, r in sum + max(0, min(segment.span(r).upperBound, parameters) - segment.span(r).lowerBound) }
         }
@@ -81,6 +94,7 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         worker.resetReduce()
         computeEnd = 0
         firstHanded = 0
+        rowsHanded = false
         for k in 0..<segments {
             pending[k] = initialPending[k]
             handed[k] = false
@@ -140,6 +154,13 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     }
 
     func gradientsFinal(_ range: Range<Int>) {
+        if rows != nil, range.lowerBound < replicated {
+            precondition(range == 0..<replicated, "the replicated table \(0..<replicated) is reported final whole, not \(range)")
+            precondition(!rowsHanded, "gradient range \(range) reported final twice")
+            rowsHanded = true
+            if verifyFinality { rowsFingerprint = tableFingerprint() } else { worker.enqueue(.rows) }
+            return
+        }
         for k in 0..<segments where !handed[k] && plan[k].start < range.upperBound {
             for r in 0..<ranks {
                 let span = plan[k].span(r)
@@ -187,6 +208,12 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
         worker.enqueue(.reduce(k))
     }
 
+    private func tableFingerprint() -> UInt64 {
+        var h = FNV1a64()
+        h.add(UnsafeRawBufferPointer(start: worker.grads, count: replicated * 4))
+        return h.value
+    }
+
     private func fingerprint(_ k: Int) -> UInt64 {
         var h = FNV1a64()
         for r in 0..<ranks {
@@ -204,8 +231,13 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
             for k in 0..<segments where handed[k] {
                 precondition(fingerprint(k) == fingerprints[k], "exchange segment \(k) was reported final but changed afterwards")
             }
+            if rows != nil {
+                precondition(!rowsHanded || tableFingerprint() == rowsFingerprint, "the replicated table was reported final but changed afterwards")
+                worker.enqueue(.rows)
+            }
             for k in 0..<segments { worker.enqueue(.reduce(k)) }
         } else {
+            if rows != nil && !rowsHanded { worker.enqueue(.rows) }
             for k in stride(from: segments - 1, through: 0, by: -1) where !handed[k] { hand(k) }
         }
         try worker.awaitReduced()

@@ -19,9 +19,12 @@ final class SparseRowExchange {
     /// Bits per row mark (N < 2^fieldBits) and rows per float of `marks`.
     let fieldBits: Int
     let rowsPerFloat: Int
-    /// The packed marks: one float per `rowsPerFloat` rows.
+    /// The packed marks: one float per `rowsPerFloat` rows (`markFloats`), padded with zeros to N blocks
+    /// of `markChunk` for the ring.
     private let marks: FloatBuffer
-    var markFloats: Int { marks.count }
+    let markFloats: Int
+    private let markChunk: Int
+    private let ranks: Int
     private let index: UnsafeMutablePointer<Int32>
     private let packed: FloatBuffer
     /// Rows in the union at the last exchange.
@@ -33,7 +36,10 @@ final class SparseRowExchange {
         self.width = width
         fieldBits = Int.bitWidth - max(1, ranks).leadingZeroBitCount
         rowsPerFloat = max(1, 24 / fieldBits)
-        marks = FloatBuffer(count: (rows + rowsPerFloat - 1) / rowsPerFloat)
+        markFloats = (rows + rowsPerFloat - 1) / rowsPerFloat
+        markChunk = ((markFloats + ranks - 1) / ranks + 15) & ~15
+        marks = FloatBuffer(count: markChunk * ranks)
+        self.ranks = ranks
         index = .allocate(capacity: rows)
         packed = FloatBuffer(count: rows * width + 16 * ranks)
     }
@@ -49,17 +55,21 @@ final class SparseRowExchange {
 
     /// `grads`: this rank's [rows, width] gradient, zero outside the rows `touched` marks; afterwards the
     /// sum over ranks, on every rank, and `touched` marks the union.
-    func sum(_ grads: UnsafeMutablePointer<Float>, comm: Communicator) throws {
-        let w = width, n = comm.size, per = rowsPerFloat, bits = fieldBits
-        for f in 0..<marks.count {
+    /// `channel`: the communicator itself, or the overlapped exchange's channel (`OverlappedExchange`
+    /// runs it on the exchange thread as soon as the table's gradient is final).
+    func sum(_ grads: UnsafeMutablePointer<Float>, channel: ExchangeChannel) throws {
+        let w = width, n = ranks, per = rowsPerFloat, bits = fieldBits
+        for f in 0..<markFloats {
             var word = 0
             for k in 0..<min(per, rows - f * per) where touched.contains(f * per + k) { word |= 1 << (bits * k) }
             marks[f] = Float(word)  // below 2^24: exact
         }
-        try comm.allReduceSum(marks.ptr, count: marks.count)
+        // an all-reduce of the marks (the padding stays zero)
+        try channel.reduceScatterSum(marks.ptr, countPerRank: markChunk, stride: markChunk)
+        try channel.allGather(marks.ptr, countPerRank: markChunk, stride: markChunk)
         var u = 0
         let field = (1 << bits) - 1
-        for f in 0..<marks.count {
+        for f in 0..<markFloats {
             let word = Int(marks[f])
             for k in 0..<min(per, rows - f * per) where (word >> (bits * k)) & field != 0 {
                 index[u] = Int32(f * per + k)
@@ -73,8 +83,15 @@ final class SparseRowExchange {
         guard floats > 0 else { return }
         for k in 0..<u { (packed.ptr + k * w).update(from: grads + Int(index[k]) * w, count: w) }
         (packed.ptr + floats).update(repeating: 0, count: chunk * n - floats)
-        try comm.reduceScatterSum(packed.ptr, countPerRank: chunk)
-        try comm.allGather(packed.ptr, countPerRank: chunk)
+        // in parts of at most maxExchangeSegmentBytes (each element summed as by the whole ring), so that
+        // no message is above the eager limit cmpi_init sets from it
+        let cap = maxExchangeSegmentBytes / MemoryLayout<Float>.size
+        for part in stride(from: 0, to: chunk, by: cap) {
+            try channel.reduceScatterSum(packed.ptr + part, countPerRank: min(cap, chunk - part), stride: chunk)
+        }
+        for part in stride(from: 0, to: chunk, by: cap) {
+            try channel.allGather(packed.ptr + part, countPerRank: min(cap, chunk - part), stride: chunk)
+        }
         for k in 0..<u {
             (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w)
             touched.mark(Int(index[k]))

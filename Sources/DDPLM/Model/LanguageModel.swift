@@ -215,17 +215,29 @@ public final class LanguageModel {
         let rows = t * batch, p = params.ptr, g = grads.ptr
         var dOut = dA.ptr, dIn = dB.ptr
         if droppedOut { Dropout.backward(dOut, masks[config.layers].ptr, rows * config.hidden) }
+        var embeddingError: Error?
         for k in stride(from: config.layers - 1, through: 0, by: -1) {
-            let o = at.layers[k]
-            // each weight's gradient goes to the exchange as soon as it is complete, before the layer's dX
+            let o = at.layers[k], dX = dIn
+            // each weight's gradient goes to the exchange as soon as it is complete, before the layer's dX;
+            // in the first layer after it: the embedding's gradient is finished from dX first, so that its
+            // exchange runs while this layer's weight gradients are computed
             layers[k].backward(t: t, x: siteInputs[k], dOut: dOut, dX: dIn, wih: p + o.wih, whh: p + o.whh,
                                dwih: g + o.wih, dwhh: g + o.whh, dbih: g + o.bih, dbhh: g + o.bhh,
-                               packs: packed ? packs?.layers[k] : nil) { gradient, count in
-                ready?.gradientsFinal(gradient - g..<gradient - g + count)
-            }
-            if droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
+                               packs: packed ? packs?.layers[k] : nil,
+                               final: { gradient, count in ready?.gradientsFinal(gradient - g..<gradient - g + count) },
+                               inputGradientFirst: k == 0, inputGradientReady: {
+                if droppedOut { Dropout.backward(dX, masks[0].ptr, rows * config.inputSize(layer: 0)) }
+                do { try embeddingBackward(x: x, rows: rows, dOut: dX, ready: ready) } catch { embeddingError = error }
+            })
+            if k > 0, droppedOut { Dropout.backward(dIn, masks[k].ptr, rows * config.inputSize(layer: k)) }
             swap(&dOut, &dIn)
         }
+        if let embeddingError { throw embeddingError }
+    }
+
+    /// The embedding's part of the backward, from the first layer's input gradient `dOut`.
+    private func embeddingBackward(x: UnsafePointer<Int32>, rows: Int, dOut: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?) throws {
+        let g = grads.ptr
         if let vocabParallelEmbedding {
             try vocabParallelEmbedding.backward(n: rows, dOut: dOut, dTable: g + at.encoder)
         } else {

@@ -83,14 +83,16 @@ final class RecurrentLayer {
     func finalC(t: Int) -> UnsafePointer<Float> { UnsafePointer(cs.ptr + t * batch * hidden) }
 
     /// dOut: [T·b, H] gradient w.r.t. the layer's outputs (overwritten). Accumulates weight and bias
-    /// gradients, telling `final` as each is complete (before dX); writes dX ([T·b, input]) when given.
+    /// gradients, telling `final` as each is complete (before dX, or after it with `inputGradientFirst`:
+    /// `inputGradientReady` is then called on dX first, `RecurrentWindow.gradients`); writes dX ([T·b, input]) when given.
     /// The carried-in state is detached: no gradient leaves the window.
     func backward(t: Int, x: UnsafePointer<Float>, dOut: UnsafeMutablePointer<Float>, dX: UnsafeMutablePointer<Float>?,
                   wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                   dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                   dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
                   packs: (wih: WeightPacks.Entry, whh: WeightPacks.Entry)? = nil,
-                  final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
+                  final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in },
+                  inputGradientFirst: Bool = false, inputGradientReady: () -> Void = {}) {
         let b = batch, h = hidden, g = gates, rows = t * b
         let dGih = xw.ptr
         let dGh = cell == .gru ? dGhh.ptr : dGih
@@ -116,6 +118,7 @@ final class RecurrentLayer {
         }
         RecurrentWindow.gradients(rows: rows, input: input, hidden: h, gates: g, dGih: dGih, dGhh: dGh, hPrev: hs.ptr, x: x,
                                   wih: wih, dwih: dwih, dwhh: dwhh, dbih: dbih, dbhh: dbhh, dX: dX, packs: packs?.wih,
-                                  threads: recurrent.threads, final: final)
+                                  threads: recurrent.threads, final: final,
+                                  inputGradientFirst: inputGradientFirst, inputGradientReady: inputGradientReady)
     }
 }

@@ -27,12 +27,24 @@ enum RecurrentWindow {
     /// (beta 1) dX = dGih · W_ih when asked for (with `packs`, W_ih's tiles packed already, on `threads`). `final(gradient, count)` is told as each weight or bias
     /// gradient is complete, so that its exchange can start during the rest (the dX product, and the
     /// layers below): the last layer's weight gradients would otherwise wait for the end of the backward.
+    /// With `inputGradientFirst`, dX comes first and `inputGradientReady` is called on it before the weight
+    /// gradients: the first layer's caller finishes the embedding's gradient there, so that the embedding
+    /// exchange runs during this layer's weight gradients (the same products, so the same bits).
     static func gradients(rows: Int, input: Int, hidden h: Int, gates g: Int,
                           dGih: UnsafePointer<Float>, dGhh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>, x: UnsafePointer<Float>,
                           wih: UnsafePointer<Float>, dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                           dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
                           dX: UnsafeMutablePointer<Float>?, dXBeta: Float = 0, packs: WeightPacks.Entry? = nil, threads: Int = 1,
-                          final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) {
+                          final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in },
+                          inputGradientFirst: Bool = false, inputGradientReady: () -> Void = {}) {
+        func inputGradient() {
+            if let dX, let packs {
+                packs.straight.multiply(threads: threads, m: rows, a: dGih, lda: g, beta: dXBeta, c: dX, ldc: input)
+            } else if let dX {
+                gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input, beta: dXBeta, c: dX, ldc: input)
+            }
+        }
+        if inputGradientFirst { inputGradient(); inputGradientReady() }
         gemm(transA: true, transB: false, m: g, n: h, k: rows, a: dGhh, lda: g, b: hPrev, ldb: h, beta: 1, c: dwhh, ldc: h)
         final(dwhh, g * h)
         gemm(transA: true, transB: false, m: g, n: input, k: rows, a: dGih, lda: g, b: x, ldb: input, beta: 1, c: dwih, ldc: input)
@@ -43,10 +55,6 @@ enum RecurrentWindow {
         }
         final(dbih, g)
         final(dbhh, g)
-        if let dX, let packs {
-            packs.straight.multiply(threads: threads, m: rows, a: dGih, lda: g, beta: dXBeta, c: dX, ldc: input)
-        } else if let dX {
-            gemm(transA: false, transB: false, m: rows, n: input, k: g, a: dGih, lda: g, b: wih, ldb: input, beta: dXBeta, c: dX, ldc: input)
-        }
+        if !inputGradientFirst { inputGradient() }
     }
 }

@@ -121,8 +121,8 @@ public enum Benchmark {
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
                 if let trace = c.replay {
+                    store.touched?.mark(x, count: b * c.bptt)  // the rows a real backward touches before it reports the table
                     trace.replay(ready)
-                    store.touched?.mark(x, count: b * c.bptt)  // the rows a real backward would have touched
                     return trace.loss
                 }
                 recorder?.begin()

@@ -103,7 +103,8 @@ public final class TrainingStep {
         if overlap, comm.size > 1, let channel = comm.makeExchangeChannel() {
             let cuts = store.layout.stored.map { $0.offset }
             overlapped = OverlappedExchange(grads: store.grads, params: store.paramsInFlight, shard: store.shard, ranks: comm.size,
-                                            rank: comm.rank, parameters: store.count, cuts: cuts, wire: wire, channel: channel, limits: segments)
+                                            rank: comm.rank, parameters: store.count, cuts: cuts, wire: wire, channel: channel,
+                                            rows: sparse, limits: segments)
             store.settling = overlapped
         } else {
             overlapped = nil
@@ -142,8 +143,7 @@ public final class TrainingStep {
         lap(0)
         if barrierAfterCompute { try comm.barrier(); lap(5) }
         if n > 1 {
-            try sparse?.sum(g, comm: comm)
-            if let overlapped {
+            if let overlapped {  // the sparse rows too, on the exchange thread
                 try overlapped.finish()
                 phaseBuffer[6] += overlapped.overlappedSeconds
                 phaseBuffer[7] += overlapped.windowSeconds
@@ -153,9 +153,11 @@ public final class TrainingStep {
                 phaseBuffer[0] -= waited
                 overlapped.waitedNanoseconds = 0
             } else if store.sharedGradients {
+                try sparse?.sum(g, channel: comm)
                 try comm.barrier()  // every rank's gradient is final
                 store.sumSharedGradients(parts: adam.threads.count)
             } else {
+                try sparse?.sum(g, channel: comm)
                 for round in shard.rounds {
                     try wire.reduceScatter(comm, g + round.start, countPerRank: round.chunk, stride: round.chunk)
                 }
