@@ -37,7 +37,7 @@ final class SparseRowExchange {
         fieldBits = Int.bitWidth - max(1, ranks).leadingZeroBitCount
         rowsPerFloat = max(1, 24 / fieldBits)
         markFloats = (rows + rowsPerFloat - 1) / rowsPerFloat
-        markChunk = ((markFloats + ranks - 1) / ranks + 15) & ~15
+        markChunk = RingBlock.floats(markFloats, ranks: ranks)
         marks = FloatBuffer(count: markChunk * ranks)
         self.ranks = ranks
         index = .allocate(capacity: rows)
@@ -64,9 +64,7 @@ final class SparseRowExchange {
             for k in 0..<min(per, rows - f * per) where touched.contains(f * per + k) { word |= 1 << (bits * k) }
             marks[f] = Float(word)  // below 2^24: exact
         }
-        // an all-reduce of the marks (the padding stays zero)
-        try channel.reduceScatterSum(marks.ptr, countPerRank: markChunk, stride: markChunk)
-        try channel.allGather(marks.ptr, countPerRank: markChunk, stride: markChunk)
+        try RingAllReduce.sumBlocks(marks.ptr, chunk: markChunk, over: channel)  // the padding stays zero
         var u = 0
         let field = (1 << bits) - 1
         for f in 0..<markFloats {
@@ -78,20 +76,12 @@ final class SparseRowExchange {
         }
         lastRows = u
         let floats = u * w
-        let chunk = ((floats + n - 1) / n + 15) & ~15
+        let chunk = RingBlock.floats(floats, ranks: n)
         lastPackedFloats = chunk * n
         guard floats > 0 else { return }
         for k in 0..<u { (packed.ptr + k * w).update(from: grads + Int(index[k]) * w, count: w) }
         (packed.ptr + floats).update(repeating: 0, count: chunk * n - floats)
-        // in parts of at most maxExchangeSegmentBytes (each element summed as by the whole ring), so that
-        // no message is above the eager limit cmpi_init sets from it
-        let cap = maxExchangeSegmentBytes / MemoryLayout<Float>.size
-        for part in stride(from: 0, to: chunk, by: cap) {
-            try channel.reduceScatterSum(packed.ptr + part, countPerRank: min(cap, chunk - part), stride: chunk)
-        }
-        for part in stride(from: 0, to: chunk, by: cap) {
-            try channel.allGather(packed.ptr + part, countPerRank: min(cap, chunk - part), stride: chunk)
-        }
+        try RingAllReduce.sumBlocks(packed.ptr, chunk: chunk, over: channel)
         for k in 0..<u {
             (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w)
             touched.mark(Int(index[k]))

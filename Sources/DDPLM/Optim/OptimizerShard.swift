@@ -38,9 +38,9 @@ struct OptimizerShard: Sendable, Equatable {
     /// least `minimumPiece` floats (a small region is one round: contiguous blocks); the whole share on
     /// one rank.
     static func standardPiece(parameters p: Int, ranks n: Int) -> Int {
-        let share = ((p + n - 1) / n + 15) & ~15
+        let share = RingBlock.floats(p, ranks: n)
         guard n > 1 else { return max(16, share) }
-        return max(16, min(share, max(minimumPiece, ((p + n * targetRounds - 1) / (n * targetRounds) + 15) & ~15)))
+        return max(16, min(share, max(minimumPiece, RingBlock.floats(p, ranks: n * targetRounds))))
     }
 
     /// `parameters` floats of the sharded region from `base`; `piece` (a multiple of 16) for every round
@@ -53,7 +53,7 @@ struct OptimizerShard: Sendable, Equatable {
         let full = max(0, (p - 1) / (n * c))  // rounds before the last
         var rounds: [Round] = (0..<full).map { Round(start: base + $0 * n * c, chunk: c) }
         let rest = p - full * n * c
-        rounds.append(Round(start: base + full * n * c, chunk: max(16, ((rest + n - 1) / n + 15) & ~15)))
+        rounds.append(Round(start: base + full * n * c, chunk: max(16, RingBlock.floats(rest, ranks: n))))
         self.rounds = rounds
         padded = full * n * c + n * rounds.last!.chunk
         owned = rounds.compactMap { round in

@@ -152,14 +152,15 @@ public final class TrainingStep {
                 phaseBuffer[8] += waited
                 phaseBuffer[0] -= waited
                 overlapped.waitedNanoseconds = 0
-            } else if store.sharedGradients {
-                try sparse?.sum(g, channel: comm)
-                try comm.barrier()  // every rank's gradient is final
-                store.sumSharedGradients(parts: adam.threads.count)
             } else {
                 try sparse?.sum(g, channel: comm)
-                for round in shard.rounds {
-                    try wire.reduceScatter(comm, g + round.start, countPerRank: round.chunk, stride: round.chunk)
+                if store.sharedGradients {
+                    try comm.barrier()  // every rank's gradient is final
+                    store.sumSharedGradients(parts: adam.threads.count)
+                } else {
+                    for round in shard.rounds {
+                        try wire.reduceScatter(comm, g + round.start, countPerRank: round.chunk, stride: round.chunk)
+                    }
                 }
             }
         }
