@@ -6,6 +6,8 @@ import XCTest
 /// union becomes touched on every rank, and zeroing the store's gradients clears every row it wrote.
 /// The rank counts cover each width of the packed marks' fields (2, 3 and 4 bits: 12, 8 and 6 rows per
 /// float, 40 rows ending in a partly used float), with rows every rank touches (the largest count).
+/// The marks exchanged ahead of the rows (`exchangeMarks`, as the overlapped exchange runs them during
+/// the forward) give the same bits.
 final class SparseRowExchangeTests: XCTestCase {
     func testSparseSumEqualsTheDenseSum() throws {
         let rows = 40
@@ -18,6 +20,15 @@ final class SparseRowExchangeTests: XCTestCase {
                 for row in 0..<rows where row != 30 && (row % 5 == r % 5 || row == 7 || row == 8) {
                     for k in 0..<width { g[row * width + k] = rng.nextFloat() - 0.5 }
                 }
+                return g
+            }
+            let early = try InProcessCommunicator.run(ranks: n) { comm -> [Float] in
+                var g = grad(comm.rank)
+                let touched = TouchedRows(rows: rows)
+                for row in 0..<rows where g[row * width] != 0 { touched.mark(row) }
+                let x = SparseRowExchange(touched: touched, width: width, ranks: comm.size)
+                try x.exchangeMarks(channel: comm)
+                try g.withUnsafeMutableBufferPointer { try x.sum($0.baseAddress!, channel: comm) }
                 return g
             }
             let results = try InProcessCommunicator.run(ranks: n) { comm -> ([Float], Int, Double) in
@@ -40,6 +51,7 @@ final class SparseRowExchangeTests: XCTestCase {
             for (r, (g, touched, squares)) in results.enumerated() {
                 XCTAssertEqual(squares, sumsq, accuracy: 1e-5 * sumsq, "the union's sum of squares on rank \(r) of \(n)")
                 XCTAssertEqual(g, results[0].0, "rank \(r) of \(n) holds other bits than rank 0")
+                XCTAssertEqual(early[r], g, "rank \(r) of \(n): the marks exchanged ahead of the rows")
                 XCTAssertEqual(touched, union, "rows in the union on \(n) ranks")
                 XCTAssertLessThanOrEqual((0..<(rows * width)).reduce(0) { max($0, abs(Double(g[$1]) - dense[$1])) }, 1e-6)
                 XCTAssertTrue(g[(30 * width)..<(31 * width)].allSatisfy { $0 == 0 })

@@ -95,6 +95,11 @@ final class TextClassifier {
     /// weights and the backward reports final gradients (fc first, then the body's).
     func trainStep(_ batch: DocumentBatch, dropout: DropoutKey, scale: Float, ready: ExchangeSchedule? = nil) -> (loss: Double, correct: Int) {
         guard batch.columns > 0 else { return (0, 0) }
+        // the table's rows the body's backward will write: marked now, their marks travel during the forward
+        if let touched = store.touched {
+            DocumentEmbedding.mark(batch, into: touched)
+            ready?.rowsMarked()
+        }
         forward(batch, dropout: dropout, schedule: ready)
         let r = ClassifierLoss.apply(logits: logits.ptr, labels: batch.labels, b: batch.columns, outputs: config.outputs,
                                      dLogits: dLogits.ptr, scale: scale)
@@ -102,8 +107,6 @@ final class TextClassifier {
         Linear.backward(dOut: dLogits.ptr, x: body.features, rows: batch.columns, input: body.featureWidth, output: config.outputs,
                         weight: p + fcWeight, dWeight: g + fcWeight, dBias: g + fcBias, dX: dFeatures.ptr)
         ready?.gradientsFinal(fcSpan)
-        // the table's rows are marked before the body reports the table final (its exchange may start then)
-        if let touched = store.touched { DocumentEmbedding.mark(batch, into: touched) }
         body.backward(batch, dFeatures: dFeatures.ptr, ready: ready)
         return r
     }

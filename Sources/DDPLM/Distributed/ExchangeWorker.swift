@@ -2,10 +2,11 @@ import Foundation
 
 /// The exchange thread and everything it touches. The thread holds the worker, not the exchange, so
 /// the exchange's deinit can stop it. Jobs run in the order queued (a FIFO): a step's reduce-scatter
-/// segments always follow the previous step's all-gather. `.rows` is the sparse exchange of the
-/// replicated embedding table (`SparseRowExchange`), part of the step's reduce.
+/// segments always follow the previous step's all-gather. `.marks` and `.rows` are the sparse exchange
+/// of the replicated embedding table (`SparseRowExchange`: its marks, then its rows), part of the step's
+/// reduce.
 final class ExchangeWorker: @unchecked Sendable {
-    enum Job { case reduce(Int), gather(Int), rows }
+    enum Job { case reduce(Int), gather(Int), marks, rows }
 
     let grads: UnsafeMutablePointer<Float>
     let params: UnsafeMutablePointer<Float>
@@ -143,7 +144,7 @@ final class ExchangeWorker: @unchecked Sendable {
             // after a failure the rest of that exchange is skipped (the step throws)
             let skip: Bool
             switch job {
-            case .reduce, .rows: skip = reduceError != nil
+            case .reduce, .marks, .rows: skip = reduceError != nil
             case .gather: skip = gatherError != nil
             }
             pthread_mutex_unlock(mutex)
@@ -163,6 +164,8 @@ final class ExchangeWorker: @unchecked Sendable {
             case .gather:
                 if gatherError == nil, let error { gatherError = error }
                 gathered += 1
+            case .marks:
+                if reduceError == nil, let error { reduceError = error }
             case .rows:
                 if reduceError == nil, let error { reduceError = error }
                 rowsPending = false
@@ -178,6 +181,8 @@ final class ExchangeWorker: @unchecked Sendable {
             try wire.reduceScatter(channel, grads + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
         case .gather(let k):
             try channel.allGather(params + plan[k].start, countPerRank: plan[k].length, stride: plan[k].stride)
+        case .marks:
+            try rows?.exchangeMarks(channel: channel)
         case .rows:
             try rows?.sum(grads, channel: channel)
         }

@@ -20,9 +20,9 @@ import Foundation
 /// all-gather (`settle`).
 ///
 /// The replicated embedding table before the sharded region is summed by its touched rows
-/// (`SparseRowExchange`): when the model reports the table final, that exchange goes to the exchange
-/// thread too, in the FIFO between the segments, so that it runs while the first layer's weight
-/// gradients are computed.
+/// (`SparseRowExchange`): the rows' marks go to the exchange thread when the model has marked them (at
+/// the forward's start, `rowsMarked`), and the rows when it reports the table final, in the FIFO between
+/// the segments, so that they travel while the first layer's weight gradients are computed.
 ///
 /// Segments start at tensor boundaries (a model's layers become final one by one) and are cut as
 /// `Limits` says (at most an eighth of a piece, or `Limits.maximum` floats if that is more, and never more
@@ -151,6 +151,11 @@ final class OverlappedExchange: ExchangeSchedule, ParameterSettling {
     func settle() throws {
         awaitGathered(segments)
         try worker.gatherFailure()
+    }
+
+    func rowsMarked() {
+        // (verifyFinality: exchanged with the rows at the end)
+        if rows != nil, !verifyFinality { worker.enqueue(.marks) }
     }
 
     func gradientsFinal(_ range: Range<Int>) {

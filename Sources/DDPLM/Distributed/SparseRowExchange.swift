@@ -10,6 +10,8 @@
 /// 24 / `fieldBits` rows per float (12 on 2 and 3 ranks, 8 on 4–7). Each float holds an integer below
 /// 2^24, so its sum over the ranks is exact in any order and no field carries into the next.
 /// Moves ~8·V/(N·rows per float) + ~8·|U|·width bytes per rank instead of ~8·V·width.
+/// The marks can travel on their own, as soon as the rows are marked (`exchangeMarks`, during the
+/// forward when the model marks its tokens' rows first), and `sum` then moves only the rows.
 /// Buffers are sized once; allocates nothing.
 final class SparseRowExchange {
     /// The rows this rank's backward wrote (the store's `TouchedRows`): its marks, and afterwards the union.
@@ -29,6 +31,8 @@ final class SparseRowExchange {
     private let packed: FloatBuffer
     /// Rows in the union at the last exchange.
     private(set) var lastRows = 0
+    /// This rank's marked rows when `exchangeMarks` ran this step (the union is in `index`), or nil.
+    private var markedAtExchange: Int?
 
     init(touched: TouchedRows, width: Int, ranks: Int) {
         self.touched = touched
@@ -58,7 +62,28 @@ final class SparseRowExchange {
     /// `channel`: the communicator itself, or the overlapped exchange's channel (`OverlappedExchange`
     /// runs it on the exchange thread as soon as the table's gradient is final).
     func sum(_ grads: UnsafeMutablePointer<Float>, channel: ExchangeChannel) throws {
-        let w = width, n = ranks, per = rowsPerFloat, bits = fieldBits
+        if markedAtExchange == nil { try exchangeMarks(channel: channel) }
+        precondition(touched.count == markedAtExchange, "embedding rows were marked after their marks were exchanged")
+        markedAtExchange = nil
+        let w = width, n = ranks, u = lastRows
+        let floats = u * w
+        let chunk = RingBlock.floats(floats, ranks: n)
+        lastPackedFloats = chunk * n
+        guard floats > 0 else { return }
+        for k in 0..<u { (packed.ptr + k * w).update(from: grads + Int(index[k]) * w, count: w) }
+        (packed.ptr + floats).update(repeating: 0, count: chunk * n - floats)
+        try RingAllReduce.sumBlocks(packed.ptr, chunk: chunk, over: channel)
+        for k in 0..<u {
+            (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w)
+            touched.mark(Int(index[k]))
+        }
+    }
+
+    /// The first half of `sum`, callable on its own once every row this step's backward writes is marked:
+    /// sums the marks over the ranks into the union (a collective over `channel`, like `sum`).
+    func exchangeMarks(channel: ExchangeChannel) throws {
+        precondition(markedAtExchange == nil, "the marks were exchanged twice in one step")
+        let per = rowsPerFloat, bits = fieldBits
         for f in 0..<markFloats {
             var word = 0
             for k in 0..<min(per, rows - f * per) where touched.contains(f * per + k) { word |= 1 << (bits * k) }
@@ -75,16 +100,6 @@ final class SparseRowExchange {
             }
         }
         lastRows = u
-        let floats = u * w
-        let chunk = RingBlock.floats(floats, ranks: n)
-        lastPackedFloats = chunk * n
-        guard floats > 0 else { return }
-        for k in 0..<u { (packed.ptr + k * w).update(from: grads + Int(index[k]) * w, count: w) }
-        (packed.ptr + floats).update(repeating: 0, count: chunk * n - floats)
-        try RingAllReduce.sumBlocks(packed.ptr, chunk: chunk, over: channel)
-        for k in 0..<u {
-            (grads + Int(index[k]) * w).update(from: packed.ptr + k * w, count: w)
-            touched.mark(Int(index[k]))
-        }
+        markedAtExchange = touched.count
     }
 }

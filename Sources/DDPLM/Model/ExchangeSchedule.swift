@@ -12,6 +12,10 @@ protocol ExchangeSchedule: AnyObject {
     func awaitParameters(_ range: Range<Int>)
     /// Gradient floats `range` (flat store offsets) will not change again this step.
     func gradientsFinal(_ range: Range<Int>)
+    /// Every row of the replicated embedding table that this step's backward will write is marked
+    /// (`ParameterStore.touched`, from the batch's token ids): the rows' marks can travel now, long before
+    /// the table's gradient is final. Marking a row after this fails the exchange's check.
+    func rowsMarked()
     /// The order in which to finish the rows of a [rows, width] tensor at store offset `offset` so that
     /// whole exchange segments become final soonest: row ranges covering 0..<rows once, each to be
     /// reported (`gradientsFinal`) as soon as it is done. Reversed, it is the order in which the rows'

@@ -241,8 +241,7 @@ public final class LanguageModel {
         if let vocabParallelEmbedding {
             try vocabParallelEmbedding.backward(n: rows, dOut: dOut, dTable: g + at.encoder)
         } else {
-            Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)
-            store.touched?.mark(x, count: rows)
+            Embedding.backward(ids: x, n: rows, dOut: dOut, dim: config.embedding, dTable: g + at.encoder)  // (rows marked by `trainStep`)
         }
         ready?.gradientsFinal(at.encoder..<at.encoder + config.vocabSize * config.embedding)
     }
@@ -270,6 +269,12 @@ public final class LanguageModel {
         let rows = t * batch, p = store.params(awaitingWith: ready).ptr, g = grads.ptr
         let packed = packs != nil && ready == nil
         if packed { try packs!.all.refresh(p, threads: threads.count) }
+        // the table's rows this window's backward will write are its input tokens' (`Embedding.backward`):
+        // marked now, their marks travel during the forward
+        if let touched = store.touched, vocabParallelEmbedding == nil {
+            touched.mark(x, count: rows)
+            ready?.rowsMarked()
+        }
         let top = try forward(x: x, t: t, state: state, dropout: dropout, schedule: ready, packed: packed)
         let dec = (w: p + at.decoderWeight, b: p + at.decoderBias), dGrad = (g + at.decoderWeight, g + at.decoderBias, dA.ptr)
         // the gradient of the global batch's mean loss: every rank scales by the same 1/(N·rows), so a

@@ -121,7 +121,7 @@ public enum Benchmark {
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try stepper.run(lr: 1e-3, adamStep: s + 1) { ready in
                 if let trace = c.replay {
-                    store.touched?.mark(x, count: b * c.bptt)  // the rows a real backward touches before it reports the table
+                    store.touched?.mark(x, count: b * c.bptt)  // the rows a real step marks before its `rowsMarked`
                     trace.replay(ready)
                     return trace.loss
                 }

@@ -2,8 +2,9 @@ import Foundation
 import Glibc
 
 /// Benchmarks only (`ddplm bench --record-compute` / `--replay-compute`): what a training step's compute
-/// told the exchange, and after how much computing: each time it awaited a range of weights or handed a
-/// range of gradients over as final (`ExchangeSchedule`), and the compute after the last of them.
+/// told the exchange, and after how much computing: each time it awaited a range of weights, marked the
+/// embedding's rows or handed a range of gradients over as final (`ExchangeSchedule`), and the compute
+/// after the last of them.
 ///
 /// Recorded from one rank's real step at the per-rank batch (`ComputeRecorder`), it is replayed on N
 /// ranks with sleeps of the same lengths in place of the compute (`replay`): the exchange then runs on
@@ -14,6 +15,8 @@ public struct ComputeTrace: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case awaitWeights = "await"
         case gradientsFinal = "final"
+        /// The embedding's rows marked (`ExchangeSchedule.rowsMarked`; the range is empty).
+        case rowsMarked = "marked"
     }
 
     public struct Event: Codable, Sendable {
@@ -67,6 +70,8 @@ public struct ComputeTrace: Codable, Sendable {
                 cursor = max(cursor, ComputeTrace.now())
             case .gradientsFinal:
                 ready?.gradientsFinal(e.lower..<e.upper)
+            case .rowsMarked:
+                ready?.rowsMarked()
             }
         }
         ComputeTrace.sleep(until: cursor + UInt64(tail * 1e9))
@@ -115,6 +120,10 @@ final class ComputeRecorder: ExchangeSchedule {
 
     func gradientsFinal(_ range: Range<Int>) {
         trace.events.append(.init(gap: gap(), kind: .gradientsFinal, lower: range.lowerBound, upper: range.upperBound))
+    }
+
+    func rowsMarked() {
+        trace.events.append(.init(gap: gap(), kind: .rowsMarked, lower: 0, upper: 0))
     }
 
     func rowOrder(offset: Int, rows: Int, width: Int) -> [Range<Int>] {
