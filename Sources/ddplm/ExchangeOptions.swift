@@ -9,6 +9,6 @@ struct ExchangeOptions: ParsableArguments {
     var overlap: ExchangeOverlap = .auto
 
     @Option(help: ArgumentHelp("Ranks on one node hold one copy of the weights and Adam's moments: auto or off (default: auto, when every rank is on one node and the exchange runs after the compute).",
-                               discussion: "Shared, each rank's optimizer writes its shard where every rank reads it, so the weights' all-gather and a copy per rank of the weights and moments go; each rank sums its shard of the gradients from every rank's in the ring's order, and with --matmul-precision medium the ranks pack the weights' bf16 tiles together. The weights are the same bits. off keeps a copy per rank. An MPI that cannot allocate the memory, or a /dev/shm without room for it (a container's 64 MB), gets a copy per rank, with a note."))
+                               discussion: "Shared, each rank's optimizer writes its shard where every rank reads it, so the weights' all-gather and a copy per rank of the weights and moments go; each rank sums its shard of the gradients from every rank's in the ring's order, and the ranks pack the weights together (bf16 tiles with --matmul-precision medium, the recurrent weights' float32 panels otherwise). The weights are the same bits. off keeps a copy per rank. An MPI that cannot allocate the memory, or a /dev/shm without room for it (a container's 64 MB), gets a copy per rank, with a note."))
     var sharedWeights: NodeSharedWeights = .auto
 }

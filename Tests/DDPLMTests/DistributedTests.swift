@@ -37,9 +37,10 @@ final class DistributedTests: XCTestCase {
         try nRankTrainingStepEqualsOneRank(ModelConfig(vocabSize: 13, embedding: 6, hidden: 6, layers: 2, cell: .lstm, dropout: 0.3, tieWeights: true))
     }
 
-    /// `bf16`: the products are bf16 (`MatmulPrecision.medium`, set by the caller): N ranks are compared
-    /// with each other and node-shared with a copy each, not with one process.
-    func nRankTrainingStepEqualsOneRank(_ cfg: ModelConfig, bf16: Bool = false) throws {
+    /// `againstOneProcess` false: N ranks are compared with each other and node-shared with a copy each,
+    /// not with one process (bf16 products, set by the caller; or weights large enough that the sums'
+    /// orders differ by more than the tolerance).
+    func nRankTrainingStepEqualsOneRank(_ cfg: ModelConfig, againstOneProcess: Bool = true) throws {
         let batch = 12, t = 5, steps = 3
         var rng = SplitMix64(seed: 21)
         let xs = (0..<(steps * t * batch)).map { _ in Int32(rng.next() % UInt64(min(13, cfg.vocabSize))) }
@@ -56,7 +57,7 @@ final class DistributedTests: XCTestCase {
             model.initialize(seed: 3)
             let stepper = TrainingStep(store: store, threads: .one, comm: comm, clip: 0.1)
             XCTAssertEqual(try stepper.shareWeights(shared ? .auto : .off), shared)
-            XCTAssertEqual(try model.sharePacks(comm: comm), shared && MatmulPrecision.current == .medium)
+            XCTAssertEqual(try model.sharePacks(comm: comm), shared && (MatmulPrecision.current == .medium || PackedMatrix.enabled))
             let carry = model.makeState()
             var x = [Int32](repeating: 0, count: t * split.columns), y = x
             var losses: [Double] = [], norms: [Double] = []
@@ -93,7 +94,7 @@ final class DistributedTests: XCTestCase {
                 XCTAssertEqual(got.losses, ranks[0].losses)
                 XCTAssertEqual(got.norms, ranks[0].norms)
             }
-            if bf16 { continue }
+            if !againstOneProcess { continue }
             for s in 0..<steps {
                 XCTAssertEqual(ranks[0].losses[s], one.losses[s], accuracy: 1e-6 * one.losses[s], "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights), step \(s)")
                 XCTAssertEqual(ranks[0].norms[s], one.norms[s], accuracy: 1e-5 * one.norms[s], "\(n) ranks, vocab-parallel \(vocabParallel), step \(s)")
@@ -101,6 +102,17 @@ final class DistributedTests: XCTestCase {
             let worst = zip(ranks[0].weights, one.weights).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(worst, 1e-5, "\(n) ranks, vocab-parallel \(vocabParallel), tied \(cfg.tieWeights), piece \(String(describing: piece)): weights differ from one rank by \(worst)")
         } }
+    }
+
+    /// In float32, node-shared weights come with node-shared W_hh panels (`WeightPacks`) for the packed
+    /// per-step products: each rank packs its share of every panel, and every rank's products read all of
+    /// them. The same bits as a copy each, with several panels per layout (4H = 160 and H = 40 columns; the
+    /// model above has one). Skipped on a CPU without packed products.
+    func testNodeSharedPanelsGiveTheSameBitsInFloat32() throws {
+        guard PackedMatrix.enabled else { throw XCTSkip("the per-step products are not packed on this CPU") }
+        let cfgs = [ModelConfig(vocabSize: 40, embedding: 33, hidden: 40, layers: 2, cell: .lstm, dropout: 0.3),
+                    ModelConfig(vocabSize: 70, embedding: 40, hidden: 40, layers: 1, cell: .gru, dropout: 0, tieWeights: true)]
+        for cfg in cfgs { try nRankTrainingStepEqualsOneRank(cfg, againstOneProcess: false) }
     }
 
     /// With bf16 products, node-shared weights come with node-shared tiles (`WeightPacks`): each rank packs
@@ -113,7 +125,7 @@ final class DistributedTests: XCTestCase {
         defer { try? MatmulPrecision.set(.highest) }
         let cfgs = [ModelConfig(vocabSize: 40, embedding: 33, hidden: 40, layers: 2, cell: .lstm, dropout: 0.3),
                     ModelConfig(vocabSize: 70, embedding: 40, hidden: 40, layers: 1, cell: .gru, dropout: 0, tieWeights: true)]
-        for cfg in cfgs { try nRankTrainingStepEqualsOneRank(cfg, bf16: true) }
+        for cfg in cfgs { try nRankTrainingStepEqualsOneRank(cfg, againstOneProcess: false) }
     }
 
     /// A learnable corpus in a fresh directory and a small GRU run config over it.

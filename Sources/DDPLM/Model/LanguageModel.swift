@@ -45,9 +45,10 @@ public final class LanguageModel {
     private var decoderRowOrder: (listener: ObjectIdentifier, rows: [Range<Int>])?
     let dA: FloatBuffer             // ping-pong gradient buffers [T·b, max(E, H)]
     let dB: FloatBuffer
-    /// The weights' bf16 tiles in node-shared memory (`sharePacks`): each layer's W_ih and W_hh, and the
-    /// decoder's W (nil with a vocab split, whose decoder multiplies its own rows).
-    private var packs: (all: WeightPacks, layers: [(wih: WeightPacks.Entry, whh: WeightPacks.Entry)], decoder: WeightPacks.Entry?)?
+    /// The weights packed in node-shared memory (`sharePacks`). bf16 tiles: each layer's W_ih and W_hh, and
+    /// the decoder's W (nil with a vocab split, whose decoder multiplies its own rows). float32 panels: each
+    /// layer's W_hh, for the per-step products (the other products call `gemm`, which packs as it goes).
+    private var packs: (all: WeightPacks, layers: [(wih: WeightPacks.Entry?, whh: WeightPacks.Entry)], decoder: WeightPacks.Entry?)?
 
     /// PyTorch word_language_model's `state_dict`: encoder.weight, rnn.{weight_ih, weight_hh, bias_ih,
     /// bias_hh}_l{k}, decoder.weight (an alias of encoder.weight when tied), decoder.bias.
@@ -143,21 +144,28 @@ public final class LanguageModel {
         }
     }
 
-    /// Once the weights are node-shared (`ParameterStore.nodeShared`) and the products are bf16
-    /// (`MatmulPrecision.medium`): the ranks pack the weights' tiles together, into node-shared memory,
-    /// once per training step (`WeightPacks`). A collective; false when nothing is shared.
+    /// Whether `sharePacks` shares anything once the weights are node-shared: with bf16 products
+    /// (`MatmulPrecision.medium`) every weight's tiles, in float32 the recurrent weights' panels when the
+    /// per-step products are packed (`PackedMatrix.enabled`, windows longer than one step).
+    var sharesPacks: Bool { MatmulPrecision.current == .medium || (PackedMatrix.enabled && maxT > 1) }
+
+    /// Once the weights are node-shared (`ParameterStore.nodeShared`) and `sharesPacks`: the ranks pack the
+    /// weights together, into node-shared memory, once per training step (`WeightPacks`). A collective;
+    /// false when nothing is shared.
     @discardableResult
     func sharePacks(comm: Communicator) throws -> Bool {
-        guard packs == nil, store.nodeShared, MatmulPrecision.current == .medium else { return packs != nil }
+        guard packs == nil, store.nodeShared, sharesPacks else { return packs != nil }
+        let bf16 = MatmulPrecision.current == .medium
         let g = config.cell.gates * config.hidden
         var weights: [(offset: Int, rows: Int, cols: Int)] = []
         for (k, o) in at.layers.enumerated() {
-            weights += [(o.wih, g, config.inputSize(layer: k)), (o.whh, g, config.hidden)]
+            if bf16 { weights.append((o.wih, g, config.inputSize(layer: k))) }
+            weights.append((o.whh, g, config.hidden))
         }
-        if vocabParallel == nil { weights.append((at.decoderWeight, config.vocabSize, config.hidden)) }
+        if bf16 && vocabParallel == nil { weights.append((at.decoderWeight, config.vocabSize, config.hidden)) }
         guard let all = try WeightPacks(weights: weights, comm: comm) else { return false }
-        packs = (all, at.layers.map { (all.entry(at: $0.wih), all.entry(at: $0.whh)) },
-                 vocabParallel == nil ? all.entry(at: at.decoderWeight) : nil)
+        packs = (all, at.layers.map { (bf16 ? all.entry(at: $0.wih) : nil, all.entry(at: $0.whh)) },
+                 bf16 && vocabParallel == nil ? all.entry(at: at.decoderWeight) : nil)
         return true
     }
 

@@ -51,10 +51,10 @@ final class RecurrentLayer {
 
     /// x: [T·b, input]. h0/c0: [b, H] initial state (c0 ignored unless LSTM). Leaves the final state in
     /// hs/cs row block T. The input projection's product reads W_ih alone; `restReady` runs before W_hh
-    /// or a bias is read. `packs`: W_ih's and W_hh's tiles, packed already (`WeightPacks`).
+    /// or a bias is read. `packs`: W_hh's (and in bf16 W_ih's) packed already (`WeightPacks`).
     func forward(t: Int, x: UnsafePointer<Float>, h0: UnsafePointer<Float>, c0: UnsafePointer<Float>,
                  wih: UnsafePointer<Float>, whh: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
-                 packs: (wih: WeightPacks.Entry, whh: WeightPacks.Entry)? = nil, restReady: () -> Void = {}) {
+                 packs: (wih: WeightPacks.Entry?, whh: WeightPacks.Entry)? = nil, restReady: () -> Void = {}) {
         let b = batch, h = hidden, g = gates, rows = t * b
         RecurrentWindow.projectInputs(rows: rows, input: input, gates: g, x: x, wih: wih, bih: bih, into: xw.ptr,
                                       packs: packs?.wih, threads: recurrent.threads, biasReady: restReady)
@@ -90,7 +90,7 @@ final class RecurrentLayer {
                   wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                   dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
                   dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
-                  packs: (wih: WeightPacks.Entry, whh: WeightPacks.Entry)? = nil,
+                  packs: (wih: WeightPacks.Entry?, whh: WeightPacks.Entry)? = nil,
                   final: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in },
                   inputGradientFirst: Bool = false, inputGradientReady: () -> Void = {}) {
         let b = batch, h = hidden, g = gates, rows = t * b

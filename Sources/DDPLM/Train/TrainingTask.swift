@@ -35,7 +35,7 @@ protocol TrainingTask: AnyObject {
     /// Restores this rank's carried state from a latest checkpoint written with any rank count.
     func restoreCarriedState(from file: SafeTensors, name: String) throws
     /// The weights have just become node-shared (`TrainingStep.shareWeights`): what the model shares
-    /// with them (the language model's bf16 tiles, `WeightPacks`). A collective.
+    /// with them (the language model's packed weights, `WeightPacks`). A collective.
     func weightsShared(comm: Communicator) throws
 }
 
