@@ -183,19 +183,31 @@ DISPATCH void ddplm_sum_ordered(float *dst, const float *const *src, int n, long
     }
 }
 
+/* One block's sum of squares: float partial sums over DDPLM_SUMSQ_BLOCK floats, then into double (fast
+   and accurate enough for a norm). */
+#define SUMSQ_BLOCK(xin, nin) ({                                                  \
+    const float *_x = (xin);                                                      \
+    long _n = (nin), _i = 0;                                                      \
+    v16f _acc = SPLAT(0);                                                         \
+    for (; _i + 16 <= _n; _i += 16) { v16f _v = LOAD16(_x + _i); _acc += _v * _v; } \
+    double _s = HSUM16(_acc);                                                     \
+    for (; _i < _n; _i++) _s += (double)_x[_i] * _x[_i];                          \
+    _s; })
+
 DISPATCH double ddplm_sumsq(const float *x, long n) {
     double total = 0;
-    long i = 0;
-    while (i < n) {
-        /* float partial sums over blocks of 4096, then into double: fast and accurate enough for a norm */
-        long end = i + 4096 < n ? i + 4096 : n;
-        v16f acc = SPLAT(0);
-        for (; i + 16 <= end; i += 16) { v16f v = LOAD16(x + i); acc += v * v; }
-        double s = HSUM16(acc);
-        for (; i < end; i++) s += (double)x[i] * x[i];
-        total += s;
-    }
+    for (long i = 0; i < n; i += DDPLM_SUMSQ_BLOCK) total += SUMSQ_BLOCK(x + i, n - i < DDPLM_SUMSQ_BLOCK ? n - i : DDPLM_SUMSQ_BLOCK);
     return total;
+}
+
+DISPATCH void ddplm_sum_ordered_squares(float *dst, const float *const *src, int n, long count, double *squares) {
+    const float *s[64]; /* NodeSharedWeights.maxSummedRanks */
+    for (long lo = 0, b = 0; lo < count; lo += DDPLM_SUMSQ_BLOCK, b++) {
+        long m = count - lo < DDPLM_SUMSQ_BLOCK ? count - lo : DDPLM_SUMSQ_BLOCK;
+        for (int r = 0; r < n; r++) s[r] = src[r] + lo;
+        ddplm_sum_ordered(dst + lo, s, n, m);
+        squares[b] = SUMSQ_BLOCK(dst + lo, m);  /* the block just written, still in cache */
+    }
 }
 
 /* The loop, once reading the gradient and once also zeroing it (`zero` is a constant in each call, so

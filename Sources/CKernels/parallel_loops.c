@@ -86,27 +86,32 @@ void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, lon
     ddplm_parallel(parts, adam_part, &j);
 }
 
-/* --- ordered sums over ranks: contiguous 16-aligned slices ----------------------------------------- */
+/* --- ordered sums over ranks, with the result's sum of squares: whole blocks of DDPLM_SUMSQ_BLOCK ------ */
 
 struct sum_job {
     long parts, count;
     float *dst;
     const float *const *src;
     int n;
+    double *squares;
 };
 
 static void sum_part(void *ctx, long k) {
     const struct sum_job *j = ctx;
-    long a, b;
-    slice16(j->count, j->parts, k, &a, &b);
+    long blocks = (j->count + DDPLM_SUMSQ_BLOCK - 1) / DDPLM_SUMSQ_BLOCK;
+    long b0 = blocks * k / j->parts, b1 = blocks * (k + 1) / j->parts;
+    long a = b0 * DDPLM_SUMSQ_BLOCK, b = b1 * DDPLM_SUMSQ_BLOCK < j->count ? b1 * DDPLM_SUMSQ_BLOCK : j->count;
     const float *src[64];  /* NodeSharedWeights.maxSummedRanks */
     for (int r = 0; r < j->n; r++) src[r] = j->src[r] + a;
-    if (b > a) ddplm_sum_ordered(j->dst + a, src, j->n, b - a);
+    if (b > a) ddplm_sum_ordered_squares(j->dst + a, src, j->n, b - a, j->squares + b0);
 }
 
-void ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count) {
-    struct sum_job j = {parts, count, dst, src, n};
+double ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count, double *squares) {
+    struct sum_job j = {parts, count, dst, src, n, squares};
     ddplm_parallel(parts, sum_part, &j);
+    double total = 0;  /* ddplm_sumsq's order: block by block */
+    for (long b = 0; b < (count + DDPLM_SUMSQ_BLOCK - 1) / DDPLM_SUMSQ_BLOCK; b++) total += squares[b];
+    return total;
 }
 
 /* --- softmax rows: rows·w/parts ..< rows·(w+1)/parts, each part its own bias-gradient row ------------- */

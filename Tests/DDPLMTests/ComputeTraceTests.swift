@@ -51,8 +51,7 @@ final class ComputeTraceTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(r[0], trace.seconds * 0.99, "a replayed compute lasts at least the recorded one")
             XCTAssertGreaterThan(r[1], 0, "the exchange ran")
         }
-        var other = replay
-        other.model.hidden = 13
+        let other = { var o = replay; o.model.hidden = 13; return o }()
         XCTAssertThrowsError(try InProcessCommunicator.run(ranks: 2) { comm in _ = try Benchmark.timeSteps(other, comm: comm) }) {
             XCTAssertTrue("\($0)".contains("recorded on a model of"))
         }

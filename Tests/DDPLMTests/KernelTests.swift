@@ -24,10 +24,11 @@ final class KernelTests: XCTestCase {
     }
 
     /// The node-shared gradients' reduce-scatter: each element summed left to right over the sources, the
-    /// result written over the last one, whatever the tile edges and the parts.
+    /// result written over the last one, whatever the tile edges and the parts; and the result's sum of
+    /// squares, the bits of `ddplm_sumsq` over it.
     func testOrderedSumMatchesNaive() {
         var rng = SplitMix64(seed: 9)
-        for (n, count, parts) in [(1, 5, 1), (2, 1024, 1), (3, 2049, 1), (4, 70_001, 3), (5, 16, 2)] {
+        for (n, count, parts) in [(1, 5, 1), (2, 1024, 1), (3, 2049, 1), (4, 70_001, 3), (5, 16, 2), (2, 12_289, 4), (3, 8192, 5)] {
             let sources = (0..<n).map { _ in FloatBuffer(count: count) }
             for b in sources { for i in 0..<count { b[i] = (rng.nextFloat() - 0.5) * Float(1 << (i % 7)) } }
             var expected = [Float](repeating: 0, count: count)
@@ -39,8 +40,13 @@ final class KernelTests: XCTestCase {
             let pointers = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: n)
             defer { pointers.deallocate() }
             for j in 0..<n { pointers[j] = UnsafePointer(sources[j].ptr) }
-            ddplm_sum_ordered_parts(parts, sources[n - 1].ptr, pointers, Int32(n), count)
+            let squares = UnsafeMutablePointer<Double>.allocate(capacity: (count + Int(DDPLM_SUMSQ_BLOCK) - 1) / Int(DDPLM_SUMSQ_BLOCK))
+            defer { squares.deallocate() }
+            let sumsq = ddplm_sum_ordered_parts(parts, sources[n - 1].ptr, pointers, Int32(n), count, squares)
             XCTAssertTrue(sources[n - 1].array == expected, "\(n) sources, \(count) floats, \(parts) parts")
+            XCTAssertEqual(sumsq.bitPattern, ddplm_sumsq(sources[n - 1].ptr, count).bitPattern, "\(n) sources, \(count) floats, \(parts) parts")
+            let naive = expected.reduce(0.0) { $0 + Double($1) * Double($1) }
+            XCTAssertEqual(sumsq, naive, accuracy: 1e-5 * naive)
         }
     }
 

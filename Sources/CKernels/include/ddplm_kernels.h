@@ -58,7 +58,9 @@ void ddplm_pack_b_parts(long threads, int trans, long k, long n, const float *b,
 void ddplm_adam_parts(long parts, float *p, float *grad, float *m, float *v, long n, float gscale,
                       float one_minus_b1, float b2, float one_minus_b2, float step_size, float bc2_sqrt, float eps,
                       int zero_grad);
-void ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count);
+/* ddplm_sum_ordered in parts of whole blocks of DDPLM_SUMSQ_BLOCK; returns ddplm_sumsq(dst, count), the
+   same bits, from `squares` ((count + DDPLM_SUMSQ_BLOCK - 1) / DDPLM_SUMSQ_BLOCK doubles of scratch). */
+double ddplm_sum_ordered_parts(long parts, float *dst, const float *const *src, int n, long count, double *squares);
 void ddplm_softmax_xent_rows(long parts, long rows, float *logits, long v, const float *bias, const int *targets,
                              float scale, float *partial, double *losses);
 void ddplm_vocab_stats_rows(long parts, long rows, float *logits, long v, const float *bias, const float *targets,
@@ -72,8 +74,13 @@ void ddplm_vocab_grad_rows(long parts, long rows, float *logits, long v, const f
 /* dst[i] = ((src[0][i] + src[1][i]) + ...) + src[n-1][i], in that order, for i < count; dst may be
    src[n-1] (node-shared gradients: a rank sums its block over the ranks in the ring's order). */
 void ddplm_sum_ordered(float *dst, const float *const *src, int n, long count);
-/* Sum of squares of n floats, accumulated in double. */
+/* Sum of squares of n floats: each block of DDPLM_SUMSQ_BLOCK in float lanes, the blocks added in double
+   in order. */
+#define DDPLM_SUMSQ_BLOCK 4096
 double ddplm_sumsq(const float *x, long n);
+/* ddplm_sum_ordered, and the sum of squares of each block of DDPLM_SUMSQ_BLOCK floats of the result (from
+   dst) into squares[b]: ddplm_sumsq's blocks, summed while each is in cache. */
+void ddplm_sum_ordered_squares(float *dst, const float *const *src, int n, long count, double *squares);
 
 /* torch.optim.Adam on n parameters, with the gradient scaled by gscale first (the clip coefficient):
      g = gscale*grad; m += (1-b1)(g - m); v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v)/bc2_sqrt + eps)

@@ -35,6 +35,8 @@ final class ParameterStore {
     private var summedGradients: UnsafeMutablePointer<UnsafePointer<Float>?>?
     /// `summedGradients`, each advanced to the piece being summed.
     private var pieceSources: UnsafeMutablePointer<UnsafePointer<Float>?>?
+    /// Scratch for a piece's sums of squares, one per `DDPLM_SUMSQ_BLOCK` floats.
+    private var pieceSquares: UnsafeMutablePointer<Double>?
     /// Set by `TrainingStep` when Adam has just zeroed the gradients of `updated`; cleared by
     /// `zeroGradients`.
     var updateZeroedGradients = false
@@ -144,6 +146,8 @@ final class ParameterStore {
             }
             summedGradients = order
             pieceSources = .allocate(capacity: ranks)
+            let block = Int(DDPLM_SUMSQ_BLOCK)
+            pieceSquares = .allocate(capacity: max(1, ((shard.owned.map(\.count).max() ?? 0) + block - 1) / block))
         }
         let width = layout.sparseRows?.width ?? 0, rows = width > 0 ? replicated / width : 0
         let tableRows = (rank * rows / ranks)..<((rank + 1) * rows / ranks)
@@ -191,16 +195,22 @@ final class ParameterStore {
 
     /// The reduce-scatter of node-shared gradients, once every rank's is final: each of this rank's
     /// pieces (`shard.owned`) becomes the sum over ranks in the ring's order, read straight from every
-    /// rank's buffer. Other pieces are left as they are.
-    func sumSharedGradients(parts: Int) {
-        guard let buffers = summedGradients, let sources = pieceSources else { preconditionFailure("the gradients are not node-shared") }
+    /// rank's buffer. Other pieces are left as they are. Returns the pieces' sum of squares, the bits of
+    /// `GradClip.sumOfSquares` over each piece in turn, taken in the same pass.
+    func sumSharedGradients(parts: Int) -> Double {
+        guard let buffers = summedGradients, let sources = pieceSources, let squares = pieceSquares else {
+            preconditionFailure("the gradients are not node-shared")
+        }
+        var total = 0.0
         for piece in shard.owned {
             for k in 0..<ranks { sources[k] = buffers[k]! + piece.lowerBound }
-            ddplm_sum_ordered_parts(piece.count < 1 << 16 ? 1 : parts, grads.ptr + piece.lowerBound, sources, Int32(ranks), piece.count)
+            total += ddplm_sum_ordered_parts(piece.count < 1 << 16 ? 1 : parts, grads.ptr + piece.lowerBound, sources,
+                                             Int32(ranks), piece.count, squares)
         }
+        return total
     }
 
-    deinit { summedGradients?.deallocate(); pieceSources?.deallocate() }
+    deinit { summedGradients?.deallocate(); pieceSources?.deallocate(); pieceSquares?.deallocate() }
 
     /// Fingerprint of the weights, for the "every rank holds the same weights" checks.
     var weightsHash: UInt64 { FNV1a64.hash(UnsafeRawBufferPointer(start: params.ptr, count: count * 4)) }

@@ -141,6 +141,7 @@ public final class TrainingStep {
         control[1] = signalled ? 1 : 0
         control[2] = timeUp ? 1 : 0
         lap(0)
+        var shardSquares: Double?  // the shard's sum of squares, when the sum over ranks took it
         if barrierAfterCompute { try comm.barrier(); lap(5) }
         if n > 1 {
             if let overlapped {  // the sparse rows too, on the exchange thread
@@ -156,7 +157,7 @@ public final class TrainingStep {
                 try sparse?.sum(g, channel: comm)
                 if store.sharedGradients {
                     try comm.barrier()  // every rank's gradient is final
-                    store.sumSharedGradients(parts: adam.threads.count)
+                    shardSquares = store.sumSharedGradients(parts: adam.threads.count)
                 } else {
                     for round in shard.rounds {
                         try wire.reduceScatter(comm, g + round.start, countPerRank: round.chunk, stride: round.chunk)
@@ -167,7 +168,7 @@ public final class TrainingStep {
         lap(1)
         // each rank's shard, and the replicated table once (rank 0's; every rank holds the same): its
         // summed union rows, packed, the rest of the table being exactly zero
-        control[3] = shard.owned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
+        control[3] = (shardSquares ?? shard.owned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) })
             + (comm.rank == 0 ? sparse?.unionSumOfSquares() ?? 0 : 0)
             + vocabOwned.reduce(0) { $0 + GradClip.sumOfSquares(g + $1.lowerBound, count: $1.count) }
         // loss, stop votes and the norm's sum of squares in one round trip (each summed in rank order)
