@@ -41,8 +41,7 @@ final class ComputeTraceTests: XCTestCase {
         record.batch = 2  // the per-rank batch of the replay
         record.recordFor = 2
         let trace = try XCTUnwrap(try Benchmark.timeSteps(record, comm: SingleProcessCommunicator()).trace)
-        var replay = config(steps: 3)
-        replay.replay = trace
+        let replay = { var r = config(steps: 3); r.replay = trace; return r }()
         let results = try InProcessCommunicator.run(ranks: 2) { comm -> [Double] in
             let t = try Benchmark.timeSteps(replay, comm: comm)
             return [t.computeMedianSeconds, t.phases[6] + t.phases[1]]

@@ -13,6 +13,8 @@ final class BiLSTMBody: ClassifierBody {
     /// Per layer: the flat range of its eight tensors (both directions); and the embedding's.
     let layerSpans: [Range<Int>]
     let embeddingSpan: Range<Int>
+    /// What `backward` reports final, in its order: the layers top first, then the embedding.
+    let reportedGradients: [Range<Int>]
     let directions: [[LSTMDirection]]
     let x0: FloatBuffer                 // [t·b, E] embedded, time-major
     let outputs: [FloatBuffer]          // per layer [t·b, 2H]
@@ -55,6 +57,7 @@ final class BiLSTMBody: ClassifierBody {
             L.span([false, true].flatMap { r in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map { name($0, k, r) } })
         }
         embeddingSpan = L.span(["embedding.weight"])
+        reportedGradients = layerSpans.reversed() + [embeddingSpan]
         directions = (0..<c.layers).map { k in
             [false, true].map { LSTMDirection(input: k == 0 ? c.embedding : 2 * c.hidden, hidden: c.hidden, maxColumns: maxColumns, maxT: maxT, reverse: $0, threads: threads) }
         }

@@ -13,6 +13,14 @@ protocol ClassifierBody: AnyObject {
     /// dFeatures: [columns, featureWidth] (may be overwritten). Accumulates into the store's gradients,
     /// and may tell `ready` which are final (what it does not report is exchanged after the compute).
     func backward(_ batch: DocumentBatch, dFeatures: UnsafeMutablePointer<Float>, ready: ExchangeSchedule?)
+    /// The ranges `backward` tells `ready` are final, in its order: a rank without documents in a step
+    /// reports them at once, so that every rank hands the exchange the same segments in the same order.
+    var reportedGradients: [Range<Int>] { get }
+}
+
+extension ClassifierBody {
+    /// A body whose backward reports nothing (its gradients are exchanged after the compute).
+    var reportedGradients: [Range<Int>] { [] }
 }
 
 /// The embedding lookups every body shares, with `nn.Embedding(padding_idx=<pad>)` semantics: the pad row

@@ -94,7 +94,16 @@ final class TextClassifier {
     /// the summed loss; returns the summed loss and the number right. With `ready`, the forward awaits
     /// weights and the backward reports final gradients (fc first, then the body's).
     func trainStep(_ batch: DocumentBatch, dropout: DropoutKey, scale: Float, ready: ExchangeSchedule? = nil) -> (loss: Double, correct: Int) {
-        guard batch.columns > 0 else { return (0, 0) }
+        guard batch.columns > 0 else {
+            // no documents here (an epoch's short last batch): the gradients are zero, so final now, and
+            // reported as a rank with documents reports them (the exchange's collectives in one order)
+            if let ready {
+                if store.touched != nil { ready.rowsMarked() }
+                ready.gradientsFinal(fcSpan)
+                for range in body.reportedGradients { ready.gradientsFinal(range) }
+            }
+            return (0, 0)
+        }
         // the table's rows the body's backward will write: marked now, their marks travel during the forward
         if let touched = store.touched {
             DocumentEmbedding.mark(batch, into: touched)

@@ -63,7 +63,9 @@ final class SparseRowExchange {
     /// runs it on the exchange thread as soon as the table's gradient is final).
     func sum(_ grads: UnsafeMutablePointer<Float>, channel: ExchangeChannel) throws {
         if markedAtExchange == nil { try exchangeMarks(channel: channel) }
-        precondition(touched.count == markedAtExchange, "embedding rows were marked after their marks were exchanged")
+        // a check that stays in release builds (-Ounchecked drops preconditions): a row marked late would
+        // miss the union, and the ranks' tables would drift apart silently
+        guard touched.count == markedAtExchange else { fatalError("embedding rows were marked after their marks were exchanged") }
         markedAtExchange = nil
         let w = width, n = ranks, u = lastRows
         let floats = u * w
@@ -82,7 +84,7 @@ final class SparseRowExchange {
     /// The first half of `sum`, callable on its own once every row this step's backward writes is marked:
     /// sums the marks over the ranks into the union (a collective over `channel`, like `sum`).
     func exchangeMarks(channel: ExchangeChannel) throws {
-        precondition(markedAtExchange == nil, "the marks were exchanged twice in one step")
+        guard markedAtExchange == nil else { fatalError("the marks were exchanged twice in one step") }
         let per = rowsPerFloat, bits = fieldBits
         for f in 0..<markFloats {
             var word = 0

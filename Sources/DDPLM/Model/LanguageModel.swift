@@ -186,7 +186,7 @@ public final class LanguageModel {
 
     /// Embedding and recurrent layers over one window; returns the decoder input [T·b, H] and moves
     /// `state` to the window's end. With `schedule`, each layer first awaits its weights. `packed`: the
-    /// layers multiply by the shared tiles (refreshed for this step). Throws only with a tied vocab split
+    /// layers multiply by the shared packs (refreshed for this step). Throws only with a tied vocab split
     /// (its lookups are collectives).
     func forward(x: UnsafePointer<Int32>, t: Int, state: RecurrentState, dropout: DropoutKey?,
                  schedule: ExchangeSchedule? = nil, packed: Bool = false) throws -> UnsafeMutablePointer<Float> {
@@ -270,7 +270,7 @@ public final class LanguageModel {
     /// (that mean's gradient ÷ the store's rank count: summed over the ranks, the batch's).
     /// `state` enters as the carried (detached) hidden state and leaves as the window's final state.
     /// With `ready`, each gradient is reported as soon as it is final (see `ExchangeSchedule`).
-    /// With node-shared packs (`sharePacks`), every rank first packs its share of the weights' tiles (a
+    /// With node-shared packs (`sharePacks`), every rank first packs its share of the weights (a
     /// collective). Throws only with a vocab-parallel decoder or shared packs (their collectives).
     func trainStep(x: UnsafePointer<Int32>, y: UnsafePointer<Int32>, t: Int, state: RecurrentState,
                    dropout: DropoutKey?, ready: ExchangeSchedule? = nil) throws -> Double {

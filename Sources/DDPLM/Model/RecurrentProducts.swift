@@ -2,7 +2,8 @@
 /// forward h·W_hhᵀ, backward dG·W_hh. With `RecurrentGEMM.packed` the weight is packed once per window
 /// (`begin…`) and each step streams the panels (`PackedMatrix`); otherwise each step calls `gemm`, which
 /// packs W_hh again. A window of one step (generation) always calls `gemm`. A window given the weight's
-/// tiles already packed (`WeightPacks`, node-shared) multiplies by those instead of packing its own.
+/// packs already made (`WeightPacks`, node-shared: bf16 tiles or float32 panels) multiplies by those
+/// instead of packing its own.
 final class RecurrentProducts {
     let hidden: Int
     let gates: Int
@@ -14,7 +15,7 @@ final class RecurrentProducts {
     var threads: Int { transposed.threads }
     private var whh: UnsafePointer<Float>?
     private var packed = false
-    /// This window's tiles from `WeightPacks`, when given.
+    /// This window's packed weight from `WeightPacks`, when given.
     private var shared: PackedWeight?
 
     init(hidden: Int, gates: Int, maxT: Int, threads: ComputeThreads) {
@@ -32,7 +33,7 @@ final class RecurrentProducts {
         return packed && shared == nil
     }
 
-    /// Before a forward window of `steps` steps with weight `whh` (`packs`: its tiles, packed already).
+    /// Before a forward window of `steps` steps with weight `whh` (`packs`: the weight packed already).
     func beginForward(whh: UnsafePointer<Float>, steps: Int, packs: WeightPacks.Entry? = nil) {
         if begin(whh, steps: steps, shared: packs?.transposed) { transposed.pack(whh, ldb: hidden, transposed: true) }
     }
@@ -49,7 +50,7 @@ final class RecurrentProducts {
         }
     }
 
-    /// Before a backward window of `steps` steps with weight `whh` (`packs`: its tiles, packed already).
+    /// Before a backward window of `steps` steps with weight `whh` (`packs`: the weight packed already).
     func beginBackward(whh: UnsafePointer<Float>, steps: Int, packs: WeightPacks.Entry? = nil) {
         if begin(whh, steps: steps, shared: packs?.straight) { straight.pack(whh, ldb: hidden, transposed: false) }
     }

@@ -90,7 +90,7 @@ final class WeightPacks {
     /// Packs this rank's share of every weight's column blocks from `params` (rank r of N: blocks
     /// r·B/N ..< (r+1)·B/N of each matrix's B), on `threads`, then waits for every rank's (a barrier).
     /// A collective, once the weights are final for the step: every rank's earlier products with the
-    /// tiles are over (the step's exchange came between).
+    /// packs are over (the step's exchange came between).
     func refresh(_ params: UnsafePointer<Float>, threads: Int) throws {
         for e in entries {
             e.transposed.pack(params + e.offset, ldb: e.cols, transposed: true, rank: comm.rank, of: comm.size, threads: threads)
