@@ -10,7 +10,7 @@ struct ClassifierDataOptions: ConfigOptionGroup {
     @Option(help: ArgumentHelp("Training documents: a label<TAB>text file, or a directory with one subdirectory of .txt files per label, like aclImdb/train (default: data/aclImdb/train, else the bundled synthetic sample data/classify-sample).", valueName: "FILE|DIR"))
     var train: String?
     @Option(help: ArgumentHelp("Validation documents (default: hold out --valid-fraction of --train, fixed seed).", valueName: "FILE|DIR")) var valid: String?
-    @Option(help: ArgumentHelp("Test documents, evaluated with the best model at the end (default: aclImdb/test next to aclImdb/train, or none).", valueName: "FILE|DIR")) var test: String?
+    @Option(help: ArgumentHelp("Test documents, evaluated with the best model at the end (default: the test directory next to a --train directory named train when it exists, data/aclImdb/test by default; data/classify-sample/test.tsv for the sample; else none).", valueName: "FILE|DIR")) var test: String?
     @Option(help: "Fraction of --train held out for validation when --valid is absent (default 0.3).") var validFraction: Double?
     @Option(help: "Most frequent training tokens kept in the vocabulary, besides <unk> and <pad> (default 25000).") var vocabSize: Int?
     @Option(help: "Global batch: documents per step, split over the ranks (default 64).") var batch: Int?

@@ -24,6 +24,7 @@ struct DataOptions: ConfigOptionGroup {
     func resolved(note: (String) -> Void) throws -> RunConfig.DataConfig {
         var d: RunConfig.DataConfig
         if let t = train {
+            guard FileManager.default.fileExists(atPath: t) else { throw DDPLMError("training corpus '\(t)' does not exist") }
             func sibling(_ split: String) -> String {
                 let dir = (t as NSString).deletingLastPathComponent, base = (t as NSString).lastPathComponent
                 let name = base.replacingOccurrences(of: "train", with: split)

@@ -113,7 +113,7 @@ elif [[ "$out" == *"'transformer' is invalid for '--model <model>'. Please provi
 else bad "--model transformer: $out"; fi
 check_fails "has the label 'maybe'" classify eval "$tmp/cnn" --data "$tmp/odd.tsv"
 mkdir -p "$tmp/lm" && echo '{"format": "ddplm-run-2"}' > "$tmp/lm/config.json" && touch "$tmp/lm/vocab.txt" "$tmp/lm/model.safetensors"
-check_fails "not a classifier run (a language-model run: use 'ddplm eval')" classify eval "$tmp/lm" --data "$test"
+check_fails "not a classifier run (a language-model run: use 'ddplm eval|generate')" classify eval "$tmp/lm" --data "$test"
 check_fails "does not exist" classify predict "$tmp/nowhere" "$tmp/one.txt"
 
 summary classify

@@ -6,7 +6,7 @@ import Foundation
 /// `pytorch` block names the module class of `launch/torch-classify.py` and its constructor arguments.
 public struct ClassifierRunConfig: RunConfigFile, Equatable, Sendable {
     static let kind = "a classifier run"
-    static let command = "ddplm classify eval"
+    static let command = "ddplm classify eval|predict"
     static let currentFormat = "ddplm-classify-1"
     var format = ClassifierRunConfig.currentFormat
     public var model: ClassifierConfig

@@ -7,7 +7,7 @@ import Foundation
 /// and `load_state_dict` the safetensors file. Defaults live here, once: the CLI's help shows them.
 public struct RunConfig: RunConfigFile, Equatable, Sendable {
     static let kind = "a language-model run"
-    static let command = "ddplm eval"
+    static let command = "ddplm eval|generate"
     static let currentFormat = "ddplm-run-2"
     var format = RunConfig.currentFormat
     public var model: ModelConfig

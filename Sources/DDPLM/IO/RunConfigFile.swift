@@ -9,7 +9,7 @@ protocol RunConfigFile: Codable {
     static var currentFormat: String { get }
     /// What a run of this kind is called in errors ("a language-model run").
     static var kind: String { get }
-    /// The command that reads this kind of run, for the error a run of the other kind gets.
+    /// The commands that read this kind of run, for the error a run of the other kind gets.
     static var command: String { get }
     var fixedParts: Fixed { get }
     /// The option that sets each fixed field ("training.lr": "--lr"), for the resume refusal.
